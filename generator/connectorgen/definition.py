@@ -1,0 +1,422 @@
+"""Loading a whole connector definition and checking it against the language schemas.
+
+Stages (all problems are collected, none stops the others unless later stages would only repeat
+them):
+
+1. load `connector.yaml` and the resource and schema files it includes (`loader`);
+2. check each file against its language schema (`language/*.schema.json`), turning jsonschema
+   errors into located diagnostics with a rule id per kind of mistake;
+3. resolve every `$ref` across files into a connector-wide schema registry, rewriting refs to
+   `#/$defs/<Name>`.
+
+The semantic rule catalogue (`rules`) and the IR compiler (`compiler`) run on the result.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from .diagnostics import Diagnostic, JsonPath
+from .loader import LoadError, SourceFile, load_yaml_file
+
+SCHEMA_DATA_KEYWORDS = frozenset(
+    {"examples", "example", "default", "const", "enum", "x-known-values", "description", "title"}
+)
+SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+DEFINITION_FILE = "connector.yaml"
+
+
+@cache
+def language_schema(name: str) -> dict[str, Any]:
+    """One of the language schemas shipped with the generator (connector, resource, schema-file)."""
+    text = importlib_resources.files("connectorgen.language").joinpath(f"{name}.schema.json").read_text()
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+@cache
+def _language_validator(name: str) -> jsonschema.protocols.Validator:
+    schema = language_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+@dataclass(slots=True)
+class SchemaEntry:
+    """A named schema of the registry and where it was written."""
+
+    name: str
+    file: SourceFile
+    json_path: JsonPath
+    schema: dict[str, Any]
+
+
+@dataclass(slots=True)
+class RawDefinition:
+    """A loaded definition whose files passed (or partly passed) the language schemas."""
+
+    root: Path
+    connector: SourceFile
+    resources: list[SourceFile] = field(default_factory=list)
+    schema_files: list[SourceFile] = field(default_factory=list)
+    registry: dict[str, SchemaEntry] = field(default_factory=dict)
+    structurally_valid: set[Path] = field(default_factory=set)
+
+    @property
+    def files(self) -> list[SourceFile]:
+        return [self.connector, *self.resources, *self.schema_files]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _leaf_errors(error: ValidationError) -> list[ValidationError]:
+    """For anyOf/oneOf failures, the errors of the branch that got furthest (not all branches)."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        return _leaf_errors(best) if best is not None else [error]
+    return [error]
+
+
+def _schema_diagnostics(source: SourceFile, error: ValidationError) -> list[Diagnostic]:
+    path: JsonPath = tuple(error.absolute_path)
+    instance = error.instance
+    validator = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
+        pattern_props = schema.get("patternProperties", {})
+        out = []
+        for key in instance:
+            if key in known or any(re.search(p, key) for p in pattern_props):
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(sorted(known))}"
+            out.append(source.diagnostic("unknown-key", f"unknown key '{key}'", (*path, key), hint))
+        if out:
+            return out
+    if validator == "unevaluatedProperties" and isinstance(instance, dict):
+        return [source.diagnostic("unknown-key", error.message, path)]
+    if validator == "required" and isinstance(instance, dict):
+        missing = [name for name in error.validator_value if name not in instance]
+        name = missing[0] if missing else str(error.validator_value)
+        return [source.diagnostic("missing-key", f"missing required key '{name}'", path)]
+    if validator in ("enum", "const"):
+        allowed = error.validator_value if validator == "enum" else [error.validator_value]
+        key = path[-1] if path else ""
+        rule = "unknown-kind" if key in ("type", "kind", "in", "style", "method", "content_type") else "invalid-value"
+        close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(map(str, allowed))}"
+        return [source.diagnostic(rule, f"{json.dumps(instance)} is not a valid '{key}'", path, hint)]
+    if validator == "type":
+        expected = error.validator_value
+        expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return [
+            source.diagnostic("wrong-type", f"expected {expected_text}, found {_json_type(instance)}", path)
+        ]
+    if validator == "pattern":
+        key = path[-1] if path else "value"
+        return [
+            source.diagnostic(
+                "invalid-value", f"{json.dumps(instance)} does not match the pattern of '{key}'",
+                path, f"pattern: {error.validator_value}",
+            )
+        ]
+    if validator == "propertyNames":
+        return [source.diagnostic("invalid-value", f"invalid name: {error.message}", path)]
+    message = error.message
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return [source.diagnostic("invalid-value", message, path)]
+
+
+def check_language(source: SourceFile, schema_name: str) -> list[Diagnostic]:
+    """Validate one loaded file against a language schema; [] when it conforms."""
+    if not isinstance(source.data, dict):
+        return [
+            source.diagnostic(
+                "wrong-type", f"expected a mapping at the top of the file, found {_json_type(source.data)}"
+            )
+        ]
+    validator = _language_validator(schema_name)
+    diagnostics: list[Diagnostic] = []
+    for error in validator.iter_errors(source.data):
+        for leaf in _leaf_errors(error):
+            diagnostics.extend(_schema_diagnostics(source, leaf))
+    return _dedupe(diagnostics)
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for d in diagnostics:
+        key = (d.rule, d.message, d.line, d.column, d.file)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _load(path: Path, diagnostics: list[Diagnostic]) -> SourceFile | None:
+    try:
+        return load_yaml_file(path)
+    except LoadError as exc:
+        diagnostics.append(exc.diagnostic)
+        return None
+
+
+def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]:
+    """Load and structurally check a connector folder (or its connector.yaml)."""
+    diagnostics: list[Diagnostic] = []
+    connector_path = root / DEFINITION_FILE if root.is_dir() else root
+    base = connector_path.parent
+    connector = _load(connector_path, diagnostics)
+    if connector is None:
+        return None, diagnostics
+    raw = RawDefinition(root=base, connector=connector)
+    connector_errors = check_language(connector, "connector")
+    diagnostics.extend(connector_errors)
+    if not connector_errors:
+        raw.structurally_valid.add(connector.path)
+    include = connector.data.get("include", {}) if isinstance(connector.data, dict) else {}
+    include = include if isinstance(include, dict) else {}
+    for kind, default, schema_name, target in (
+        ("resources", "resources/*.yaml", "resource", raw.resources),
+        ("schemas", "schemas/*.yaml", "schema-file", raw.schema_files),
+    ):
+        pattern = include.get(kind, default)
+        if not isinstance(pattern, str):
+            continue
+        paths = sorted(base.glob(pattern))
+        if not paths:
+            diagnostics.append(
+                connector.diagnostic(
+                    "file-not-found", f"no {kind} files match '{pattern}'", ("include", kind),
+                    f"create {pattern.replace('*', '<name>')} next to {DEFINITION_FILE}",
+                )
+            )
+        for path in paths:
+            loaded = _load(path, diagnostics)
+            if loaded is None:
+                continue
+            errors = check_language(loaded, schema_name)
+            diagnostics.extend(errors)
+            target.append(loaded)
+            if not errors:
+                raw.structurally_valid.add(loaded.path)
+    diagnostics.extend(build_registry(raw))
+    return raw, diagnostics
+
+
+# --- $ref resolution -------------------------------------------------------------------------
+
+
+def _schema_name_of_file(source: SourceFile) -> str | None:
+    data = source.data
+    if isinstance(data, dict) and isinstance(data.get("title"), str):
+        return str(data["title"])
+    return None
+
+
+def build_registry(raw: RawDefinition) -> list[Diagnostic]:
+    """Register every named schema and rewrite all `$ref`s to `#/$defs/<Name>`."""
+    diagnostics: list[Diagnostic] = []
+    by_path: dict[Path, SourceFile] = {}
+    for source in raw.schema_files:
+        if not isinstance(source.data, dict):
+            continue
+        by_path[source.path.resolve()] = source
+        root_name = _schema_name_of_file(source)
+        entries: list[tuple[str, JsonPath, dict[str, Any]]] = []
+        if root_name:
+            root_schema = {k: v for k, v in source.data.items() if k not in ("$defs", "$schema", "$id")}
+            entries.append((root_name, (), root_schema))
+        defs = source.data.get("$defs", {})
+        if isinstance(defs, dict):
+            for name, schema in defs.items():
+                if isinstance(schema, dict):
+                    entries.append((name, ("$defs", name), schema))
+        for name, json_path, schema in entries:
+            if name in raw.registry:
+                first = raw.registry[name]
+                line, col = first.file.locate(first.json_path)
+                diagnostics.append(
+                    source.diagnostic(
+                        "duplicate-schema-name", f"schema name '{name}' is already defined",
+                        json_path or ("title",), f"first defined at {first.file.display}:{line}:{col}",
+                    )
+                )
+                continue
+            raw.registry[name] = SchemaEntry(name, source, json_path, schema)
+
+    def resolve(source: SourceFile, ref: str, at: JsonPath) -> str | None:
+        file_part, _, fragment = ref.partition("#")
+        if file_part:
+            target_path = (source.path.parent / file_part).resolve()
+            target = by_path.get(target_path)
+            if target is None:
+                hint = "refs point at files under schemas/, relative to the file that holds the ref"
+                diagnostics.append(source.diagnostic("unresolved-ref", f"$ref to unknown file '{file_part}'", at, hint))
+                return None
+        else:
+            target = source
+        if fragment in ("", "/"):
+            name = _schema_name_of_file(target) if target in raw.schema_files else None
+            if name is None:
+                diagnostics.append(
+                    source.diagnostic("unresolved-ref", f"'{ref}' does not point at a schema file with a title", at)
+                )
+                return None
+            return name
+        parts = fragment.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "$defs":
+            name = parts[1]
+            entry = raw.registry.get(name)
+            if entry is not None and entry.file is target:
+                return name
+            known = [n for n, e in raw.registry.items() if e.file is target]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '#/$defs/{close[0]}'?" if close else "declare it under $defs of that file"
+            diagnostics.append(source.diagnostic("unresolved-ref", f"'{ref}' names no schema", at, hint))
+            return None
+        diagnostics.append(
+            source.diagnostic(
+                "unresolved-ref", f"unsupported $ref '{ref}'", at,
+                "refer to a whole schema file or to '<file>#/$defs/<Name>'",
+            )
+        )
+        return None
+
+    def rewrite(node: Any, source: SourceFile, at: JsonPath) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#/$defs/__resolved__"):
+                name = resolve(source, ref, (*at, "$ref"))
+                node["$ref"] = f"#/$defs/{name}" if name else "#/$defs/__unresolved__"
+            for key, value in node.items():
+                if key in SCHEMA_DATA_KEYWORDS:
+                    continue
+                if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+                    for prop, sub in value.items():
+                        rewrite(sub, source, (*at, key, prop))
+                elif isinstance(value, dict | list):
+                    rewrite(value, source, (*at, key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                rewrite(item, source, (*at, index))
+
+    # Rewrite in schema files (registry entries share the dicts of the file data).
+    for source in raw.schema_files:
+        if isinstance(source.data, dict):
+            rewrite(source.data, source, ())
+    for name, entry in raw.registry.items():
+        if entry.json_path == ():
+            entry.schema = {k: v for k, v in entry.file.data.items() if k not in ("$defs", "$schema", "$id")}
+        raw.registry[name] = entry
+    for fragment_source, at, fragment in iter_schema_fragments(raw):
+        rewrite(fragment, fragment_source, at)
+    diagnostics.extend(_alias_cycles(raw))
+    return diagnostics
+
+
+def iter_schema_fragments(raw: RawDefinition) -> list[tuple[SourceFile, JsonPath, dict[str, Any]]]:
+    """JSON Schema fragments written inside connector and resource files."""
+    found: list[tuple[SourceFile, JsonPath, dict[str, Any]]] = []
+    data = raw.connector.data if isinstance(raw.connector.data, dict) else {}
+    errors = data.get("errors")
+    if isinstance(errors, dict) and isinstance(errors.get("schema"), dict):
+        found.append((raw.connector, ("errors", "schema"), errors["schema"]))
+    envelopes = data.get("envelopes")
+    if isinstance(envelopes, dict):
+        for name, env in envelopes.items():
+            if isinstance(env, dict) and isinstance(env.get("page_schema"), dict):
+                found.append((raw.connector, ("envelopes", name, "page_schema"), env["page_schema"]))
+    for source in raw.resources:
+        ops = source.data.get("operations") if isinstance(source.data, dict) else None
+        if not isinstance(ops, list):
+            continue
+        for i, op in enumerate(ops):
+            if not isinstance(op, dict):
+                continue
+            for j, param in enumerate(op.get("parameters") or []):
+                if isinstance(param, dict) and isinstance(param.get("schema"), dict):
+                    found.append((source, ("operations", i, "parameters", j, "schema"), param["schema"]))
+            for section in ("body", "response"):
+                part = op.get(section)
+                if isinstance(part, dict) and isinstance(part.get("schema"), dict):
+                    found.append((source, ("operations", i, section, "schema"), part["schema"]))
+    return found
+
+
+ANNOTATION_KEYS = frozenset({"description", "title", "examples", "deprecated", "readOnly", "writeOnly"})
+
+
+def _alias_cycles(raw: RawDefinition) -> list[Diagnostic]:
+    diagnostics = []
+    reported: set[str] = set()
+    for start in raw.registry:
+        chain = [start]
+        current = start
+        while True:
+            schema = raw.registry[current].schema
+            if not isinstance(schema, dict) or set(schema) - ANNOTATION_KEYS != {"$ref"}:
+                break
+            ref = schema["$ref"]
+            nxt = ref.removeprefix("#/$defs/") if isinstance(ref, str) else ""
+            if nxt not in raw.registry:
+                break
+            if nxt in chain:
+                cycle = chain[chain.index(nxt) :]
+                if not reported.intersection(cycle):
+                    reported.update(cycle)
+                    entry = raw.registry[start]
+                    diagnostics.append(
+                        entry.file.diagnostic(
+                            "cyclic-ref", f"schemas refer to each other in a loop: {' -> '.join([*cycle, nxt])}",
+                            (*entry.json_path, "$ref"), "one schema in the loop must define properties",
+                        )
+                    )
+                break
+            chain.append(nxt)
+            current = nxt
+    return diagnostics
+
+
+def resolve_schema(registry: dict[str, Any], schema: Any, limit: int = 32) -> Any:
+    """Follow a top-level `$ref` chain through the registry (name -> schema)."""
+    for _ in range(limit):
+        if not isinstance(schema, dict):
+            return schema
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+            return schema
+        target = registry.get(ref.removeprefix("#/$defs/"))
+        if target is None:
+            return schema
+        extra = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = {**copy.deepcopy(target), **extra} if extra else target
+    return schema

@@ -1,0 +1,411 @@
+"""The immutable, typed intermediate representation (IR) of a validated connector definition.
+
+Emitters read only these classes. Everything an emitter needs is resolved here once: behaviours
+referenced by name are replaced by the behaviour itself, pagination parameters are added to the
+operations that paginate, OAuth scopes are defaulted, MCP hints are derived, flat tool arguments
+(with their routing back to path, query or body) are computed, and every `$ref` is rewritten to
+`#/$defs/<SchemaName>` against the connector-wide schema registry `Connector.schemas`.
+
+JSON Schema fragments are stored frozen (`FrozenDict` / tuples); `thaw()` turns them back into
+plain dicts and lists for serialisation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+OperationKind = Literal["list", "get", "create", "update", "delete", "custom"]
+ParameterLocation = Literal["path", "query", "header"]
+ParameterStyle = Literal["simple", "form", "repeated", "comma", "deep_object"]
+ArgumentLocation = Literal["path", "query", "header", "body", "body_whole"]
+EnvelopeType = Literal["cursor_list", "data_list", "bare_array", "object", "empty", "binary", "csv"]
+
+SCHEMA_REF_PREFIX = "#/$defs/"
+LIST_ENVELOPES = frozenset({"cursor_list", "data_list", "bare_array"})
+JSON_ENVELOPES = frozenset({"cursor_list", "data_list", "bare_array", "object"})
+
+
+class FrozenDict(Mapping[str, Any]):
+    """A hashable, read-only mapping that keeps insertion order (JSON Schema fragments)."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(json.dumps(thaw(self), sort_keys=True))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenDict):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({self._data!r})"
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze plain JSON data (dicts become FrozenDict, lists become tuples)."""
+    if isinstance(value, Mapping):
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Deep-copy frozen data back into plain dicts and lists (for json/yaml serialisation)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# --- server and auth -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerVariable:
+    name: str
+    description: str
+    pattern: str | None
+    env: str | None
+    example: str | None
+    default: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    base_url: str
+    """Template such as `https://{subdomain}.gorgias.com`."""
+    base_url_env: str | None
+    variables: tuple[ServerVariable, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    param: str
+    env: str | None
+    description: str
+    secret: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    name: str
+    description: str
+    requests: int
+    period_seconds: float
+    retry_after_header: str | None
+    usage_header: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpBasicAuth:
+    name: str
+    description: str
+    username: Credential
+    password: Credential
+    rate_limit: RateLimit | None
+    type: Literal["http_basic"] = "http_basic"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthScope:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2AuthorizationCode:
+    name: str
+    description: str
+    authorize_url: str
+    token_url: str
+    access_token: Credential
+    refresh_token: Credential | None
+    client_id: Credential | None
+    client_secret: Credential | None
+    offline_scope: str | None
+    scopes: tuple[OAuthScope, ...]
+    rate_limit: RateLimit | None
+    type: Literal["oauth2_authorization_code"] = "oauth2_authorization_code"
+
+
+AuthScheme = HttpBasicAuth | OAuth2AuthorizationCode
+
+
+# --- behaviours --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPaginator:
+    name: str
+    description: str
+    cursor_param: str
+    cursor_param_description: str
+    limit_param: str | None
+    limit_param_description: str
+    limit_minimum: int | None
+    limit_maximum: int | None
+    limit_default: int | None
+    items_path: tuple[str, ...]
+    next_cursor_path: tuple[str, ...]
+    prev_cursor_path: tuple[str, ...] | None
+    type: Literal["cursor"] = "cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    name: str
+    type: EnvelopeType
+    description: str
+    items_path: tuple[str, ...] | None
+    """Where the items are in a page (cursor_list: the paginator's, data_list: declared)."""
+    paginator: CursorPaginator | None
+    media_type: str | None
+
+    @property
+    def is_list(self) -> bool:
+        return self.type in LIST_ENVELOPES
+
+    @property
+    def is_json(self) -> bool:
+        return self.type in JSON_ENVELOPES
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    name: str
+    description: str
+    max_retries: int
+    initial_delay_seconds: float
+    max_delay_seconds: float
+    jitter: Literal["none", "full"]
+    retry_after_header: str | None
+    max_retry_after_seconds: float
+    retry_statuses: tuple[int, ...]
+    always_retry_statuses: tuple[int, ...]
+    idempotent_methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    description: str
+    schema_name: str
+    message_path: tuple[str, ...]
+    field_errors_path: tuple[str, ...] | None
+    fallback_message_paths: tuple[tuple[str, ...], ...]
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    """Name on the wire."""
+    location: ParameterLocation
+    description: str
+    required: bool
+    deprecated: bool
+    style: ParameterStyle
+    schema: FrozenDict
+    example: Any
+    from_paginator: bool
+    """True for cursor/limit parameters contributed by the paginator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    content_type: str
+    required: bool
+    description: str
+    schema: FrozenDict
+    """As written (refs rewritten); may be a `$ref` to a registry schema."""
+    resolved_schema: FrozenDict
+    """The body schema with the top-level `$ref` chain followed (properties visible)."""
+    argument: str | None
+    """Flat argument carrying the whole body when the body is not an object, else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One flat tool argument and where it goes on the wire (the routing map)."""
+
+    name: str
+    """Flat name (unique within the operation; collisions get `_query` / `_body` suffixes)."""
+    python_name: str
+    """Identifier-safe keyword name for generated Python code."""
+    location: ArgumentLocation
+    wire_name: str
+    """Name on the wire: the parameter name, the body property name, or "" for body_whole."""
+    required: bool
+    description: str
+    schema: FrozenDict
+    style: ParameterStyle
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    envelope: Envelope
+    schema: FrozenDict | None
+    """Object schema (object envelope) or item schema (list envelopes); refs rewritten."""
+    schema_name: str | None
+    """Registry name when the schema is a plain `$ref`, else None."""
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class McpAnnotations:
+    title: str
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    name: str
+    summary: str
+    arguments: FrozenDict | None
+    response: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    tool: str
+    resource: str
+    kind: OperationKind
+    method_name: str
+    """Client method name (resource.method_name)."""
+    http_method: HttpMethod
+    path: str
+    summary: str
+    description: str
+    read_only: bool
+    """GET/HEAD, or a POST/PUT declared as a read (search)."""
+    deprecated: bool
+    same_endpoint_as: str | None
+    tags: tuple[str, ...]
+    scopes: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    body: Body | None
+    response: Response
+    arguments: tuple[Argument, ...]
+    annotations: McpAnnotations
+    quirks: tuple[str, ...]
+    examples: tuple[Example, ...]
+    location: SourceLocation
+
+    @property
+    def path_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "path")
+
+    @property
+    def query_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "query")
+
+    @property
+    def paginated(self) -> bool:
+        return self.response.envelope.type == "cursor_list"
+
+    @property
+    def idempotent(self) -> bool:
+        return self.http_method in ("GET", "HEAD", "PUT", "DELETE")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    name: str
+    title: str
+    description: str
+    client_attribute: str
+    tags: tuple[str, ...]
+    operations: tuple[Operation, ...]
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class PackageNames:
+    distribution: str
+    import_name: str
+    client_class: str
+    env_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    name: str
+    title: str
+    description: str
+    version: str
+    docs_url: str | None
+    package: PackageNames
+    server: Server
+    auth: tuple[AuthScheme, ...]
+    paginators: tuple[CursorPaginator, ...]
+    envelopes: tuple[Envelope, ...]
+    retry_policy: RetryPolicy
+    rate_limits: tuple[RateLimit, ...]
+    errors: ErrorShape
+    timeout_seconds: float
+    resources: tuple[Resource, ...]
+    schemas: FrozenDict
+    """Connector-wide schema registry: name -> JSON Schema, refs as `#/$defs/<name>`."""
+    source_hash: str
+    """sha256 of every definition file (path + bytes), stamped into generated headers."""
+    source_files: tuple[str, ...] = field(default=())
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(op for resource in self.resources for op in resource.operations)
+
+    def operation(self, tool: str) -> Operation:
+        for op in self.operations:
+            if op.tool == tool:
+                return op
+        raise KeyError(tool)
+
+    def auth_scheme(self, type_: str) -> AuthScheme | None:
+        return next((a for a in self.auth if a.type == type_), None)
+
+
+def ref_name(schema: Mapping[str, Any]) -> str | None:
+    """Registry name of a schema that is exactly `{"$ref": "#/$defs/<name>"}`, else None."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(SCHEMA_REF_PREFIX) and len(schema) == 1:
+        return ref[len(SCHEMA_REF_PREFIX) :]
+    return None

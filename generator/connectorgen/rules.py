@@ -1,0 +1,510 @@
+"""The catalogue of named semantic rules run after the language schemas pass.
+
+Each rule has an id (used in `error[rule-id]`), a one-line summary, and a function yielding
+diagnostics. Every rule has a failing fixture under `tests/fixtures/rules/<rule-id>/`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from . import compiler, ir
+from .definition import (
+    SCHEMA_DATA_KEYWORDS,
+    SCHEMA_MAP_KEYWORDS,
+    RawDefinition,
+    iter_schema_fragments,
+    resolve_schema,
+)
+from .diagnostics import Diagnostic, JsonPath
+from .loader import SourceFile
+
+TOOL_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+MAX_TOOL_NAME = 64
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    summary: str
+    check: Callable[[RuleContext], Iterator[Diagnostic]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, summary: str) -> Callable[[Callable[[RuleContext], Iterator[Diagnostic]]], Any]:
+    def register(fn: Callable[[RuleContext], Iterator[Diagnostic]]) -> Callable[[RuleContext], Iterator[Diagnostic]]:
+        RULES[rule_id] = Rule(rule_id, summary, fn)
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSite:
+    source: SourceFile
+    index: int
+    op: dict[str, Any]
+    resource: dict[str, Any]
+
+    @property
+    def at(self) -> JsonPath:
+        return ("operations", self.index)
+
+    def diag(self, rule_id: str, message: str, sub: JsonPath = (), hint: str = "") -> Diagnostic:
+        return self.source.diagnostic(rule_id, message, (*self.at, *sub), hint)
+
+
+class RuleContext:
+    def __init__(self, raw: RawDefinition) -> None:
+        self.raw = raw
+        data = raw.connector.data if isinstance(raw.connector.data, dict) else {}
+        self.connector: dict[str, Any] = data
+        self.registry = {name: entry.schema for name, entry in raw.registry.items()}
+        self.sites: list[OperationSite] = []
+        for source in raw.resources:
+            if source.path not in raw.structurally_valid:
+                continue
+            for index, op in enumerate(source.data.get("operations", [])):
+                self.sites.append(OperationSite(source, index, op, source.data))
+
+    def names(self, section: str) -> set[str]:
+        value = self.connector.get(section)
+        return set(value) if isinstance(value, dict) else set()
+
+
+def run_rules(raw: RawDefinition) -> list[Diagnostic]:
+    ctx = RuleContext(raw)
+    out: list[Diagnostic] = []
+    for r in RULES.values():
+        try:
+            out.extend(r.check(ctx))
+        except Exception as exc:  # a rule must never turn bad input into a traceback
+            out.append(raw.connector.diagnostic(
+                "internal-error", f"rule '{r.id}' could not finish: {type(exc).__name__}: {exc}",
+                hint="fix the other errors first; if this persists, report it as a generator bug",
+            ))
+    return out
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+@rule("duplicate-tool-name", "Two operations share a tool name.")
+def _duplicate_tool_name(ctx: RuleContext) -> Iterator[Diagnostic]:
+    seen: dict[str, OperationSite] = {}
+    for site in ctx.sites:
+        tool = site.op["tool"]
+        if tool in seen:
+            first = seen[tool]
+            line, col = first.source.locate((*first.at, "tool"))
+            yield site.diag(
+                "duplicate-tool-name", f"tool name '{tool}' is already used", ("tool",),
+                f"first used at {first.source.display}:{line}:{col}",
+            )
+        else:
+            seen[tool] = site
+
+
+@rule("tool-name-format", "Tool names are snake_case and at most 64 characters (MCP clients reject longer).")
+def _tool_name_format(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        tool = site.op["tool"]
+        if not TOOL_NAME.match(tool):
+            yield site.diag("tool-name-format", f"tool name '{tool}' is not snake_case", ("tool",),
+                            "use lowercase letters, digits and single underscores")
+        elif len(tool) > MAX_TOOL_NAME:
+            yield site.diag("tool-name-format", f"tool name '{tool}' is {len(tool)} characters long",
+                            ("tool",), f"at most {MAX_TOOL_NAME} characters")
+
+
+@rule("path-param-undeclared", "A {placeholder} in the path has no path parameter.")
+def _path_param_undeclared(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        declared = {p["name"] for p in site.op.get("parameters") or [] if p.get("in") == "path"}
+        path = site.op["path"]
+        if path.count("{") != path.count("}"):
+            yield site.diag("path-param-undeclared", f"unbalanced braces in path '{path}'", ("path",))
+            continue
+        for name in PLACEHOLDER.findall(path):
+            if name not in declared:
+                yield site.diag(
+                    "path-param-undeclared", f"path placeholder '{{{name}}}' has no path parameter", ("path",),
+                    f"add a parameter with name: {name}, in: path, required: true",
+                )
+
+
+@rule("path-param-unused", "A path parameter does not appear in the path template.")
+def _path_param_unused(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        placeholders = set(PLACEHOLDER.findall(site.op["path"]))
+        for j, p in enumerate(site.op.get("parameters") or []):
+            if p.get("in") == "path" and p["name"] not in placeholders:
+                yield site.diag(
+                    "path-param-unused", f"path parameter '{p['name']}' does not appear in '{site.op['path']}'",
+                    ("parameters", j, "name"), "rename it to match a {placeholder} or change 'in'",
+                )
+
+
+@rule("path-param-optional", "Path parameters must be required.")
+def _path_param_optional(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        for j, p in enumerate(site.op.get("parameters") or []):
+            if p.get("in") == "path" and p.get("required") is False:
+                yield site.diag("path-param-optional", f"path parameter '{p['name']}' cannot be optional",
+                                ("parameters", j, "required"))
+
+
+@rule("duplicate-parameter", "The same parameter name is declared twice in one location.")
+def _duplicate_parameter(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        seen: set[tuple[str, str]] = set()
+        for j, p in enumerate(site.op.get("parameters") or []):
+            key = (p["in"], p["name"])
+            if key in seen:
+                yield site.diag("duplicate-parameter", f"{p['in']} parameter '{p['name']}' is declared twice",
+                                ("parameters", j, "name"))
+            seen.add(key)
+
+
+@rule("style-schema-mismatch", "A parameter's style does not fit its schema (repeated/comma need arrays, deep_object an object).")
+def _style_schema_mismatch(ctx: RuleContext) -> Iterator[Diagnostic]:
+    expected = {"repeated": "array", "comma": "array", "deep_object": "object"}
+    for site in ctx.sites:
+        for j, p in enumerate(site.op.get("parameters") or []):
+            style = p.get("style")
+            if style not in expected:
+                continue
+            if style != "form" and p.get("in") != "query":
+                yield site.diag("style-schema-mismatch", f"style '{style}' only applies to query parameters",
+                                ("parameters", j, "style"))
+                continue
+            schema = resolve_schema(ctx.registry, p.get("schema") or {})
+            kind = schema.get("type") if isinstance(schema, dict) else None
+            kinds = set(kind) if isinstance(kind, list) else {kind}
+            if expected[style] not in kinds:
+                yield site.diag(
+                    "style-schema-mismatch", f"style '{style}' needs a schema of type {expected[style]}",
+                    ("parameters", j, "schema"),
+                )
+
+
+@rule("missing-description", "Resources, operations, parameters and named schemas need a description.")
+def _missing_description(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for source in ctx.raw.resources:
+        if source.path not in ctx.raw.structurally_valid:
+            continue
+        if not str(source.data.get("description", "")).strip():
+            yield source.diagnostic("missing-description", "resource has an empty description", ("description",))
+    for site in ctx.sites:
+        if not str(site.op.get("description", "")).strip():
+            yield site.diag("missing-description", f"operation '{site.op['tool']}' has an empty description",
+                            ("description",))
+        for j, p in enumerate(site.op.get("parameters") or []):
+            if not str(p.get("description", "")).strip():
+                yield site.diag("missing-description", f"parameter '{p['name']}' has no description",
+                                ("parameters", j), "say what the parameter does, in this project's own words")
+    for entry in ctx.raw.registry.values():
+        if not str(entry.schema.get("description", "")).strip():
+            yield entry.file.diagnostic("missing-description", f"schema '{entry.name}' has no description",
+                                        entry.json_path or ("title",))
+
+
+@rule("missing-method-name", "Custom operations, and a second operation of one kind in a resource, need a client method name.")
+def _missing_method_name(ctx: RuleContext) -> Iterator[Diagnostic]:
+    by_resource: dict[str, dict[str, OperationSite]] = {}
+    for site in ctx.sites:
+        if site.op["kind"] == "custom" and not site.op.get("name"):
+            yield site.diag("missing-method-name", f"custom operation '{site.op['tool']}' needs a 'name'",
+                            ("kind",), "the client method name, e.g. name: merge")
+            continue
+        method = site.op.get("name") or site.op["kind"]
+        seen = by_resource.setdefault(site.resource["resource"], {})
+        if method in seen:
+            yield site.diag(
+                "missing-method-name",
+                f"client method '{method}' is already used by '{seen[method].op['tool']}' in this resource",
+                ("name",) if site.op.get("name") else ("kind",), "give one of them a distinct 'name'",
+            )
+        else:
+            seen[method] = site
+
+
+@rule("get-with-body", "GET and HEAD requests cannot carry a body.")
+def _get_with_body(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        if site.op["method"] in ("GET", "HEAD") and site.op.get("body"):
+            yield site.diag("get-with-body", f"{site.op['method']} operation '{site.op['tool']}' declares a body",
+                            ("body",), "move the inputs to query parameters")
+
+
+def _route_key(op: dict[str, Any]) -> tuple[str, str]:
+    return op["method"], PLACEHOLDER.sub("{}", op["path"].rstrip("/"))
+
+
+@rule("duplicate-route", "Two operations call the same method and path without declaring same_endpoint_as.")
+def _duplicate_route(ctx: RuleContext) -> Iterator[Diagnostic]:
+    seen: dict[tuple[str, str], OperationSite] = {}
+    for site in ctx.sites:
+        if site.op.get("same_endpoint_as"):
+            continue
+        key = _route_key(site.op)
+        if key in seen:
+            yield site.diag(
+                "duplicate-route", f"{key[0]} {site.op['path']} is already served by '{seen[key].op['tool']}'",
+                ("path",), f"declare same_endpoint_as: {seen[key].op['tool']} if this is an alias",
+            )
+        else:
+            seen[key] = site
+
+
+@rule("invalid-alias", "same_endpoint_as names an unknown tool, an alias, or a different route.")
+def _invalid_alias(ctx: RuleContext) -> Iterator[Diagnostic]:
+    tools = {site.op["tool"]: site for site in ctx.sites}
+    for site in ctx.sites:
+        target_name = site.op.get("same_endpoint_as")
+        if not target_name:
+            continue
+        target = tools.get(target_name)
+        if target is None:
+            yield site.diag("invalid-alias", f"same_endpoint_as names unknown tool '{target_name}'",
+                            ("same_endpoint_as",))
+        elif target.op.get("same_endpoint_as"):
+            yield site.diag("invalid-alias", f"'{target_name}' is itself an alias", ("same_endpoint_as",),
+                            "point at the primary operation")
+        elif _route_key(target.op) != _route_key(site.op):
+            yield site.diag(
+                "invalid-alias",
+                f"'{target_name}' calls {target.op['method']} {target.op['path']}, not {site.op['method']} {site.op['path']}",
+                ("same_endpoint_as",),
+            )
+
+
+@rule("unknown-behaviour", "A reference to an envelope, paginator, rate limit or retry policy that is not declared.")
+def _unknown_behaviour(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path in ctx.raw.structurally_valid:
+        paginators = ctx.names("paginators")
+        for name, env in ctx.connector["envelopes"].items():
+            if env.get("type") == "cursor_list" and env.get("paginator") not in paginators:
+                yield connector.diagnostic("unknown-behaviour", f"envelope '{name}' uses unknown paginator "
+                                           f"'{env.get('paginator')}'", ("envelopes", name, "paginator"),
+                                           f"declared paginators: {', '.join(sorted(paginators)) or 'none'}")
+        rate_limits = ctx.names("rate_limits")
+        for name, scheme in ctx.connector["auth"].items():
+            if "rate_limit" in scheme and scheme["rate_limit"] not in rate_limits:
+                yield connector.diagnostic("unknown-behaviour", f"auth '{name}' uses unknown rate limit "
+                                           f"'{scheme['rate_limit']}'", ("auth", name, "rate_limit"))
+        policy = (ctx.connector.get("defaults") or {}).get("retry_policy")
+        if policy is not None and policy not in ctx.names("retry_policies"):
+            yield connector.diagnostic("unknown-behaviour", f"unknown retry policy '{policy}'",
+                                       ("defaults", "retry_policy"))
+    envelopes = ctx.names("envelopes")
+    for site in ctx.sites:
+        name = site.op["response"]["envelope"]
+        if name not in envelopes:
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(envelopes), n=1)
+            yield site.diag("unknown-behaviour", f"unknown envelope '{name}'", ("response", "envelope"),
+                            f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(sorted(envelopes))}")
+
+
+@rule("response-schema", "JSON envelopes need a response schema; empty, binary and CSV responses must not have one.")
+def _response_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
+    envelopes = ctx.connector.get("envelopes") or {}
+    for site in ctx.sites:
+        env = envelopes.get(site.op["response"]["envelope"])
+        if not isinstance(env, dict):
+            continue
+        has_schema = "schema" in site.op["response"]
+        if env["type"] in ir.JSON_ENVELOPES and not has_schema:
+            yield site.diag("response-schema", f"'{env['type']}' response of '{site.op['tool']}' has no schema",
+                            ("response",), "add schema: {$ref: ../schemas/<object>.yaml}")
+        elif env["type"] not in ir.JSON_ENVELOPES and has_schema:
+            yield site.diag("response-schema", f"'{env['type']}' responses carry no JSON schema",
+                            ("response", "schema"))
+
+
+@rule("unknown-scope", "An operation names an OAuth scope the auth scheme does not declare.")
+def _unknown_scope(ctx: RuleContext) -> Iterator[Diagnostic]:
+    declared: set[str] = set()
+    for scheme in (ctx.connector.get("auth") or {}).values():
+        if isinstance(scheme, dict) and isinstance(scheme.get("scopes"), dict):
+            declared.update(scheme["scopes"])
+    if not declared:
+        return
+    for source in ctx.raw.resources:
+        if source.path not in ctx.raw.structurally_valid:
+            continue
+        for kind, scopes in (source.data.get("scopes") or {}).items():
+            for k, scope in enumerate(scopes):
+                if scope not in declared:
+                    yield source.diagnostic("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", kind, k))
+    for site in ctx.sites:
+        for k, scope in enumerate(site.op.get("scopes") or []):
+            if scope not in declared:
+                yield site.diag("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", k))
+
+
+@rule("duplicate-resource", "Two resource files declare the same resource or client attribute.")
+def _duplicate_resource(ctx: RuleContext) -> Iterator[Diagnostic]:
+    seen: dict[str, SourceFile] = {}
+    for source in ctx.raw.resources:
+        if source.path not in ctx.raw.structurally_valid:
+            continue
+        name = source.data.get("client_attribute") or source.data["resource"]
+        if name in seen:
+            yield source.diagnostic("duplicate-resource", f"resource '{name}' is also declared in "
+                                    f"{seen[name].display}", ("resource",))
+        seen[name] = source
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _walk_schema(node: Any, at: JsonPath) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield at, node
+        for key, value in node.items():
+            if key in SCHEMA_DATA_KEYWORDS:
+                continue
+            if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+                for prop, sub in value.items():
+                    yield from _walk_schema(sub, (*at, key, prop))
+            elif isinstance(value, dict | list):
+                yield from _walk_schema(value, (*at, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk_schema(item, (*at, index))
+
+
+def _all_schemas(ctx: RuleContext) -> Iterator[tuple[SourceFile, JsonPath, dict[str, Any]]]:
+    for source in ctx.raw.schema_files:
+        if source.path in ctx.raw.structurally_valid:
+            for at, node in _walk_schema(source.data, ()):
+                yield source, at, node
+    for source, base, fragment in iter_schema_fragments(ctx.raw):
+        if source.path in ctx.raw.structurally_valid:
+            for at, node in _walk_schema(fragment, base):
+                yield source, at, node
+
+
+@rule("required-property-missing", "`required` names a property the schema does not define.")
+def _required_property_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for source, at, node in _all_schemas(ctx):
+        props = node.get("properties")
+        required = node.get("required")
+        if not isinstance(props, dict) or not isinstance(required, list):
+            continue
+        for k, name in enumerate(required):
+            if name not in props:
+                yield source.diagnostic(
+                    "required-property-missing", f"required property '{name}' is not defined in properties",
+                    (*at, "required", k), f"defined: {', '.join(props) or 'none'}",
+                )
+
+
+@rule("untitled-object", "Nested object schemas with properties need a title, so generated model names mean something.")
+def _untitled_object(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for source, at, node in _all_schemas(ctx):
+        if not at or "parameters" in at or "page_schema" in at:
+            continue
+        if at[-2:-1] == ("$defs",) or at == ("errors", "schema"):
+            continue
+        if isinstance(node.get("properties"), dict) and node["properties"] and "title" not in node:
+            yield source.diagnostic(
+                "untitled-object", "object schema with properties has no title", at,
+                "move it under $defs with a title and $ref it, or add a CamelCase title",
+            )
+
+
+@rule("invalid-json-schema", "A schema written in a resource file is not valid JSON Schema 2020-12.")
+def _invalid_json_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
+    meta = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
+    for source, at, fragment in iter_schema_fragments(ctx.raw):
+        if source.path not in ctx.raw.structurally_valid:
+            continue
+        for error in meta.iter_errors(fragment):
+            yield source.diagnostic("invalid-json-schema", error.message[:200], (*at, *error.absolute_path))
+
+
+def _has_path(registry: dict[str, Any], schema: Any, path: tuple[str, ...]) -> bool:
+    for part in path:
+        schema = resolve_schema(registry, schema)
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(props, dict) or part not in props:
+            return False
+        schema = props[part]
+    return True
+
+
+@rule("pagination-path-missing", "A paginator's items or cursor path is absent from the envelope's page schema.")
+def _pagination_path_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    paginators = ctx.connector.get("paginators") or {}
+    for name, env in ctx.connector["envelopes"].items():
+        page = env.get("page_schema")
+        if page is None:
+            continue
+        checks: list[tuple[str, str]] = []
+        if env["type"] == "cursor_list":
+            pag = paginators.get(env.get("paginator"), {})
+            checks = [(key, pag[key]) for key in ("items_path", "next_cursor_path", "prev_cursor_path") if key in pag]
+        elif env["type"] == "data_list":
+            checks = [("items_path", env["items_path"])]
+        for key, dotted in checks:
+            if not _has_path(ctx.registry, page, tuple(dotted.split("."))):
+                yield connector.diagnostic(
+                    "pagination-path-missing", f"{key} '{dotted}' of envelope '{name}' is not in its page schema",
+                    ("envelopes", name, "page_schema"), "add the property to the page schema or fix the path",
+                )
+
+
+def _mentions_unresolved(node: Any) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions_unresolved(v) for v in node)
+    return False
+
+
+@rule("invalid-example", "An example does not validate against the operation's arguments or response schema.")
+def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
+    envelopes = ctx.connector.get("envelopes") or {}
+    defs = dict(ctx.registry)
+    for site in ctx.sites:
+        examples = site.op.get("examples") or []
+        if not examples or site.op["response"]["envelope"] not in envelopes:
+            continue
+        if _mentions_unresolved(site.op):
+            continue
+        try:
+            envelope = compiler._envelopes(ctx.connector, compiler._paginators(ctx.connector))[
+                site.op["response"]["envelope"]
+            ]
+        except (KeyError, TypeError):
+            continue
+        params = compiler.effective_parameters(site.op, envelope)
+        body = compiler._body(site.op, ctx.registry)
+        arguments_schema = {**compiler.input_schema(compiler.flat_arguments(params, body)), "$defs": defs}
+        response_schema = site.op["response"].get("schema")
+        for k, example in enumerate(examples):
+            if "arguments" in example:
+                for error in jsonschema.Draft202012Validator(arguments_schema).iter_errors(example["arguments"]):
+                    yield site.diag("invalid-example", f"example '{example['name']}': {error.message[:160]}",
+                                    ("examples", k, "arguments", *error.absolute_path))
+            if "response" in example and response_schema is not None:
+                validator = jsonschema.Draft202012Validator({**response_schema, "$defs": defs})
+                for error in validator.iter_errors(example["response"]):
+                    yield site.diag("invalid-example", f"example '{example['name']}': {error.message[:160]}",
+                                    ("examples", k, "response", *error.absolute_path))
