@@ -67,6 +67,13 @@ def _run(args: argparse.Namespace) -> int:
         return run_sandbox(args.args)
 
     started = time.perf_counter()
+    if args.command == "generate" and not (args.check or args.force):
+        from .emitters import up_to_date
+
+        count = up_to_date(args.output, args.path)
+        if count is not None:
+            print(f"nothing changed; {count} files already up to date ({time.perf_counter() - started:.2f}s)")
+            return 0
     connector, diagnostics = validate(args.path)
     if diagnostics:
         print(render_all(diagnostics), file=sys.stderr)
@@ -81,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .emitters import generate_outputs
 
-    result = generate_outputs(connector, args.output, check=args.check, force=args.force)
+    result = generate_outputs(connector, args.output, check=args.check, force=args.force, definition=args.path)
     elapsed = time.perf_counter() - started
     if args.check:
         if result.stale:

@@ -125,6 +125,7 @@ def _envelopes(data: dict[str, Any], paginators: dict[str, ir.CursorPaginator]) 
             items_path=items_path,
             paginator=paginator,
             media_type=spec.get("media_type"),
+            page_schema=ir.ref_name(spec["page_schema"]) if isinstance(spec.get("page_schema"), dict) else None,
         )
     return out
 

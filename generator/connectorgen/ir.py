@@ -194,6 +194,8 @@ class Envelope:
     """Where the items are in a page (cursor_list: the paginator's, data_list: declared)."""
     paginator: CursorPaginator | None
     media_type: str | None
+    page_schema: str | None = None
+    """Registry name of the whole-page schema (`page_schema`) of a list envelope, if declared."""
 
     @property
     def is_list(self) -> bool:
@@ -344,7 +346,8 @@ class Operation:
 
     @property
     def idempotent(self) -> bool:
-        return self.http_method in ("GET", "HEAD", "PUT", "DELETE")
+        """Safe to send twice: derived from the method, overridable per operation (e.g. a merge)."""
+        return self.annotations.idempotent
 
 
 @dataclass(frozen=True, slots=True)

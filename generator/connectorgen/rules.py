@@ -6,6 +6,7 @@ diagnostics. Every rule has a failing fixture under `tests/fixtures/rules/<rule-
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -306,12 +307,12 @@ def _unknown_behaviour(ctx: RuleContext) -> Iterator[Diagnostic]:
         if policy is not None and policy not in ctx.names("retry_policies"):
             yield connector.diagnostic("unknown-behaviour", f"unknown retry policy '{policy}'",
                                        ("defaults", "retry_policy"))
+    if connector.path not in ctx.raw.structurally_valid:
+        return  # the connector's own errors explain it; every envelope would look unknown
     envelopes = ctx.names("envelopes")
     for site in ctx.sites:
         name = site.op["response"]["envelope"]
         if name not in envelopes:
-            import difflib
-
             close = difflib.get_close_matches(name, sorted(envelopes), n=1)
             yield site.diag("unknown-behaviour", f"unknown envelope '{name}'", ("response", "envelope"),
                             f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(sorted(envelopes))}")
@@ -426,13 +427,15 @@ def _untitled_object(ctx: RuleContext) -> Iterator[Diagnostic]:
             )
 
 
+_META = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
+
+
 @rule("invalid-json-schema", "A schema written in a resource file is not valid JSON Schema 2020-12.")
 def _invalid_json_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
-    meta = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
     for source, at, fragment in iter_schema_fragments(ctx.raw):
         if source.path not in ctx.raw.structurally_valid:
             continue
-        for error in meta.iter_errors(fragment):
+        for error in _META.iter_errors(fragment):
             yield source.diagnostic("invalid-json-schema", error.message[:200], (*at, *error.absolute_path))
 
 
@@ -486,7 +489,7 @@ def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
         examples = site.op.get("examples") or []
         if not examples or site.op["response"]["envelope"] not in envelopes:
             continue
-        if _mentions_unresolved(site.op):
+        if ctx.raw.connector.path not in ctx.raw.structurally_valid or _mentions_unresolved(site.op):
             continue
         try:
             envelope = compiler._envelopes(ctx.connector, compiler._paginators(ctx.connector))[
@@ -498,6 +501,9 @@ def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
         body = compiler._body(site.op, ctx.registry)
         arguments_schema = {**compiler.input_schema(compiler.flat_arguments(params, body)), "$defs": defs}
         response_schema = site.op["response"].get("schema")
+        own_fragments = [compiler.input_schema(compiler.flat_arguments(params, body)), response_schema or {}]
+        if any(next(_META.iter_errors(s), None) is not None for s in own_fragments):
+            continue  # invalid-json-schema reports the broken schema itself
         for k, example in enumerate(examples):
             if "arguments" in example:
                 for error in jsonschema.Draft202012Validator(arguments_schema).iter_errors(example["arguments"]):
