@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .unified_ir import UnifiedApi
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 OperationKind = Literal["list", "get", "create", "update", "delete", "custom"]
@@ -391,6 +394,8 @@ class Connector:
     source_hash: str
     """sha256 of every definition file (path + bytes), stamped into generated headers."""
     source_files: tuple[str, ...] = field(default=())
+    unified: UnifiedApi | None = None
+    """Unified ticketing / user-directory API compiled from `unified_mappings/`, when it exists."""
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -1,9 +1,665 @@
-"""openapi emitter."""
+"""openapi emitter: an OpenAPI 3.1 document of the connector, as YAML and JSON with the same content.
+
+Everything comes from the IR. One OpenAPI operation per operation (operationId = tool name);
+aliases (`same_endpoint_as`) share their primary's method and path, so they are listed on the
+primary under `x-tool-aliases`. Registry schemas go under `components/schemas` (refs rewritten
+from `#/$defs/X`), list envelopes become named page schemas (`TicketPage`, `TagList`), and the
+error body is shared through `components/responses`.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
 from ... import ir
+from .jinja_cache import TemplateCache
+from .yamldump import dump as dump_yaml
+
+OPENAPI_VERSION = "3.1.0"
+COMPONENT_PREFIX = "#/components/schemas/"
+METHOD_ORDER = ("get", "put", "post", "patch", "delete", "head")
+
+#: Error statuses documented on operations: (status, component name, description).
+ERROR_RESPONSES: tuple[tuple[int, str, str], ...] = (
+    (
+        400,
+        "BadRequest",
+        "The request was refused: a required field is missing, a value is invalid or a parameter is unknown.",
+    ),
+    (401, "Unauthorized", "Credentials are missing, invalid or expired."),
+    (403, "Forbidden", "The credentials are valid but their user or scopes may not do this."),
+    (404, "NotFound", "The resource does not exist (or the account subdomain is unknown)."),
+    (
+        409,
+        "Conflict",
+        "The change conflicts with the current state, e.g. an identifier already in use.",
+    ),
+    (413, "PayloadTooLarge", "The request body is too large."),
+    (
+        429,
+        "TooManyRequests",
+        "The rate limit is exhausted; wait for the time given by the retry header.",
+    ),
+    (500, "ServerError", "The API failed to process the request."),
+)
+
+# (style, explode) per IR parameter style.
+STYLES: dict[str, tuple[str, bool]] = {
+    "simple": ("simple", False),
+    "form": ("form", True),
+    "repeated": ("form", True),
+    "comma": ("form", False),
+    "deep_object": ("deepObject", True),
+}
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        bytecode_cache=TemplateCache(_TEMPLATES),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _render(template: str, **context: Any) -> str:
+    return _env().get_template(template).render(**context).strip()
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def convert_schema(schema: Any) -> Any:
+    """Thaw an IR JSON Schema fragment and point its refs at `components/schemas`."""
+    if isinstance(schema, dict | ir.FrozenDict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key in ("$schema", "$id"):
+                continue
+            if key == "$ref" and isinstance(value, str) and value.startswith(ir.SCHEMA_REF_PREFIX):
+                out[key] = COMPONENT_PREFIX + value[len(ir.SCHEMA_REF_PREFIX) :]
+            else:
+                out[key] = convert_schema(value)
+        types = out.get("type")
+        is_array = types == "array" or (isinstance(types, list) and "array" in types)
+        if is_array and "items" not in out and "prefixItems" not in out:
+            # Same meaning in JSON Schema; code generators need `items` to type the list.
+            out["items"] = {}
+        return out
+    if isinstance(schema, list | tuple):
+        return [convert_schema(v) for v in schema]
+    return schema
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": COMPONENT_PREFIX + name}
+
+
+def _pascal(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+class _Pages:
+    """Named page schemas for list envelopes, created once per (envelope, item) pair."""
+
+    def __init__(self, connector: ir.Connector) -> None:
+        self.connector = connector
+        self.schemas: dict[str, Any] = {}
+        self._by_key: dict[tuple[str, str], str] = {}
+
+    def name_for(self, op: ir.Operation) -> str:
+        response = op.response
+        envelope = response.envelope
+        item_name = response.schema_name or f"{_pascal(op.tool)}Item"
+        key = (envelope.name, item_name)
+        if key in self._by_key:
+            return self._by_key[key]
+        suffix = "Page" if envelope.type == "cursor_list" else "List"
+        name = f"{item_name}{suffix}"
+        while name in self.connector.schemas or name in self.schemas:
+            name += "Envelope"
+        if response.schema_name:
+            item: Any = _ref(response.schema_name)
+        else:
+            item = convert_schema(response.schema) if response.schema is not None else {}
+        self.schemas[name] = self._page(envelope, item, item_name, name)
+        self._by_key[key] = name
+        return name
+
+    def _page(self, envelope: ir.Envelope, item: Any, item_name: str, name: str) -> dict[str, Any]:
+        base = self.connector.schemas.get(envelope.page_schema or "")
+        page: dict[str, Any] = convert_schema(base) if base is not None else {"type": "object"}
+        kind = "page" if envelope.type == "cursor_list" else "list"
+        page = {
+            "title": name,
+            **{k: v for k, v in page.items() if k != "title"},
+            "description": f"A {kind} of {item_name} items. {envelope.description}",
+        }
+        path = envelope.items_path or ("data",)
+        node = page
+        for depth, part in enumerate(path):
+            properties = node.setdefault("properties", {})
+            if depth == len(path) - 1:
+                previous = properties.get(part) if isinstance(properties.get(part), dict) else {}
+                array: dict[str, Any] = {"type": "array"}
+                if "description" in previous:
+                    array["description"] = previous["description"]
+                array["items"] = item
+                properties[part] = array
+            else:
+                child = properties.get(part)
+                if isinstance(child, dict) and "$ref" in child:
+                    target = child["$ref"][len(COMPONENT_PREFIX) :]
+                    child = convert_schema(self.connector.schemas.get(target, {"type": "object"}))
+                properties[part] = child if isinstance(child, dict) else {"type": "object"}
+                node = properties[part]
+        return page
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _parameter(param: ir.Parameter, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    style, explode = STYLES[param.style if param.location == "query" else "simple"]
+    out: dict[str, Any] = {"name": param.name, "in": param.location}
+    if param.description:
+        out["description"] = param.description
+    out["required"] = True if param.location == "path" else param.required
+    if param.deprecated:
+        out["deprecated"] = True
+    out["style"] = style
+    out["explode"] = explode
+    out["schema"] = convert_schema(param.schema)
+    if param.location == "path" and param.schema.get("format") in ("uri", "url"):
+        # A whole URL in the path (`/{attachment_url}`): sent as is, `:` and `/` unescaped.
+        out["x-allow-reserved"] = True
+    if param.example is not None:
+        out["example"] = ir.thaw(param.example)
+    elif examples:
+        out["examples"] = examples
+    if param.from_paginator:
+        out["x-pagination-parameter"] = True
+    return out
+
+
+def _split_example(
+    op: ir.Operation, arguments: dict[str, Any]
+) -> tuple[dict[tuple[str, str], Any], Any]:
+    """Route a flat example back to the wire: ({(location, name): value}, body or None)."""
+    params: dict[tuple[str, str], Any] = {}
+    body: Any = None
+    for arg in op.arguments:
+        if arg.name not in arguments:
+            continue
+        value = arguments[arg.name]
+        if arg.location == "body":
+            body = body if isinstance(body, dict) else {}
+            body[arg.wire_name] = value
+        elif arg.location == "body_whole":
+            body = value
+        else:
+            params[(arg.location, arg.wire_name)] = value
+    return params, body
+
+
+def _example_entry(example: ir.Example, value: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if example.summary:
+        entry["summary"] = example.summary
+    entry["value"] = value
+    return entry
+
+
+def _response_example(op: ir.Operation, value: Any) -> Any:
+    """Declared examples hold the object (object envelope) or one item (list envelopes)."""
+    envelope = op.response.envelope
+    if envelope.type == "bare_array":
+        return [value]
+    if envelope.type in ("cursor_list", "data_list"):
+        page: dict[str, Any] = {}
+        _set_path(page, envelope.items_path or ("data",), [value])
+        if envelope.paginator is not None:
+            _set_path(page, envelope.paginator.next_cursor_path, None)
+            if envelope.paginator.prev_cursor_path:
+                _set_path(page, envelope.paginator.prev_cursor_path, None)
+        return page
+    return value
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+
+
+def _headers_for_rate_limit(connector: ir.Connector) -> dict[str, str]:
+    """Header name -> component name of the rate-limit headers (429 responses)."""
+    names: list[str] = []
+    if connector.retry_policy.retry_after_header:
+        names.append(connector.retry_policy.retry_after_header)
+    for limit in connector.rate_limits:
+        for header in (limit.retry_after_header, limit.usage_header):
+            if header and header.lower() not in {n.lower() for n in names}:
+                names.append(header)
+    return {name: _pascal(name) for name in names}
+
+
+def _header_components(connector: ir.Connector) -> dict[str, Any]:
+    retry_after = {
+        h.lower()
+        for h in (
+            connector.retry_policy.retry_after_header,
+            *(r.retry_after_header for r in connector.rate_limits),
+        )
+        if h
+    }
+    budgets = "; ".join(
+        f"{r.name}: {r.requests} requests per {r.period_seconds:g} s" for r in connector.rate_limits
+    )
+    out: dict[str, Any] = {}
+    for header, component in _headers_for_rate_limit(connector).items():
+        if header.lower() in retry_after:
+            out[component] = {
+                "description": "Seconds to wait before sending the request again.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        else:
+            out[component] = {
+                "description": f"Requests used in the current rate-limit window out of the budget ({budgets}).",
+                "schema": {"type": "string"},
+            }
+    return out
+
+
+def _error_statuses(op: ir.Operation) -> list[int]:
+    statuses = [400, 401, 403, 404]
+    if not op.read_only:
+        statuses.append(409)
+    if op.body is not None:
+        statuses.append(413)
+    return [*statuses, 429, 500]
+
+
+def _success_response(op: ir.Operation, pages: _Pages) -> dict[str, Any]:
+    response = op.response
+    envelope = response.envelope
+    out: dict[str, Any] = {"description": response.description or envelope.description}
+    schema: Any = None
+    media_type = "application/json"
+    if envelope.type == "object":
+        if response.schema_name:
+            schema = _ref(response.schema_name)
+        else:
+            schema = (
+                convert_schema(response.schema)
+                if response.schema is not None
+                else {"type": "object"}
+            )
+    elif envelope.type in ("cursor_list", "data_list"):
+        schema = _ref(pages.name_for(op))
+    elif envelope.type == "bare_array":
+        item = (
+            _ref(response.schema_name)
+            if response.schema_name
+            else convert_schema(response.schema or {})
+        )
+        schema = {"type": "array", "items": item}
+    elif envelope.type == "binary":
+        media_type = envelope.media_type or "application/octet-stream"
+        schema = {"type": "string", "format": "binary"}
+    elif envelope.type == "csv":
+        media_type = envelope.media_type or "text/csv"
+        schema = {"type": "string"}
+    if response.status in (301, 302, 303, 307, 308):
+        out["headers"] = {
+            "Location": {
+                "description": "Where the content is served (a short-lived signed URL); follow it promptly.",
+                "required": True,
+                "schema": {"type": "string", "format": "uri"},
+            }
+        }
+        if media_type:
+            out["x-redirect-content-type"] = media_type
+        return out
+    if response.status == 204 or schema is None:
+        return out
+    content: dict[str, Any] = {"schema": schema}
+    examples = {
+        e.name: _example_entry(e, _response_example(op, ir.thaw(e.response)))
+        for e in op.examples
+        if e.response is not None and envelope.is_json
+    }
+    if examples:
+        content["examples"] = examples
+    out["content"] = {media_type: content}
+    return out
+
+
+def _request_body(op: ir.Operation) -> dict[str, Any] | None:
+    body = op.body
+    if body is None:
+        return None
+    content: dict[str, Any] = {"schema": convert_schema(body.schema)}
+    examples = {}
+    for example in op.examples:
+        if example.arguments is None:
+            continue
+        _, value = _split_example(op, ir.thaw(example.arguments))
+        if value is not None:
+            examples[example.name] = _example_entry(example, value)
+    if examples and body.content_type == "application/json":
+        content["examples"] = examples
+    out: dict[str, Any] = {}
+    if body.description:
+        out["description"] = body.description
+    out["required"] = body.required
+    out["content"] = {body.content_type: content}
+    return out
+
+
+def _security(connector: ir.Connector, op: ir.Operation) -> list[dict[str, list[str]]]:
+    out = []
+    for scheme in connector.auth:
+        out.append(
+            {scheme.name: list(op.scopes) if scheme.type == "oauth2_authorization_code" else []}
+        )
+    return out
+
+
+def _operation(
+    connector: ir.Connector, op: ir.Operation, aliases: list[ir.Operation], pages: _Pages
+) -> dict[str, Any]:
+    param_examples: dict[tuple[str, str], dict[str, Any]] = {}
+    for example in op.examples:
+        if example.arguments is None:
+            continue
+        routed, _ = _split_example(op, ir.thaw(example.arguments))
+        for key, value in routed.items():
+            param_examples.setdefault(key, {})[example.name] = _example_entry(example, value)
+
+    out: dict[str, Any] = {
+        "operationId": op.tool,
+        "tags": [op.resource],
+        "summary": op.summary,
+        "description": _render(
+            "operation_description.md.j2", op=op, aliases=aliases, url_parameter=url_passthrough(op)
+        ),
+    }
+    if op.deprecated:
+        out["deprecated"] = True
+    if op.parameters:
+        out["parameters"] = [
+            _parameter(p, param_examples.get((p.location, p.name), {})) for p in op.parameters
+        ]
+    body = _request_body(op)
+    if body is not None:
+        out["requestBody"] = body
+    responses: dict[str, Any] = {str(op.response.status): _success_response(op, pages)}
+    for status in _error_statuses(op):
+        component = next(name for code, name, _ in ERROR_RESPONSES if code == status)
+        responses[str(status)] = {"$ref": f"#/components/responses/{component}"}
+    out["responses"] = responses
+    out["security"] = _security(connector, op)
+    if aliases:
+        out["x-tool-aliases"] = [alias.tool for alias in aliases]
+    if op.quirks:
+        out["x-quirks"] = list(op.quirks)
+    url_param = url_passthrough(op)
+    if url_param:
+        out["x-url-parameter"] = url_param
+    resource = next(r for r in connector.resources if r.name == op.resource)
+    codegen: dict[str, Any] = {
+        "resource": op.resource,
+        "client_method": f"{resource.client_attribute}.{op.method_name}",
+        "kind": op.kind,
+        "envelope": op.response.envelope.type,
+        "categories": list(op.tags),
+    }
+    if op.response.envelope.items_path and op.response.envelope.is_list:
+        codegen["items_path"] = ".".join(op.response.envelope.items_path)
+    if op.body is not None and op.body.argument:
+        codegen["body_argument"] = op.body.argument
+    out["x-codegen"] = codegen
+    paginator = op.response.envelope.paginator if op.paginated else None
+    if paginator is not None:
+        pagination: dict[str, Any] = {
+            "type": paginator.type,
+            "cursor_param": paginator.cursor_param,
+        }
+        if paginator.limit_param:
+            pagination["limit_param"] = paginator.limit_param
+        pagination["items_path"] = ".".join(paginator.items_path)
+        pagination["next_cursor_path"] = ".".join(paginator.next_cursor_path)
+        if paginator.prev_cursor_path:
+            pagination["prev_cursor_path"] = ".".join(paginator.prev_cursor_path)
+        out["x-pagination"] = pagination
+    annotations = op.annotations
+    out["x-mcp"] = {
+        "title": annotations.title,
+        "readOnlyHint": annotations.read_only,
+        "destructiveHint": annotations.destructive,
+        "idempotentHint": annotations.idempotent,
+        "openWorldHint": annotations.open_world,
+    }
+    return out
+
+
+def url_passthrough(op: ir.Operation) -> str | None:
+    """Name of the path parameter holding a whole absolute URL (path `/{param}`), if any."""
+    params = op.path_parameters
+    if (
+        len(params) == 1
+        and op.path == f"/{{{params[0].name}}}"
+        and params[0].schema.get("format") in ("uri", "url")
+    ):
+        return params[0].name
+    return None
+
+
+def primary_of(connector: ir.Connector, op: ir.Operation) -> ir.Operation:
+    """The operation an alias stands for (following chains), or the operation itself."""
+    seen = {op.tool}
+    while op.same_endpoint_as:
+        target = connector.operation(op.same_endpoint_as)
+        if target.tool in seen:
+            break
+        seen.add(target.tool)
+        op = target
+    return op
+
+
+# --- document --------------------------------------------------------------------------------
+
+
+def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for scheme in connector.auth:
+        if isinstance(scheme, ir.HttpBasicAuth):
+            out[scheme.name] = {
+                "type": "http",
+                "scheme": "basic",
+                "description": f"{scheme.description} Username: {scheme.username.description} "
+                f"Password: {scheme.password.description}",
+            }
+        else:
+            flow: dict[str, Any] = {
+                "authorizationUrl": scheme.authorize_url,
+                "tokenUrl": scheme.token_url,
+            }
+            if scheme.refresh_token is not None:
+                flow["refreshUrl"] = scheme.token_url
+            flow["scopes"] = {s.name: s.description for s in scheme.scopes}
+            description = scheme.description
+            if any("{" in url for url in (scheme.authorize_url, scheme.token_url)):
+                description += " The URLs are templated on the same variables as the server URL."
+            out[scheme.name] = {
+                "type": "oauth2",
+                "description": description,
+                "flows": {"authorizationCode": flow},
+            }
+    return out
+
+
+def _servers(connector: ir.Connector) -> list[dict[str, Any]]:
+    variables: dict[str, Any] = {}
+    for var in connector.server.variables:
+        entry: dict[str, Any] = {"default": var.default or var.example or var.name}
+        entry["description"] = var.description
+        variables[var.name] = entry
+    server: dict[str, Any] = {
+        "url": connector.server.base_url,
+        "description": f"{connector.title} API",
+    }
+    if variables:
+        server["variables"] = variables
+    return [server]
+
+
+_LAST: list[tuple[ir.Connector, dict[str, Any]]] = []
+
+
+def cached_document(connector: ir.Connector) -> dict[str, Any]:
+    """`build_document` for this very IR object, built once (emit and the docs both need it).
+
+    Callers must not modify the answer.
+    """
+    if _LAST and _LAST[0][0] is connector:
+        return _LAST[0][1]
+    document = build_document(connector)
+    _LAST[:] = [(connector, document)]
+    return document
+
+
+def build_document(connector: ir.Connector) -> dict[str, Any]:
+    """The OpenAPI document as plain data, keys in a fixed order."""
+    from .. import header_line
+
+    retry_after = connector.retry_policy.retry_after_header or next(
+        (r.retry_after_header for r in connector.rate_limits if r.retry_after_header), "Retry-After"
+    )
+    info: dict[str, Any] = {
+        "title": f"{connector.title} API",
+        "version": connector.version,
+        "description": _render(
+            "info_description.md.j2", connector=connector, retry_after_header=retry_after
+        ),
+        "x-generated-by": header_line(connector),
+    }
+    document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": info}
+    if connector.docs_url:
+        document["externalDocs"] = {
+            "description": f"{connector.title} API reference",
+            "url": connector.docs_url,
+        }
+    document["servers"] = _servers(connector)
+    document["tags"] = [
+        {"name": r.name, "description": r.description, "x-displayName": r.title}
+        for r in connector.resources
+    ]
+
+    aliases: dict[str, list[ir.Operation]] = {}
+    for op in connector.operations:
+        if op.same_endpoint_as:
+            aliases.setdefault(primary_of(connector, op).tool, []).append(op)
+
+    pages = _Pages(connector)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in connector.operations:
+        if op.same_endpoint_as:
+            continue
+        paths.setdefault(op.path, {})[op.http_method.lower()] = _operation(
+            connector, op, aliases.get(op.tool, []), pages
+        )
+    document["paths"] = {
+        path: {m: paths[path][m] for m in METHOD_ORDER if m in paths[path]}
+        for path in sorted(paths)
+    }
+
+    schemas = {name: convert_schema(schema) for name, schema in connector.schemas.items()}
+    schemas.update(pages.schemas)
+    rate_headers = _headers_for_rate_limit(connector)
+    responses: dict[str, Any] = {}
+    for status, name, description in ERROR_RESPONSES:
+        entry: dict[str, Any] = {"description": description}
+        if status == 429 and rate_headers:
+            entry["headers"] = {
+                header: {"$ref": f"#/components/headers/{component}"}
+                for header, component in rate_headers.items()
+            }
+        entry["content"] = {"application/json": {"schema": _ref(connector.errors.schema_name)}}
+        responses[name] = entry
+    components: dict[str, Any] = {"schemas": dict(sorted(schemas.items()))}
+    components["responses"] = responses
+    if rate_headers:
+        components["headers"] = _header_components(connector)
+    components["securitySchemes"] = _security_schemes(connector)
+    document["components"] = components
+    return document
+
+
+def _collect_refs(value: Any, found: set[str]) -> None:
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str):
+            found.add(ref)
+        for item in value.values():
+            _collect_refs(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_refs(item, found)
+
+
+def lint_expectations(connector: ir.Connector) -> list[tuple[str, str, str]]:
+    """Warnings a mainstream linter (Redocly `recommended`) is expected to leave, and why.
+
+    (rule, where, reason); the docs list them and the lint test compares them with the real run.
+    """
+    out: list[tuple[str, str, str]] = [
+        ("info-license", "info", "the definition declares no license for the API description"),
+    ]
+    for op in connector.operations:
+        if not op.same_endpoint_as and not 200 <= op.response.status < 300:
+            out.append(
+                (
+                    "operation-2xx-response",
+                    op.tool,
+                    f"the API answers {op.response.status} (a redirect) and no 2xx status",
+                )
+            )
+    document = cached_document(connector)
+    referenced: set[str] = set()
+    _collect_refs(document, referenced)
+    for kind, entries in document["components"].items():
+        if kind == "securitySchemes":
+            continue
+        for name in entries:
+            if f"#/components/{kind}/{name}" not in referenced:
+                out.append(
+                    (
+                        "no-unused-components",
+                        f"components/{kind}/{name}",
+                        "generic schema kept for reference; operations use a named page schema per item type"
+                        if name in {e.page_schema for e in connector.envelopes}
+                        else "not referenced by any operation",
+                    )
+                )
+    return out
 
 
 def emit(connector: ir.Connector) -> dict[str, str | bytes]:
-    return {}
+    document = cached_document(connector)
+    base = f"openapi/{connector.name}.openapi"
+    return {
+        f"{base}.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        f"{base}.yaml": dump_yaml(document),
+    }

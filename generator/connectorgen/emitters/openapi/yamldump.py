@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .,/()+=@$-]*$")
+_PLAIN = re.compile(r"^[A-Za-z_$][A-Za-z0-9_ .,/()+=@$-]*$")
 _RESERVED = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"})
 _UNSAFE_CHARS = re.compile("[\u007f-\u009f\u2028\u2029\ufeff]")
 
@@ -39,14 +39,24 @@ def scalar(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[]"
     text = str(value)
-    if _PLAIN.match(text) and not text.endswith(" ") and "  " not in text and text.lower() not in _RESERVED:
+    if (
+        _PLAIN.match(text)
+        and not text.endswith(" ")
+        and "  " not in text
+        and text.lower() not in _RESERVED
+    ):
         return text
     return _quoted(text)
 
 
 def _literal(text: str) -> str | None:
     """Header of a literal block (`|` or `|-`) when `text` can be written as one, else None."""
-    if "\n" not in text or "\r" in text or text.startswith((" ", "\n")) or _UNSAFE_CHARS.search(text):
+    if (
+        "\n" not in text
+        or "\r" in text
+        or text.startswith((" ", "\n"))
+        or _UNSAFE_CHARS.search(text)
+    ):
         return None
     if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
         return None
@@ -66,7 +76,9 @@ def _emit(value: Any, indent: int, lines: list[str]) -> None:
             _emit_entry(f"{pad}-", item, indent, lines, in_list=True)
 
 
-def _emit_entry(prefix: str, item: Any, indent: int, lines: list[str], *, in_list: bool = False) -> None:
+def _emit_entry(
+    prefix: str, item: Any, indent: int, lines: list[str], *, in_list: bool = False
+) -> None:
     if isinstance(item, dict | list | tuple) and item:
         if in_list:
             nested: list[str] = []
