@@ -1,9 +1,526 @@
-"""python emitter."""
+"""Python client emitter: `generated/python/`, an installable distribution of the connector's client.
+
+Everything is rendered from the IR: the runtime helpers (`_client`, `_base`, `_auth`, `_errors`,
+`_pagination`, `_ratelimit`, `_types`) from jinja2 templates in `templates/` (one per concern), the
+routing table `_operations.py` and one module per resource from the operations, and `models.py`
+from the schema registry through datamodel-code-generator (see `models.py` in this package).
+
+Templates are looked up first in an optional override folder (`emit(connector, template_dir=...)`),
+then in the bundled `templates/` folder (a jinja2 ChoiceLoader), so a connector can replace one
+concern without forking the emitter.
+"""
 
 from __future__ import annotations
 
+import json
+import keyword
+import re
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
 from ... import ir
+from .models import generate_models
+from .typemap import _split_union, path_param_type, python_type, response_type
+
+TEMPLATES = Path(__file__).parent / "templates"
+ROOT = "python"
+
+# Registrable domains, besides the one of the server URL, whose hosts URL-taking operations may
+# fetch. Gorgias serves attachment files from gorgias.io hosts. This belongs in the definition
+# (e.g. `server.trusted_domains`); it lives here until the definition language has such a field.
+EXTRA_TRUSTED_DOMAINS: dict[str, tuple[str, ...]] = {"gorgias": ("gorgias.io",)}
 
 
-def emit(connector: ir.Connector) -> dict[str, str | bytes]:
-    return {}
+# --- filters -------------------------------------------------------------------------------------
+
+
+def _pyrepr(value: Any) -> str:
+    if isinstance(value, ir.FrozenDict):
+        value = ir.thaw(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(_pyrepr(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_pyrepr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _num(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _doc_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _docline(text: str) -> str:
+    return _doc_escape(" ".join(str(text).split()))
+
+
+def _tomlstr(text: str) -> str:
+    return json.dumps(str(text))
+
+
+def _wrap(text: str, width: int = 96) -> str:
+    return textwrap.fill(" ".join(str(text).split()), width=width)
+
+
+def environment(template_dir: Path | None = None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(TEMPLATES)))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        pyrepr=_pyrepr, num=_num, docline=_docline, tomlstr=_tomlstr, wrap=_wrap, pystr=json.dumps
+    )
+    return env
+
+
+# --- context -------------------------------------------------------------------------------------
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _trusted_domains(connector: ir.Connector) -> tuple[str, ...]:
+    host = re.sub(r"^[a-z]+://", "", connector.server.base_url).split("/", 1)[0].split(":", 1)[0]
+    labels = [label for label in host.split(".") if "{" not in label]
+    base = ".".join(labels[-2:]) if len(labels) >= 2 else ".".join(labels)
+    domains = [base] if base else []
+    for extra in EXTRA_TRUSTED_DOMAINS.get(connector.name, ()):
+        if extra not in domains:
+            domains.append(extra)
+    return tuple(domains)
+
+
+def _path_on_server(connector: ir.Connector, url: str) -> str:
+    """Path of an OAuth endpoint that lives on the API host (`{base}/oauth/token` -> `/oauth/token`)."""
+    base = connector.server.base_url.rstrip("/")
+    if not url.startswith(base):
+        raise NotImplementedError(f"OAuth endpoint {url} is not on the API host {base}")
+    return url[len(base) :] or "/"
+
+
+def _absolute_url_argument(op: ir.Operation) -> str | None:
+    match = re.fullmatch(r"/\{([^{}/]+)\}", op.path)
+    if not match:
+        return None
+    param = next((p for p in op.path_parameters if p.name == match.group(1)), None)
+    if param is not None and param.schema.get("format") == "uri":
+        return param.name
+    return None
+
+
+def _file_kind(schema: Mapping[str, Any]) -> str | None:
+    if schema.get("type") == "string" and schema.get("format") == "binary":
+        return "one"
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, Mapping) and _file_kind(items) == "one":
+        return "many"
+    return None
+
+
+def _arguments(op: ir.Operation) -> list[dict[str, Any]]:
+    out = []
+    for arg in op.arguments:
+        schema = arg.schema
+        file_kind = _file_kind(schema) if arg.location == "body" else None
+        out.append(
+            {
+                "name": arg.name,
+                "python_name": arg.python_name,
+                "location": arg.location,
+                "wire_name": arg.wire_name,
+                "required": arg.required,
+                "style": arg.style,
+                "validator": "Any" if file_kind else python_type(schema, "validator"),
+                "path_type": path_param_type(schema) if arg.location == "path" else None,
+                "file": file_kind,
+            }
+        )
+    return out
+
+
+def _body_type(op: ir.Operation) -> str | None:
+    body = op.body
+    if body is None or body.content_type.startswith("multipart/"):
+        return None
+    name = ir.ref_name(body.schema)
+    if name is not None:
+        return f"_models.{name}"
+    if body.argument is not None:  # whole-body argument (e.g. an array of named items)
+        expr = python_type(body.schema, "validator")
+        return None if expr == "Any" else expr
+    return None
+
+
+def _operation_context(op: ir.Operation) -> dict[str, Any]:
+    env = op.response.envelope
+    paginator = env.paginator
+    schema_name = op.response.schema_name
+    return {
+        "tool": op.tool,
+        "resource": op.resource,
+        "method_name": op.method_name,
+        "method": op.http_method,
+        "path": op.path,
+        "summary": op.summary,
+        "envelope": env.type,
+        "status": op.response.status,
+        "read_only": op.read_only,
+        "idempotent": op.idempotent,
+        "arguments": _arguments(op),
+        "items_path": env.items_path if env.is_list else None,
+        "next_cursor_path": paginator.next_cursor_path if paginator else None,
+        "prev_cursor_path": paginator.prev_cursor_path if paginator else None,
+        "cursor_param": paginator.cursor_param if paginator else None,
+        "body_content_type": op.body.content_type if op.body else None,
+        "body_type": _body_type(op),
+        "response_type": f"_models.{schema_name}" if schema_name and env.is_json else None,
+        "absolute_url_argument": _absolute_url_argument(op),
+        "follow_redirects": env.type == "binary" or 300 <= op.response.status < 400,
+        "media_type": env.media_type,
+    }
+
+
+def _default_doc(schema: Mapping[str, Any]) -> str:
+    parts = []
+    if "default" in schema:
+        parts.append(f"Default (server side): `{json.dumps(ir.thaw(schema['default']))}`.")
+    known = schema.get("x-known-values")
+    if known:
+        parts.append("Known values: " + ", ".join(f"`{v}`" for v in known) + ".")
+    return " ".join(parts)
+
+
+def _indent_wrap(text: str, indent: str, width: int = 92) -> str:
+    return textwrap.fill(
+        " ".join(text.split()),
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + "    ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    ).lstrip()
+
+
+def _docstring(op: ir.Operation, arg_docs: list[tuple[str, str]], returns: str) -> str:
+    ind = "        "
+    lines = [_doc_escape(op.summary.rstrip(".") + ".")]
+    if op.description:
+        lines += [
+            "",
+            textwrap.fill(
+                _doc_escape(op.description),
+                width=92,
+                initial_indent=ind,
+                subsequent_indent=ind,
+                break_on_hyphens=False,
+                break_long_words=False,
+            ).lstrip(),
+        ]
+    for quirk in op.quirks:
+        lines += ["", _doc_escape(_indent_wrap(f"Note: {quirk}", ind))]
+    if op.deprecated:
+        lines += ["", "Deprecated."]
+    if arg_docs:
+        lines += ["", "Args:"]
+        for name, text in arg_docs:
+            lines.append(f"    {name}: " + _doc_escape(_indent_wrap(text, ind + "    ")))
+    lines += [
+        "",
+        "Returns:",
+        "    " + _doc_escape(returns),
+        "",
+        f"Operation: `{op.tool}` ({op.http_method} {op.path}).",
+    ]
+    body = "\n".join((ind + line) if line and i > 0 else line for i, line in enumerate(lines))
+    return body + "\n" + ind
+
+
+def _describe(arg: ir.Argument, schemas: Mapping[str, Any]) -> str:
+    """The argument's description, else the description of the schema it references."""
+    if arg.description:
+        return arg.description
+    for candidate in (arg.schema, *arg.schema.get("anyOf", ()), *arg.schema.get("oneOf", ())):
+        name = ir.ref_name(candidate) if isinstance(candidate, Mapping) else None
+        if name and isinstance(schemas.get(name), Mapping) and schemas[name].get("description"):
+            return str(schemas[name]["description"])
+    return arg.name.replace("_", " ").capitalize() + "."
+
+
+def _method_context(op: ir.Operation, schemas: Mapping[str, Any]) -> dict[str, Any]:
+    env = op.response.envelope
+    schema_name = op.response.schema_name
+    item = response_type(schema_name, op.response.schema)
+    absolute = _absolute_url_argument(op)
+    path_order = re.findall(r"\{([^{}]+)\}", op.path)
+    positional: list[ir.Argument] = sorted(
+        (a for a in op.arguments if a.location == "path"),
+        key=lambda a: path_order.index(a.wire_name),
+    )
+    required_kw = [a for a in op.arguments if a.location != "path" and a.required]
+    optional_kw = [a for a in op.arguments if a.location != "path" and not a.required]
+    params: list[str] = []
+    arg_docs: list[tuple[str, str]] = []
+    for a in positional:
+        annotation = "str" if a.name == absolute else path_param_type(a.schema)
+        params.append(f"{a.python_name}: {annotation}")
+    if required_kw or optional_kw:
+        params.append("*")
+    for a in required_kw:
+        params.append(f"{a.python_name}: {python_type(a.schema, 'annotation')}")
+    for a in optional_kw:
+        annotation = python_type(a.schema, "annotation")
+        if a.location in ("body", "body_whole"):
+            params.append(f"{a.python_name}: {annotation} | NotGiven = NOT_GIVEN")
+        else:
+            members = _split_union(annotation)
+            if "None" not in members and annotation != "Any":
+                annotation = f"{annotation} | None"
+            params.append(f"{a.python_name}: {annotation} = None")
+    for a in [*positional, *required_kw, *optional_kw]:
+        text = _describe(a, schemas)
+        extra = _default_doc(a.schema)
+        where = {
+            "path": "path",
+            "query": "query",
+            "header": "header",
+            "body": "body field",
+            "body_whole": "request body",
+        }[a.location]
+        arg_docs.append(
+            (
+                a.python_name,
+                f"{text} {extra} ({where}{', required' if a.required else ''})".replace("  ", " "),
+            )
+        )
+    if env.is_list and op.read_only:
+        kind = "pager"
+        returns = f"SyncPager[{item}]"
+        returns_async = f"AsyncPager[{item}]"
+        ret_doc = f"A lazy pager over `{item.replace('_models.', 'models.')}` items (iterate it, or call `first_page()`)."
+    elif env.is_list:
+        kind = "list"
+        returns = returns_async = f"builtins.list[{item}]"
+        ret_doc = f"The list of `{item.replace('_models.', 'models.')}` answered."
+    elif env.type == "object":
+        kind = "object"
+        returns = returns_async = item
+        ret_doc = f"The `{item.replace('_models.', 'models.')}` answered."
+    elif env.type == "empty":
+        kind = "empty"
+        returns = returns_async = "None"
+        ret_doc = "None (the API answers no content)."
+    elif env.type == "binary":
+        kind = "binary"
+        returns = returns_async = "bytes | Path"
+        ret_doc = "The file content as bytes, or the path written when `to` is given."
+        arg_docs.append(("to", "Stream the content into this file instead of returning bytes."))
+    else:
+        kind = "text"
+        returns = returns_async = "str"
+        ret_doc = "The document text."
+    arg_docs.append(
+        ("request_options", "Per-call `timeout`, `max_retries`, `extra_headers`, `extra_query`.")
+    )
+    return {
+        "name": op.method_name,
+        "tool": op.tool,
+        "kind": kind,
+        "params": params,
+        "args": [{"name": a.name, "python_name": a.python_name} for a in op.arguments],
+        "returns": returns,
+        "returns_async": returns_async,
+        "item_type": item if item.startswith("_models.") else "None",
+        "model_expr": item if item.startswith("_models.") else "None",
+        "doc": _docstring(op, arg_docs, ret_doc),
+    }
+
+
+def _resource_context(resource: ir.Resource, schemas: Mapping[str, Any]) -> dict[str, Any]:
+    base = _camel(resource.name)
+    module = resource.name if not keyword.iskeyword(resource.name) else resource.name + "_"
+    return {
+        "name": resource.name,
+        "module": module,
+        "attribute": resource.client_attribute,
+        "title": resource.title,
+        "description": resource.description,
+        "class_name": f"{base}Resource",
+        "async_class_name": f"Async{base}Resource",
+        "methods": [_method_context(op, schemas) for op in resource.operations],
+    }
+
+
+def _example(connector: ir.Connector) -> dict[str, Any]:
+    """What the README and package docstring show: a paginated list (tickets when there are)."""
+    lists = [
+        op
+        for op in connector.operations
+        if op.paginated and op.kind == "list" and not op.path_parameters
+    ]
+    preferred = [op for op in lists if op.resource == "tickets"] or lists
+    if not preferred:
+        return {}
+    op = preferred[0]
+    resource = next(r for r in connector.resources if r.name == op.resource)
+    order = next((a for a in op.arguments if a.name == "order_by"), None)
+    values = list(order.schema.get("enum", ())) if order is not None else []
+    descending = [v for v in values if str(v).endswith(":desc")]
+    order_by = next((v for v in descending if str(v).startswith("updated")), None) or next(
+        iter(descending or values), None
+    )
+    get = next(
+        (o for o in resource.operations if o.kind == "get" and len(o.path_parameters) == 1), None
+    )
+    tag_add = next(
+        (o for o in connector.operations if o.resource == "ticket_tags" and o.kind == "create"),
+        None,
+    )
+    return {
+        "attr": resource.client_attribute,
+        "tool": op.tool,
+        "path": op.path,
+        "order_by": order_by,
+        "get": get is not None,
+        "item": op.response.schema_name or "dict",
+        "tag_add": tag_add is not None,
+    }
+
+
+_OAUTH_DEFAULT_DOCS = {
+    "access_token": "OAuth2 access token sent as a bearer token.",
+    "refresh_token": "Refresh token used to renew the access token.",
+    "client_id": "Client ID of the OAuth2 app.",
+    "client_secret": "Client secret of the OAuth2 app.",
+}
+
+
+def _credentials(connector: ir.Connector) -> list[dict[str, Any]]:
+    """Every constructor argument that may come from the environment, with its docs."""
+    out: list[dict[str, Any]] = []
+    basic = connector.auth_scheme("http_basic")
+    oauth = connector.auth_scheme("oauth2_authorization_code")
+    if isinstance(basic, ir.HttpBasicAuth):
+        for cred in (basic.username, basic.password):
+            out.append(
+                {
+                    "param": cred.param,
+                    "description": cred.description,
+                    "env": cred.env,
+                    "scheme": "basic",
+                }
+            )
+    if isinstance(oauth, ir.OAuth2AuthorizationCode):
+        declared = {
+            "access_token": oauth.access_token,
+            "refresh_token": oauth.refresh_token,
+            "client_id": oauth.client_id,
+            "client_secret": oauth.client_secret,
+        }
+        for param, cred in declared.items():
+            out.append(
+                {
+                    "param": param,
+                    "description": cred.description if cred else _OAUTH_DEFAULT_DOCS[param],
+                    "env": cred.env if cred else None,
+                    "scheme": "oauth",
+                }
+            )
+    return out
+
+
+def context(connector: ir.Connector) -> dict[str, Any]:
+    basic = connector.auth_scheme("http_basic")
+    oauth = connector.auth_scheme("oauth2_authorization_code")
+    usage = next((rl.usage_header for rl in connector.rate_limits if rl.usage_header), None)
+    errors = connector.errors
+    return {
+        "c": connector,
+        "basic": basic,
+        "oauth": oauth,
+        "prefix": connector.package.client_class,
+        "resources": [_resource_context(r, connector.schemas) for r in connector.resources],
+        "operations": [_operation_context(op) for op in connector.operations],
+        "rate_limits": connector.rate_limits,
+        "usage_header": usage,
+        "message_paths": (errors.message_path, *errors.fallback_message_paths),
+        "message_doc": ", then ".join(
+            "`" + ".".join(p) + "`" for p in (errors.message_path, *errors.fallback_message_paths)
+        ),
+        "field_errors_path": errors.field_errors_path,
+        "trusted_domains": _trusted_domains(connector),
+        "ex": _example(connector),
+        "creds": _credentials(connector),
+        "env": {c["param"]: c["env"] for c in _credentials(connector)},
+        "token_path": _path_on_server(connector, oauth.token_url)
+        if isinstance(oauth, ir.OAuth2AuthorizationCode)
+        else "",
+        "authorize_path": _path_on_server(connector, oauth.authorize_url)
+        if isinstance(oauth, ir.OAuth2AuthorizationCode)
+        else "",
+    }
+
+
+# --- emit ----------------------------------------------------------------------------------------
+
+_RUNTIME = (
+    "_types",
+    "_errors",
+    "_ratelimit",
+    "_auth",
+    "_base",
+    "_operations",
+    "_pagination",
+    "_client",
+    "_version",
+)
+
+
+def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str, str | bytes]:
+    env = environment(template_dir)
+    ctx = context(connector)
+    pkg = f"{ROOT}/{connector.package.import_name}"
+    files: dict[str, str | bytes] = {
+        f"{ROOT}/pyproject.toml": env.get_template("pyproject.toml.j2").render(ctx),
+        f"{ROOT}/README.md": env.get_template("README.md.j2").render(ctx),
+        f"{pkg}/__init__.py": env.get_template("package_init.py.j2").render(ctx),
+        f"{pkg}/py.typed": b"",
+        f"{pkg}/models.py": generate_models(connector),
+        f"{pkg}/resources/__init__.py": env.get_template("resources_init.py.j2").render(ctx),
+    }
+    for name in _RUNTIME:
+        files[f"{pkg}/{name}.py"] = env.get_template(f"{name}.py.j2").render(ctx)
+    template = env.get_template("resource.py.j2")
+    for resource in ctx["resources"]:
+        files[f"{pkg}/resources/{resource['module']}.py"] = template.render({**ctx, "r": resource})
+    _check_model_names(connector, str(files[f"{pkg}/models.py"]))
+    return files
+
+
+def _check_model_names(connector: ir.Connector, source: str) -> None:
+    missing = [
+        name
+        for name in connector.schemas
+        if not re.search(
+            rf"^(class {re.escape(name)}\b|{re.escape(name)} = )", source, re.MULTILINE
+        )
+    ]
+    if missing:
+        raise RuntimeError(f"models.py lacks classes for schemas: {', '.join(missing)}")

@@ -1,0 +1,1 @@
+"""Tests of the generated Python client (`generated/python`, import package `gorgias`)."""
