@@ -417,6 +417,7 @@ def compile_definition(raw: RawDefinition) -> ir.Connector:
                 )
                 for name, v in (server.get("variables") or {}).items()
             ),
+            download_domains=tuple(server.get("download_domains") or ()),
         ),
         auth=_auth(data, rate_limits),
         paginators=tuple(paginators.values()),

@@ -113,6 +113,8 @@ class Server:
     """Template such as `https://{subdomain}.gorgias.com`."""
     base_url_env: str | None
     variables: tuple[ServerVariable, ...]
+    download_domains: tuple[str, ...] = ()
+    """Domains whose file URLs clients may fetch (without credentials)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,6 @@ from .typemap import _split_union, path_param_type, python_type, response_type
 TEMPLATES = Path(__file__).parent / "templates"
 ROOT = "python"
 
-# Registrable domains, besides the one of the server URL, whose hosts URL-taking operations may
-# fetch. Gorgias serves attachment files from gorgias.io hosts. This belongs in the definition
-# (e.g. `server.trusted_domains`); it lives here until the definition language has such a field.
-EXTRA_TRUSTED_DOMAINS: dict[str, tuple[str, ...]] = {"gorgias": ("gorgias.io",)}
-
 
 # --- filters -------------------------------------------------------------------------------------
 
@@ -102,7 +97,7 @@ def _trusted_domains(connector: ir.Connector) -> tuple[str, ...]:
     labels = [label for label in host.split(".") if "{" not in label]
     base = ".".join(labels[-2:]) if len(labels) >= 2 else ".".join(labels)
     domains = [base] if base else []
-    for extra in EXTRA_TRUSTED_DOMAINS.get(connector.name, ()):
+    for extra in connector.server.download_domains:
         if extra not in domains:
             domains.append(extra)
     return tuple(domains)
