@@ -57,9 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "rules":
         from .rules import RULES
+        from .unified import MAPPING_RULES
 
         for rule in RULES.values():
             print(f"{rule.id:28} {rule.summary}")
+        print("\nunified mapping rules (unified_mappings/):")
+        for rule_id, summary in MAPPING_RULES.items():
+            print(f"{rule_id:28} {summary}")
         return 0
     if args.command == "sandbox":
         from .sandbox_cli import run_sandbox

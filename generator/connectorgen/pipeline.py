@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from . import ir
@@ -24,7 +25,22 @@ def validate(path: Path = DEFAULT_DEFINITION) -> tuple[ir.Connector | None, list
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         return None, diagnostics
-    return compile_definition(raw), diagnostics
+    connector = compile_definition(raw)
+    return _with_unified(connector, raw.root, diagnostics), diagnostics
+
+
+def _with_unified(connector: ir.Connector, root: Path, diagnostics: list[Diagnostic]) -> ir.Connector | None:
+    """Attach the unified API compiled from `<repo>/unified_mappings/<connector>/`, when it exists."""
+    from .unified import compile_unified, find_unified_root
+
+    mappings = find_unified_root(root, connector.name)
+    if mappings is None:
+        return connector
+    unified, found = compile_unified(connector, mappings)
+    diagnostics.extend(found)
+    if unified is None:
+        return None
+    return dataclasses.replace(connector, unified=unified)
 
 
 def build(path: Path = DEFAULT_DEFINITION) -> ir.Connector:

@@ -276,3 +276,23 @@ async def test_upload_sends_decoded_bytes(fake: FakeGorgias) -> None:
     assert (upload.method, upload.path) == ("POST", "/api/upload")
     assert upload.headers["content-type"].startswith("multipart/form-data")
     assert content in upload.body
+
+
+async def test_unified_tools_only_with_the_flag(fake: FakeGorgias) -> None:
+    tag = example("tag_get.json")
+    async with stdio_session(env=server_env(fake.base_url)) as client:
+        plain = {tool.name for tool in (await client.list_tools()).tools}
+        refused = await client.call_tool("get_single_unified_ticketing_tag_by_id", {"id": "123456"})
+    assert not any(name.startswith(("list_all_unified_", "get_single_unified_")) for name in plain)
+    assert refused.is_error
+    async with stdio_session("--unified", env=server_env(fake.base_url)) as client:
+        listed = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("get_single_unified_ticketing_tag_by_id", {"id": "123456"})
+    assert plain < listed
+    assert "list_all_unified_ticketing_tickets" in listed
+    assert not result.is_error, text_of(result)
+    record = result.structured_content
+    assert record["id"] == str(tag["id"])  # unified ids are strings
+    assert record["name"] == tag["name"]
+    assert record["remote_data"] == tag
+    assert (fake.requests[-1].method, fake.requests[-1].path) == ("GET", "/api/tags/123456")

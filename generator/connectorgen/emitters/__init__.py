@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import ir
 
-EMITTERS = ("python", "mcp", "openapi", "docs")
+EMITTERS = ("python", "mcp", "openapi", "docs", "sandbox", "unified")
 MANIFEST = ".connectorgen-manifest.json"
 IGNORED_PARTS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist"})
 GENERATOR_ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +143,13 @@ def inputs_hash(definition: Path) -> str:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
+    # unified models and mappings (`<repo>/unified_mappings/`, see connectorgen.unified) are inputs too
+    mappings = root.resolve().parent.parent / "unified_mappings"
+    if mappings.is_dir():
+        for path in sorted(p for p in mappings.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+            digest.update(b"unified_mappings/" + path.relative_to(mappings).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -174,6 +181,13 @@ def _manifest_ok(output: Path, expected: str, fingerprint: str, key: str = "defi
     return True, len(recorded)
 
 
+def _definition_key(connector: ir.Connector) -> str:
+    """What the output was generated from: the definition, plus the unified mappings when present."""
+    if connector.unified is None:
+        return connector.source_hash
+    return hashlib.sha256(f"{connector.source_hash}:{connector.unified.source_hash}".encode()).hexdigest()
+
+
 def generate_outputs(
     connector: ir.Connector,
     output: Path,
@@ -184,8 +198,9 @@ def generate_outputs(
 ) -> GenerateResult:
     result = GenerateResult()
     fingerprint = generator_fingerprint()
+    definition_key = _definition_key(connector)
     if not check and not force:
-        ok, count = _manifest_ok(output, connector.source_hash, fingerprint)
+        ok, count = _manifest_ok(output, definition_key, fingerprint)
         if ok:
             result.total = count
             result.skipped = True
@@ -215,7 +230,7 @@ def generate_outputs(
             shutil.rmtree(directory)
     output.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "definition": connector.source_hash,
+        "definition": definition_key,
         "inputs": inputs_hash(definition) if definition is not None else None,
         "generator": fingerprint,
         "files": {name: _sha(data) for name, data in files.items()},

@@ -380,6 +380,7 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
     context = {
         "connector": connector,
         "package": package,
+        "has_unified": getattr(connector, "unified", None) is not None,
         "server_name": f"{package.import_name}-mcp",
         "tools_file": "tools.json",
         "token_env": f"{package.env_prefix}MCP_TOKEN",

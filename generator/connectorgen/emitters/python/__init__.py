@@ -461,6 +461,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         ),
         "field_errors_path": errors.field_errors_path,
         "trusted_domains": _trusted_domains(connector),
+        "has_unified": getattr(connector, "unified", None) is not None,
         "ex": _example(connector),
         "creds": _credentials(connector),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},

@@ -1,0 +1,141 @@
+"""sandbox emitter: a local fake of the API, shipped inside the generated Python package.
+
+Writes `python/<package>/sandbox/`: a starlette ASGI app and uvicorn runner that serve every
+operation of the definition on 127.0.0.1 from an in-memory store seeded with realistic data.
+`plan.py` derives, from the IR only, the stored collections and one route per method + path with
+the handler that serves it (by operation kind, envelope and path shape); that plan, the auth and
+error shapes and the schema registry go into the generated `_spec.py`. The other modules are
+fixed runtime code rendered from `templates/` (jinja2 with `<<[ ]>>` delimiters, so Python braces
+stay untouched). The sandbox needs the package's `sandbox` extra (starlette, uvicorn, jsonschema,
+python-multipart).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ... import ir
+from . import hints
+from .plan import build_plan
+
+TEMPLATES = Path(__file__).parent / "templates"
+MODULES = (
+    "__init__",
+    "__main__",
+    "_spec",
+    "app",
+    "handlers",
+    "options",
+    "query",
+    "schemas",
+    "seed",
+    "server",
+    "store",
+)
+DEFAULT_PORT = 8400
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        variable_start_string="<<[",
+        variable_end_string="]>>",
+        block_start_string="<<%",
+        block_end_string="%>>",
+        comment_start_string="<<#",
+        comment_end_string="#>>",
+    )
+
+
+def _auth(connector: ir.Connector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for scheme in connector.auth:
+        limit = scheme.rate_limit
+        entry: dict[str, Any] = {
+            "name": scheme.name,
+            "rate_limit": {
+                "requests": limit.requests,
+                "period_seconds": limit.period_seconds,
+                "retry_after_header": limit.retry_after_header,
+                "usage_header": limit.usage_header,
+            }
+            if limit
+            else None,
+        }
+        if isinstance(scheme, ir.HttpBasicAuth):
+            entry.update(
+                username_param=scheme.username.param,
+                username_env=scheme.username.env,
+                password_param=scheme.password.param,
+                password_env=scheme.password.env,
+            )
+        else:
+            entry.update(token_param=scheme.access_token.param, token_env=scheme.access_token.env)
+        out[scheme.type] = entry
+    return out
+
+
+def build_spec(connector: ir.Connector) -> dict[str, Any]:
+    plan = build_plan(connector)
+    return {
+        "format": 1,
+        "connector": {
+            "name": connector.name,
+            "title": connector.title,
+            "version": connector.version,
+            "package": connector.package.import_name,
+            "distribution": connector.package.distribution,
+            "client_class": connector.package.client_class,
+        },
+        "env": {"base_url": connector.server.base_url_env},
+        "auth": _auth(connector),
+        "errors": {
+            "schema": connector.errors.schema_name,
+            "message_path": list(connector.errors.message_path),
+            "field_errors_path": list(connector.errors.field_errors_path or ()) or None,
+        },
+        "operations": [op.tool for op in connector.operations],
+        "collections": plan["collections"],
+        "routes": plan["routes"],
+        "merge_conflict_fields": list(hints.MERGE_CONFLICT_FIELDS),
+        "report_sources": hints.REPORT_SOURCES,
+        "report_dimensions": hints.REPORT_DIMENSIONS,
+        "schemas": ir.thaw(connector.schemas),
+    }
+
+
+def _spec_literal(spec: dict[str, Any]) -> str:
+    text = json.dumps(spec, indent=1, sort_keys=True, ensure_ascii=True)
+    if '"""' in text or text.endswith(("\\", '"')):
+        raise ValueError("sandbox spec cannot be embedded in a raw string")
+    return text
+
+
+def emit(connector: ir.Connector) -> dict[str, str | bytes]:
+    package = connector.package.import_name
+    spec = build_spec(connector)
+    context = {
+        "title": connector.title,
+        "package": package,
+        "distribution": connector.package.distribution,
+        "client_class": connector.package.client_class,
+        "default_port": DEFAULT_PORT,
+        "spec_json": _spec_literal(spec),
+    }
+    files: dict[str, str | bytes] = {}
+    for module in MODULES:
+        text = _env().get_template(f"{module}.py.j2").render(**context)
+        files[f"python/{package}/sandbox/{module}.py"] = text
+    return files
+
+
+__all__ = ["build_spec", "emit"]
