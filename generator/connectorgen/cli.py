@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sandbox"]:
+        # passed through untouched: argparse REMAINDER would not capture leading --options
+        from .sandbox_cli import run_sandbox
+
+        return run_sandbox(argv[1:])
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -65,11 +71,6 @@ def _run(args: argparse.Namespace) -> int:
         for rule_id, summary in MAPPING_RULES.items():
             print(f"{rule_id:28} {summary}")
         return 0
-    if args.command == "sandbox":
-        from .sandbox_cli import run_sandbox
-
-        return run_sandbox(args.args)
-
     started = time.perf_counter()
     if args.command == "generate" and not (args.check or args.force):
         from .emitters import up_to_date
