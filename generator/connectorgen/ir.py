@@ -144,6 +144,10 @@ class HttpBasicAuth:
     rate_limit: RateLimit | None
     type: Literal["http_basic"] = "http_basic"
 
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        return (self.username, self.password)
+
 
 @dataclass(frozen=True, slots=True)
 class OAuthScope:
@@ -165,6 +169,11 @@ class OAuth2AuthorizationCode:
     scopes: tuple[OAuthScope, ...]
     rate_limit: RateLimit | None
     type: Literal["oauth2_authorization_code"] = "oauth2_authorization_code"
+
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        found = (self.access_token, self.refresh_token, self.client_id, self.client_secret)
+        return tuple(c for c in found if c is not None)
 
 
 AuthScheme = HttpBasicAuth | OAuth2AuthorizationCode

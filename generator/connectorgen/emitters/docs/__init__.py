@@ -373,19 +373,7 @@ def build_context(connector: ir.Connector) -> dict[str, Any]:
     basic = next((a for a in connector.auth if isinstance(a, ir.HttpBasicAuth)), None)
     credentials = []
     for scheme in connector.auth:
-        if isinstance(scheme, ir.HttpBasicAuth):
-            creds = [scheme.username, scheme.password]
-        else:
-            creds = [
-                c
-                for c in (
-                    scheme.access_token,
-                    scheme.refresh_token,
-                    scheme.client_id,
-                    scheme.client_secret,
-                )
-                if c
-            ]
+        creds = list(scheme.credentials)
         credentials.append((scheme, creds))
     setup_kwargs: dict[str, str] = {}
     for var in connector.server.variables:

@@ -314,19 +314,7 @@ def _env_names(connector: ir.Connector) -> dict[str, Any]:
     variables: list[str] = [v.env for v in connector.server.variables if v.env]
     secrets: list[str] = []
     for scheme in connector.auth:
-        if isinstance(scheme, ir.HttpBasicAuth):
-            creds = [scheme.username, scheme.password]
-        else:
-            creds = [
-                c
-                for c in (
-                    scheme.access_token,
-                    scheme.refresh_token,
-                    scheme.client_id,
-                    scheme.client_secret,
-                )
-                if c
-            ]
+        creds = list(scheme.credentials)
         for cred in creds:
             if cred.env and cred.env not in variables:
                 variables.append(cred.env)
