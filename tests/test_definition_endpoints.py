@@ -198,6 +198,12 @@ list_all_gorgias_search                      search          POST    /api/search
 create_a_gorgias_ticket_tag                  ticket_tags     POST    /api/tickets/{ticket_id}/tags                            empty        201  -
 update_a_gorgias_ticket_tag_by_id            ticket_tags     PUT     /api/tickets/{ticket_id}/tags                            empty        202  -
 delete_a_gorgias_ticket_tag_by_id            ticket_tags     DELETE  /api/tickets/{ticket_id}/tags                            empty        204  -
+delete_a_gorgias_team_by_id                  teams           DELETE  /api/teams/{id}                                          empty        204  -
+gorgias_tags_bulk_delete                     tags            DELETE  /api/tags                                                empty        204  bulk_delete
+gorgias_macros_archive                       macros          PUT     /api/macros/archive                                      data_list    200  archive
+gorgias_macros_unarchive                     macros          PUT     /api/macros/unarchive                                    data_list    200  unarchive
+gorgias_custom_fields_bulk_update            custom_fields   PUT     /api/custom-fields                                       data_list    200  bulk_update
+gorgias_reporting_retrieve_stats             reporting       POST    /api/reporting/stats                                     object       200  stats
 """
 
 
@@ -295,3 +301,23 @@ def test_path_parameters_are_declared_and_required() -> None:
         )
         for name, param in declared.items():
             assert param.get("required") is True, f"{tool}: path parameter {name} must be required"
+
+
+GENERATED_TOOLS = Path(__file__).parents[1] / "generated" / "mcp" / "gorgias.tools.json"
+
+
+@SKIP_NO_TABLE
+def test_generated_mcp_tools_carry_every_table_row() -> None:
+    """The shipped MCP tool list (not only the YAML) has each tool with the table's method and path."""
+    import json
+
+    tools = {tool["name"]: tool for tool in json.loads(GENERATED_TOOLS.read_text())["tools"]}
+    for row in ROWS:
+        assert row.tool in tools, row.tool
+        meta = tools[row.tool]["_meta"]
+        assert meta["method"] == row.method, row.tool
+        if row.path.startswith("/"):
+            assert meta["path"] == row.path, row.tool
+    extras = {extra.tool for extra in EXTRA_OPERATIONS}
+    assert extras <= set(tools)
+    assert len(tools) == len({row.tool for row in ROWS} | extras)
