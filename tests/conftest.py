@@ -24,41 +24,114 @@ CASSETTE_BASE_URL = f"https://{CASSETTE_SUBDOMAIN}.gorgias.com"
 CASSETTE_EMAIL = "agent@example.com"
 
 SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization")
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@(?!example\.(?:com|org|net)\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_TOKEN_FIELDS = re.compile(rb'("(?:access_token|refresh_token|api_key|client_secret|password)"\s*:\s*")[^"]*(")')
+_EMAIL = re.compile(
+    rb"[A-Za-z0-9._%+-]+@(?!example\.(?:com|org|net)\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+)
+_URL_EMAIL = re.compile(
+    r"[A-Za-z0-9._+-]+(?:@|%40)(?!example\.(?:com|org|net)\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+)
+_TOKEN_FIELDS = re.compile(
+    rb'("(?:access_token|refresh_token|api_key|client_secret|hmac_secret|password)"\s*:\s*")[^"]*(")'
+)
+_RECORDED_TOKEN_FIELDS = re.compile(rb'("(?:id_token)"\s*:\s*")[^"]*(")')
+"""Redacted only while recording (replayed OAuth tests check the fake id_token)."""
+_FORM_SECRETS = re.compile(
+    r"(?:^|(?<=&))(access_token|refresh_token|id_token|client_secret|code|password|api_key)=[^&]*"
+)
+_RECORDING = False
+"""True when pytest runs with a record mode other than `none` (set in pytest_configure)."""
 
 
-def _scrub_bytes(data: bytes) -> bytes:
-    data = _TOKEN_FIELDS.sub(rb"\1REDACTED\2", data)
-    data = _EMAIL.sub(b"redacted@example.com", data)
+def pytest_configure(config: pytest.Config) -> None:
+    global _RECORDING
+    _RECORDING = config.getoption("--record-mode", default=None) not in (None, "none")
+
+
+def _real_subdomain() -> str | None:
     real = os.environ.get("GORGIAS_SUBDOMAIN")
-    if real and real != CASSETTE_SUBDOMAIN:
-        data = data.replace(f"{real}.gorgias.com".encode(), f"{CASSETTE_SUBDOMAIN}.gorgias.com".encode())
+    return real if real and real != CASSETTE_SUBDOMAIN else None
+
+
+def _scrub_text(text: str) -> str:
+    """URLs and header values: the account host back to `acme`, e-mail addresses to example.com."""
+    real = _real_subdomain()
+    if real:
+        text = text.replace(f"{real}.gorgias.com", f"{CASSETTE_SUBDOMAIN}.gorgias.com")
+    return _URL_EMAIL.sub(
+        lambda m: "redacted%40example.com" if "%40" in m.group(0) else "redacted@example.com", text
+    )
+
+
+def _scrub_bytes(data: bytes, recording: bool = False) -> bytes:
+    data = _TOKEN_FIELDS.sub(rb"\1REDACTED\2", data)
+    if recording:
+        data = _RECORDED_TOKEN_FIELDS.sub(rb"\1REDACTED\2", data)
+    data = _EMAIL.sub(b"redacted@example.com", data)
+    real = _real_subdomain()
+    if real:
+        data = data.replace(
+            f"{real}.gorgias.com".encode(), f"{CASSETTE_SUBDOMAIN}.gorgias.com".encode()
+        )
+        # the account object names its subdomain without the host (`"domain": "<sub>"`)
+        data = re.sub(
+            rb'("domain"\s*:\s*")' + re.escape(real.encode()) + rb'(")',
+            rb"\1" + CASSETTE_SUBDOMAIN.encode() + rb"\2",
+            data,
+        )
     return data
 
 
-def scrub_request(request: Any) -> Any:
-    real = os.environ.get("GORGIAS_SUBDOMAIN")
-    if real and real != CASSETTE_SUBDOMAIN:
-        request.uri = request.uri.replace(f"{real}.gorgias.com", f"{CASSETTE_SUBDOMAIN}.gorgias.com")
+def _scrub_form(text: str) -> str:
+    return _FORM_SECRETS.sub(lambda m: f"{m.group(1)}=REDACTED", text)
+
+
+def scrub_request(request: Any, *, recording: bool | None = None) -> Any:
+    """vcrpy `before_record_request`: drop credential headers, redact token fields and e-mail
+    addresses, map the real account host back to `acme` (URI, query, headers and body).
+
+    vcrpy also applies this hook to the requests it replays and matches, so it must leave the
+    hand-written cassettes alone; secrets in form-encoded bodies (OAuth token requests) are only
+    redacted while recording (`recording`, default: pytest's `--record-mode` is not `none`), so
+    replayed OAuth tests still match on the exact tokens sent.
+    """
+    recording = _RECORDING if recording is None else recording
+    request.uri = _scrub_text(request.uri)
     for header in list(request.headers):
         if header.lower() in SECRET_HEADERS:
             del request.headers[header]
+        elif isinstance(request.headers[header], str):  # e.g. `host: <account>.gorgias.com`
+            request.headers[header] = _scrub_text(request.headers[header])
     if isinstance(request.body, bytes):
-        request.body = _scrub_bytes(request.body)
+        request.body = _scrub_bytes(request.body, recording)
     elif isinstance(request.body, str):
-        request.body = _scrub_bytes(request.body.encode()).decode()
+        request.body = _scrub_bytes(request.body.encode(), recording).decode()
+    if recording:
+        body = request.body
+        if isinstance(body, bytes) and b"=" in body and not body.lstrip().startswith((b"{", b"[")):
+            request.body = _scrub_form(body.decode("utf-8", "replace")).encode()
     return request
 
 
-def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+def scrub_response(response: dict[str, Any], *, recording: bool | None = None) -> dict[str, Any]:
+    """vcrpy `before_record_response`: drop cookies and credential headers, map the account host
+    and e-mail addresses in the other headers (e.g. `Location`), redact token fields, e-mail
+    addresses and the account subdomain in the body (id tokens only while recording)."""
+    recording = _RECORDING if recording is None else recording
     headers = response.get("headers", {})
     for header in list(headers):
         if header.lower() in SECRET_HEADERS:
             del headers[header]
+        else:
+            values = headers[header]
+            if isinstance(values, list):
+                headers[header] = [_scrub_text(v) if isinstance(v, str) else v for v in values]
+            elif isinstance(values, str):
+                headers[header] = _scrub_text(values)
     body = response.get("body", {})
     if isinstance(body.get("string"), bytes):
-        body["string"] = _scrub_bytes(body["string"])
+        body["string"] = _scrub_bytes(body["string"], recording)
+    elif isinstance(body.get("string"), str):
+        body["string"] = _scrub_bytes(body["string"].encode(), recording).decode()
     return response
 
 

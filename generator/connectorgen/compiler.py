@@ -109,6 +109,8 @@ def _paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
             items_path=cast(tuple[str, ...], split_path(spec["items_path"])),
             next_cursor_path=cast(tuple[str, ...], split_path(spec["next_cursor_path"])),
             prev_cursor_path=split_path(spec.get("prev_cursor_path")),
+            next_url_path=split_path(spec.get("next_url_path")),
+            prev_url_path=split_path(spec.get("prev_url_path")),
         )
     return out
 

@@ -196,6 +196,9 @@ class CursorPaginator:
     items_path: tuple[str, ...]
     next_cursor_path: tuple[str, ...]
     prev_cursor_path: tuple[str, ...] | None
+    next_url_path: tuple[str, ...] | None = None
+    """Fallback: a page may carry the next page's URL; its `cursor_param` query value is the cursor."""
+    prev_url_path: tuple[str, ...] | None = None
     type: Literal["cursor"] = "cursor"
 
 

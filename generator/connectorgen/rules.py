@@ -462,7 +462,9 @@ def _pagination_path_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
         checks: list[tuple[str, str]] = []
         if env["type"] == "cursor_list":
             pag = paginators.get(env.get("paginator"), {})
-            checks = [(key, pag[key]) for key in ("items_path", "next_cursor_path", "prev_cursor_path") if key in pag]
+            checks = [(key, pag[key]) for key in (
+                "items_path", "next_cursor_path", "prev_cursor_path", "next_url_path", "prev_url_path"
+            ) if key in pag]
         elif env["type"] == "data_list":
             checks = [("items_path", env["items_path"])]
         for key, dotted in checks:

@@ -242,3 +242,31 @@ def test_request_passthrough_uses_retries_and_errors(mock_client: Any, recorder:
     assert recorder.paths == ["GET /api/account", "GET /api/account"]
     with pytest.raises(InvalidArgumentsError):
         client.request("GET", "https://evil.example.com/api/account")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"limit": 500}, "limit"),
+        ({"limit": 0}, "limit"),
+        ({"ticket_ids": list(range(1, 102))}, "ticket_ids"),
+    ],
+)
+def test_query_bounds_from_the_definition_are_enforced_before_sending(
+    arguments: dict[str, Any], problem: str
+) -> None:
+    import httpx
+
+    from gorgias import Gorgias, InvalidArgumentsError
+
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    client = Gorgias(
+        subdomain="acme", email="agent@example.com", api_key="k",
+        http_client=httpx.Client(transport=transport), max_retries=0,
+    )
+    with pytest.raises(InvalidArgumentsError, match=problem):
+        client.invoke("list_all_gorgias_tickets", arguments)
+    with pytest.raises(InvalidArgumentsError, match=problem):
+        next(iter(client.tickets.list(**arguments)))
+    assert sent == []

@@ -183,6 +183,8 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "items_path": env.items_path if env.is_list else None,
         "next_cursor_path": paginator.next_cursor_path if paginator else None,
         "prev_cursor_path": paginator.prev_cursor_path if paginator else None,
+        "next_url_path": paginator.next_url_path if paginator else None,
+        "prev_url_path": paginator.prev_url_path if paginator else None,
         "cursor_param": paginator.cursor_param if paginator else None,
         "body_content_type": op.body.content_type if op.body else None,
         "body_type": _body_type(op),

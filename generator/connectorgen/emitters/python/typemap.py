@@ -58,6 +58,26 @@ def _literal(values: Any) -> str:
     return "Literal[" + ", ".join(repr(v) for v in values) + "]"
 
 
+_BOUNDS = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minItems": "min_length",
+    "maxItems": "max_length",
+}
+
+
+def _bounded(expr: str, schema: Mapping[str, Any], flavour: Flavour) -> str:
+    """Validator types carry the schema's numeric and length bounds (checked before sending)."""
+    if flavour != "validator":
+        return expr
+    bounds = [f"{_BOUNDS[k]}={schema[k]!r}" for k in _BOUNDS if isinstance(schema.get(k), int | float)]
+    return f"Annotated[{expr}, Field({', '.join(bounds)})]" if bounds else expr
+
+
 def python_type(
     schema: Mapping[str, Any] | None, flavour: Flavour, *, models: str = "_models"
 ) -> str:
@@ -95,14 +115,14 @@ def python_type(
             return "str | date"
         if fmt == "binary":
             return "FileInput" if flavour == "annotation" else "Any"
-        return "str"
+        return _bounded("str", schema, flavour)
     if types in _SIMPLE:
-        return _SIMPLE[types]
+        return _bounded(_SIMPLE[types], schema, flavour)
     if types == "array":
         item = python_type(schema.get("items") or {}, flavour, models=models)
         if flavour == "annotation":
             return f"Sequence[{item}]"
-        return f"builtins.list[{item}]"
+        return _bounded(f"builtins.list[{item}]", schema, flavour)
     if types == "object":
         return "Mapping[str, Any]" if flavour == "annotation" else "dict[str, Any]"
     return "Any"
