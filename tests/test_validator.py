@@ -148,3 +148,15 @@ def test_definition_files_point_editors_at_the_language_schemas() -> None:
         assert first.startswith("# yaml-language-server: $schema="), path
         target = (path.parent / first.split("$schema=", 1)[1]).resolve()
         assert target.exists(), f"{path}: {target}"
+
+
+@pytest.mark.parametrize("fixture", RULE_FIXTURES + MALFORMED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_diagnostic_has_a_path_and_a_one_line_hint(fixture: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli("validate", str(overlay(fixture, tmp_path)))
+    assert code == 1
+    blocks = re.split(r"\n(?=\S+:\d+:\d+: error\[)", err.strip().rsplit("\n", 1)[0])
+    for block in blocks:
+        lines = block.splitlines()
+        assert DIAGNOSTIC_LINE.match(lines[0]), block
+        hints = [line for line in lines[1:] if line.startswith("  hint: ")]
+        assert len(hints) == 1 and hints[0].strip() != "hint:", block

@@ -23,6 +23,35 @@ def format_json_path(path: JsonPath) -> str:
     return out
 
 
+#: One-line hints for diagnostics that were not given a more specific one where they were found.
+DEFAULT_HINTS: dict[str, str] = {
+    "yaml-syntax": "check the indentation and quoting around this position (tabs are not allowed)",
+    "wrong-type": "change the value to the expected type; quote strings that look like numbers or booleans",
+    "missing-key": "add the key; spec/README.md and your editor's schema completion describe it",
+    "invalid-value": "use a value the language schema allows (your editor shows the schema)",
+    "unknown-key": "remove the key or fix its spelling",
+    "file-not-found": "create the file or fix the path or glob that names it",
+    "duplicate-parameter": "remove one of them or change its 'in'",
+    "duplicate-resource": "rename one of the resources, or give it another client_attribute",
+    "invalid-alias": "point same_endpoint_as at the primary operation's tool name",
+    "invalid-example": "make the example what the API really accepts or returns, or fix the schema",
+    "invalid-json-schema": "fix the schema (JSON Schema 2020-12: type is one of string, integer, number, boolean, array, object, null)",
+    "missing-description": "describe it in this project's own words: what it does, returns, and its quirks",
+    "path-param-optional": "remove 'required: false': a path parameter is always required",
+    "style-schema-mismatch": "give the parameter an array schema (object for deep_object), or remove the style",
+    "unknown-scope": "declare the scope under auth.<scheme>.scopes in connector.yaml, or fix its spelling",
+    "internal-error": "fix the other errors first; if this persists, report it as a generator bug",
+    "mapping-unknown-source": "use a path that exists in the source schema (spec/<connector>/schemas or the unified model)",
+    "mapping-unknown-target": "use a field of the unified model (or an argument of the backing operation for requests)",
+    "mapping-enum-coverage": "add the missing values to the value map, or map them to known unified values",
+    "mapping-required-unmapped": "map the required field, or make it optional in the unified model",
+    "mapping-unknown-operation": "use a tool name of the connector definition (connectorgen validate lists them in errors)",
+    "mapping-operation-kind": "back list methods with list operations and get/create/update with object responses",
+    "mapping-bad-expression": "simplify the expression, or use one of the declarative kinds (from, map, coalesce, template, each)",
+    "mapping-duplicate-resource": "keep one mapping file per unified resource",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     rule: str
@@ -40,8 +69,9 @@ class Diagnostic:
     def render(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.rule}]: {self.message}"
         details = [f"  at {format_json_path(self.json_path)}"] if self.json_path else []
-        if self.hint:
-            details.append(f"  hint: {self.hint}")
+        hint = self.hint or DEFAULT_HINTS.get(self.rule, "")
+        if hint:
+            details.append(f"  hint: {hint}")
         return "\n".join([text, *details])
 
 

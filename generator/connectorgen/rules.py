@@ -275,8 +275,9 @@ def _invalid_alias(ctx: RuleContext) -> Iterator[Diagnostic]:
             continue
         target = tools.get(target_name)
         if target is None:
+            close = difflib.get_close_matches(target_name, sorted(tools), n=1)
             yield site.diag("invalid-alias", f"same_endpoint_as names unknown tool '{target_name}'",
-                            ("same_endpoint_as",))
+                            ("same_endpoint_as",), f"did you mean '{close[0]}'?" if close else "")
         elif target.op.get("same_endpoint_as"):
             yield site.diag("invalid-alias", f"'{target_name}' is itself an alias", ("same_endpoint_as",),
                             "point at the primary operation")
@@ -348,11 +349,18 @@ def _unknown_scope(ctx: RuleContext) -> Iterator[Diagnostic]:
         for kind, scopes in (source.data.get("scopes") or {}).items():
             for k, scope in enumerate(scopes):
                 if scope not in declared:
-                    yield source.diagnostic("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", kind, k))
+                    yield source.diagnostic("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", kind, k),
+                                            _did_you_mean(scope, declared))
     for site in ctx.sites:
         for k, scope in enumerate(site.op.get("scopes") or []):
             if scope not in declared:
-                yield site.diag("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", k))
+                yield site.diag("unknown-scope", f"unknown OAuth scope '{scope}'", ("scopes", k),
+                                _did_you_mean(scope, declared))
+
+
+def _did_you_mean(value: str, candidates: set[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(candidates), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
 
 
 @rule("duplicate-resource", "Two resource files declare the same resource or client attribute.")
