@@ -209,8 +209,8 @@ def tool_entry(op: ir.Operation) -> dict[str, Any]:
     output = tool_output_schema(op)
     if output is not None:
         tool["outputSchema"] = output
+    # The display title is the tool's own `title`; repeating it in annotations only costs tokens.
     tool["annotations"] = {
-        "title": ann.title,
         "readOnlyHint": ann.read_only,
         "destructiveHint": ann.destructive,
         "idempotentHint": ann.idempotent,
@@ -223,8 +223,9 @@ def tool_entry(op: ir.Operation) -> dict[str, Any]:
         "method": op.http_method,
         "path": op.path,
         "scopes": list(op.scopes),
-        "deprecated": op.deprecated,
     }
+    if op.deprecated:  # stated only when true: 112 of 117 tools are not deprecated
+        meta["deprecated"] = True
     if op.same_endpoint_as:
         meta["same_endpoint_as"] = op.same_endpoint_as
     tool["_meta"] = meta

@@ -137,7 +137,6 @@ def tool_entry(connector: ir.Connector, resource: u.UnifiedResource, method: u.U
         "inputSchema": input_schema,
         "outputSchema": output,
         "annotations": {
-            "title": title,
             "readOnlyHint": ann.read_only,
             "destructiveHint": ann.destructive,
             "idempotentHint": ann.idempotent,
