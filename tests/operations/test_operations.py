@@ -27,15 +27,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
 from gorgias import models
 from gorgias._pagination import SyncPager
 
+from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL
+
 from .build_cassettes import is_built, render, stale
 from .casebook import Case, load_cases
-from .conftest import Recorder, connector
+from .conftest import API_KEY, FAST, Recorder, connector
 
 NO_BODY_MATCH = ["method", "scheme", "host", "port", "path", "query"]
 OPERATIONS = connector().operations
@@ -219,6 +222,35 @@ def test_operation(tool: str, make_client: Any, recorder: Recorder, vcr: Any, li
     check(invoked, case.expect_invoke, "invoke")
     check_requests(recorder, case)
     assert vcr.all_played, f"{vcr.play_count} of {len(vcr.data)} interactions played"
+
+
+@pytest.mark.parametrize("tool", _params())
+async def test_operation_async_invoke(tool: str, vcr: Any, live: bool) -> None:
+    """`AsyncGorgias.invoke` sends the case's request and returns the same checked result."""
+    if live:
+        pytest.skip("re-recording drives the sync client only")
+    case = load_cases().get(tool)
+    if case is None or not is_built(case.cassette):
+        pytest.skip("no hand-written case for this operation (test_operation reports it)")
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    import gorgias
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        client = gorgias.AsyncGorgias(
+            base_url=CASSETTE_BASE_URL, email=CASSETTE_EMAIL, api_key=API_KEY, http_client=http,
+            strict_response_validation=True, **FAST,
+        )
+        invoked = await client.invoke(tool, arguments(case))
+    check(invoked, case.expect_invoke, "invoke")
+    expected = [ex.request for ex in case.exchanges[: case.invoke_exchanges]]
+    assert [
+        (r.method, r.url.path, sorted(parse_qsl(r.url.query.decode(), keep_blank_values=True)))
+        for r in sent
+    ] == [(e.method, e.path, e.query) for e in expected]
 
 
 def check_shape(typed: Any, invoked: Any, case: Case) -> None:
