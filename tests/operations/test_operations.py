@@ -33,7 +33,6 @@ from pydantic import BaseModel
 
 from gorgias import models
 from gorgias._pagination import SyncPager
-
 from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL
 
 from .build_cassettes import is_built, render, stale
