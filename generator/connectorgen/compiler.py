@@ -92,7 +92,7 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
     return tuple(schemes)
 
 
-def _paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
+def build_paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
     out = {}
     for name, spec in (data.get("paginators") or {}).items():
         limit = spec.get("limit") or {}
@@ -115,7 +115,7 @@ def _paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
     return out
 
 
-def _envelopes(data: dict[str, Any], paginators: dict[str, ir.CursorPaginator]) -> dict[str, ir.Envelope]:
+def build_envelopes(data: dict[str, Any], paginators: dict[str, ir.CursorPaginator]) -> dict[str, ir.Envelope]:
     out = {}
     for name, spec in data["envelopes"].items():
         paginator = paginators.get(spec.get("paginator", "")) if spec["type"] == "cursor_list" else None
@@ -284,7 +284,7 @@ def input_schema(arguments: tuple[ir.Argument, ...]) -> dict[str, Any]:
     return out
 
 
-def _body(op: dict[str, Any], registry: dict[str, Any]) -> ir.Body | None:
+def build_body(op: dict[str, Any], registry: dict[str, Any]) -> ir.Body | None:
     spec = op.get("body")
     if not spec:
         return None
@@ -330,7 +330,7 @@ def compile_operation(
 ) -> ir.Operation:
     envelope = envelopes[op["response"]["envelope"]]
     params = effective_parameters(op, envelope)
-    body = _body(op, registry)
+    body = build_body(op, registry)
     read_only = op["method"] in READ_METHODS or bool(op.get("read_only"))
     default_scopes = (resource.get("scopes") or {}).get("read" if read_only else "write", [])
     response_schema = op["response"].get("schema")
@@ -376,8 +376,8 @@ def compile_definition(raw: RawDefinition) -> ir.Connector:
     data: dict[str, Any] = raw.connector.data
     registry = {name: entry.schema for name, entry in raw.registry.items()}
     rate_limits = _rate_limits(data)
-    paginators = _paginators(data)
-    envelopes = _envelopes(data, paginators)
+    paginators = build_paginators(data)
+    envelopes = build_envelopes(data, paginators)
     package = data.get("package") or {}
     resources = []
     for source in sorted(raw.resources, key=lambda s: s.data["resource"]):

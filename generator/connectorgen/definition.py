@@ -235,6 +235,11 @@ def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]
 # --- $ref resolution -------------------------------------------------------------------------
 
 
+def _root_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema file's root schema, without its `$defs` (registered separately) and meta keys."""
+    return {k: v for k, v in document.items() if k not in ("$defs", "$schema", "$id")}
+
+
 def _schema_name_of_file(source: SourceFile) -> str | None:
     data = source.data
     if isinstance(data, dict) and isinstance(data.get("title"), str):
@@ -253,8 +258,7 @@ def build_registry(raw: RawDefinition) -> list[Diagnostic]:
         root_name = _schema_name_of_file(source)
         entries: list[tuple[str, JsonPath, dict[str, Any]]] = []
         if root_name:
-            root_schema = {k: v for k, v in source.data.items() if k not in ("$defs", "$schema", "$id")}
-            entries.append((root_name, (), root_schema))
+            entries.append((root_name, (), _root_schema(source.data)))
         defs = source.data.get("$defs", {})
         if isinstance(defs, dict):
             for name, schema in defs.items():
@@ -333,10 +337,9 @@ def build_registry(raw: RawDefinition) -> list[Diagnostic]:
     for source in raw.schema_files:
         if isinstance(source.data, dict):
             rewrite(source.data, source, ())
-    for name, entry in raw.registry.items():
-        if entry.json_path == ():
-            entry.schema = {k: v for k, v in entry.file.data.items() if k not in ("$defs", "$schema", "$id")}
-        raw.registry[name] = entry
+    for entry in raw.registry.values():
+        if entry.json_path == ():  # the copy taken above predates the rewrite of top-level refs
+            entry.schema = _root_schema(entry.file.data)
     for fragment_source, at, fragment in iter_schema_fragments(raw):
         rewrite(fragment, fragment_source, at)
     diagnostics.extend(_alias_cycles(raw))

@@ -495,20 +495,20 @@ def _mentions_unresolved(node: Any) -> bool:
 def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
     envelopes = ctx.connector.get("envelopes") or {}
     defs = dict(ctx.registry)
+    if ctx.raw.connector.path not in ctx.raw.structurally_valid:
+        return  # the connector's own errors are reported by the schema checks
+    compiled = compiler.build_envelopes(ctx.connector, compiler.build_paginators(ctx.connector))
     for site in ctx.sites:
         examples = site.op.get("examples") or []
         if not examples or site.op["response"]["envelope"] not in envelopes:
             continue
-        if ctx.raw.connector.path not in ctx.raw.structurally_valid or _mentions_unresolved(site.op):
+        if _mentions_unresolved(site.op):
             continue
-        try:
-            envelope = compiler._envelopes(ctx.connector, compiler._paginators(ctx.connector))[
-                site.op["response"]["envelope"]
-            ]
-        except (KeyError, TypeError):
+        envelope = compiled.get(site.op["response"]["envelope"])
+        if envelope is None:
             continue
         params = compiler.effective_parameters(site.op, envelope)
-        body = compiler._body(site.op, ctx.registry)
+        body = compiler.build_body(site.op, ctx.registry)
         arguments_schema = {**compiler.input_schema(compiler.flat_arguments(params, body)), "$defs": defs}
         response_schema = site.op["response"].get("schema")
         own_fragments = [compiler.input_schema(compiler.flat_arguments(params, body)), response_schema or {}]

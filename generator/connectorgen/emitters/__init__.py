@@ -6,6 +6,7 @@ paths (relative to the output folder) to contents. Emitters read only the IR.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -61,6 +62,7 @@ def _ignored(relative: Path) -> bool:
     return any(part in IGNORED_PARTS or part.endswith(".egg-info") for part in relative.parts)
 
 
+@functools.cache
 def generator_fingerprint() -> str:
     """Hash of the generator's own code and templates plus the tools whose output we commit."""
     digest = hashlib.sha256()
