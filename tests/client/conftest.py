@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, REPO_ROOT
+from tests.recording import Recorder
 
 # Use the installed `gorgias` package, else the generated sources in place.
 _GENERATED = REPO_ROOT / "generated" / "python"
@@ -28,22 +29,6 @@ gorgias = pytest.importorskip("gorgias")
 API_KEY = "sk-cassette-0123456789abcdef"
 """Fake API key; tests assert it never shows up in reprs, errors or logs."""
 
-
-class Recorder:
-    """Collects every request the client sends (after auth is applied), via an httpx event hook."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> None:
-        self.requests.append(request)
-
-    async def async_hook(self, request: httpx.Request) -> None:
-        self.requests.append(request)
-
-    @property
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.raw_path.decode()}" for r in self.requests]
 
 
 FAST = {"retry_initial_delay": 0.001, "retry_max_delay": 0.002, "max_retry_after": 0.01}

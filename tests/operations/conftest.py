@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, REPO_ROOT
+from tests.recording import Recorder
 
 _GENERATED = REPO_ROOT / "generated" / "python"
 if importlib.util.find_spec("gorgias") is None and (_GENERATED / "gorgias").is_dir():
@@ -91,15 +92,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "hand_written_only: cassette is hand-written and never re-recorded"
     )
 
-
-class Recorder:
-    """Every request the client sends (after auth), through an httpx event hook."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> None:
-        self.requests.append(request)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, REPO_ROOT
+from tests.recording import Recorder as BaseRecorder
 
 _GENERATED = REPO_ROOT / "generated" / "python"
 if importlib.util.find_spec("gorgias") is None and (_GENERATED / "gorgias").is_dir():
@@ -24,22 +25,12 @@ API_KEY = "sk-cassette-unified-0123456789"
 FAST = {"retry_initial_delay": 0.001, "retry_max_delay": 0.002, "max_retry_after": 0.01}
 
 
-class Recorder:
-    """Every request the client sends (httpx event hook)."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> None:
-        self.requests.append(request)
-
-    async def async_hook(self, request: httpx.Request) -> None:
-        self.requests.append(request)
+class Recorder(BaseRecorder):
+    """Every request the client sends; `paths` without the query string (mapping tests compare routes)."""
 
     @property
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
-
 
 @pytest.fixture
 def recorder() -> Recorder:
