@@ -35,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("rules", help="list the semantic rules the validator applies")
 
-    p_sandbox = sub.add_parser("sandbox", help="serve a local fake of the API on 127.0.0.1")
-    p_sandbox.add_argument("args", nargs=argparse.REMAINDER)
+    # Listed for --help only: main() hands `sandbox ...` arguments to the sandbox's own parser.
+    sub.add_parser("sandbox", help="serve a local fake of the API on 127.0.0.1 (see `connectorgen sandbox --help`)")
     return parser
 
 
