@@ -38,10 +38,10 @@ from urllib.parse import parse_qs, urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = (
-    REPO.parent
-    / "shared"
-    / "reference"
+    REPO
+    / "spec"
     / "gorgias"
+    / "reference"
     / "examples"
     / "ticket_recorded-webhook-ticket-created.json"
 )

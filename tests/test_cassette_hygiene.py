@@ -23,7 +23,7 @@ from tests.conftest import CASSETTES, scrub_request, scrub_response, vcr_config
 CASSETTE_SUFFIXES = {".yaml", ".yml", ".json"}
 ALLOWED_EMAIL_DOMAINS = re.compile(r"(?:^|\.)example\.(?:com|org|net)$", re.IGNORECASE)
 DOCUMENTED_SAMPLE_EMAILS = {
-    # addresses printed in Gorgias's recorded sample payloads (shared/reference/gorgias/examples)
+    # addresses printed in Gorgias's recorded sample payloads (spec/gorgias/reference/examples)
     "test@sample.com",
     "jk0nxgz1z70o74pm@email.gorgias.com",
 }

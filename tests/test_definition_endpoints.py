@@ -1,6 +1,6 @@
 """The Gorgias definition covers every tool of the reference endpoint table, exactly.
 
-The table (`../shared/reference/gorgias/endpoints.tsv`) lists the 104 tools with their resource,
+The table (`spec/gorgias/reference/endpoints.tsv`) lists the 104 tools with their resource,
 method, path and response shape. Each row must be an operation of `spec/gorgias/resources/*.yaml`
 with that tool name, method, path, resource and envelope. The definition is read straight from
 the YAML files with ruamel.yaml, independently of the generator, so a generator bug cannot hide a
@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESOURCES_DIR = REPO_ROOT / "spec" / "gorgias" / "resources"
-ENDPOINTS_TSV = Path(__file__).parents[1].parent / "shared/reference/gorgias/endpoints.tsv"
+ENDPOINTS_TSV = Path(__file__).parents[1] / "spec/gorgias/reference/endpoints.tsv"
 
 #: Response column of the table (first word) -> envelope name in connector.yaml.
 ENVELOPES = {
@@ -70,8 +70,6 @@ class Row:
 
 
 def _read_rows() -> list[Row]:
-    if not ENDPOINTS_TSV.is_file():
-        return []
     with ENDPOINTS_TSV.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         return [
@@ -89,10 +87,6 @@ def _read_rows() -> list[Row]:
 
 
 ROWS = _read_rows()
-SKIP_NO_TABLE = pytest.mark.skipif(
-    not ROWS,
-    reason=f"reference table not found at {ENDPOINTS_TSV} (the shared reference folder is not checked out)",
-)
 
 
 @dataclass(frozen=True)
@@ -141,14 +135,12 @@ def test_resource_files_load() -> None:
     assert not definition().load_errors, definition().load_errors
 
 
-@SKIP_NO_TABLE
 def test_table_has_all_tools() -> None:
     assert len(ROWS) == 104, f"expected the 104 tools of the reference table, read {len(ROWS)}"
     assert len({r.tool for r in ROWS}) == len(ROWS), "tool names in the table are not unique"
 
 
-@SKIP_NO_TABLE
-@pytest.mark.parametrize("row", ROWS or [None], ids=[r.tool for r in ROWS] or ["no-table"])
+@pytest.mark.parametrize("row", ROWS, ids=[r.tool for r in ROWS])
 def test_table_row_is_defined(row: Row) -> None:
     resource, op = _operation(row.tool)
     assert resource == row.resource, (
@@ -166,8 +158,7 @@ def test_table_row_is_defined(row: Row) -> None:
     )
 
 
-@SKIP_NO_TABLE
-@pytest.mark.parametrize("row", ROWS or [None], ids=[r.tool for r in ROWS] or ["no-table"])
+@pytest.mark.parametrize("row", ROWS, ids=[r.tool for r in ROWS])
 def test_table_row_status(row: Row) -> None:
     _, op = _operation(row.tool)
     status = (op.get("response") or {}).get("status")
@@ -306,7 +297,6 @@ def test_path_parameters_are_declared_and_required() -> None:
 GENERATED_TOOLS = Path(__file__).parents[1] / "generated" / "mcp" / "gorgias.tools.json"
 
 
-@SKIP_NO_TABLE
 def test_generated_mcp_tools_carry_every_table_row() -> None:
     """The shipped MCP tool list (not only the YAML) has each tool with the table's method and path."""
     import json

@@ -271,10 +271,9 @@ def test_html_search_in_headless_chromium(connector: ir.Connector, html_file: Pa
     helper = _browser_helper()
     Browser, find_chromium = helper.Browser, helper.find_chromium
     executable = find_chromium()
-    if executable is None:
-        pytest.skip(
-            "Chromium is not installed (apt-get install -y chromium); the HTML search is untested"
-        )
+    assert executable is not None, (
+        "Chromium is not installed: run `bash .ci/install-tools` (the README's test command does)"
+    )
     with Browser(executable) as browser:
         browser.open(html_file.as_uri())
         total = browser.evaluate("document.querySelectorAll('[data-op]').length")

@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from gorgias import models
-from tests.conftest import SHARED_REFERENCE
+from tests.conftest import GORGIAS_REFERENCE
 
-EXAMPLES = SHARED_REFERENCE / "gorgias" / "examples"
+EXAMPLES = GORGIAS_REFERENCE / "examples"
 DOCUMENTED = {
     "account_get.json": models.Account,
     "custom-field_get.json": models.CustomField,
@@ -35,7 +35,6 @@ DOCUMENTED = {
 }
 
 
-@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="shared reference examples not available")
 @pytest.mark.parametrize("name", sorted(DOCUMENTED))
 def test_documented_payloads_validate_and_round_trip(name: str) -> None:
     model = DOCUMENTED[name]

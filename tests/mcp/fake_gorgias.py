@@ -3,7 +3,7 @@
 The MCP server runs in its own process, so VCR cassettes (which patch the HTTP library inside
 the test process) cannot answer its requests. This server listens on a loopback port instead; the
 server under test is pointed at it with `GORGIAS_BASE_URL`. Responses are the documented payloads
-from `shared/reference/gorgias/examples`, and every request is recorded for assertions.
+from `spec/gorgias/reference/examples`, and every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gorgias" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "spec" / "gorgias" / "reference" / "examples"
 
 
 def example(name: str) -> Any:

@@ -1,7 +1,7 @@
 """The operation case table: loading and checking `tests/operations/cases/<resource>.yaml`.
 
 Each case file is written by hand from Gorgias's documentation and documented payloads
-(`shared/reference/gorgias/`), independently of the generated client. One entry per tool name:
+(`spec/gorgias/reference/`), independently of the generated client. One entry per tool name:
 
 ```yaml
 resource: tags

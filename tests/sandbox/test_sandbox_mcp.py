@@ -4,7 +4,6 @@ it through the environment, and with `--sandbox` once the server has that flag."
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,8 +14,6 @@ from .conftest import API_KEY, EMAIL, GENERATED_PYTHON
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
 
-pytest.importorskip("mcp")
-pytest.importorskip("gorgias.mcp")
 
 
 def _pythonpath() -> str:
@@ -43,13 +40,6 @@ def payload(result: Any) -> Any:
     return json.loads(text)
 
 
-def _has_sandbox_flag() -> bool:
-    proc = subprocess.run(
-        [sys.executable, "-m", "gorgias.mcp", "--help"], capture_output=True, text=True, check=False
-    )
-    return "--sandbox" in proc.stdout
-
-
 async def test_mcp_server_against_the_sandbox(fresh: Any) -> None:
     sandbox = fresh(seed=3)
     env = {"GORGIAS_BASE_URL": sandbox.base_url, "GORGIAS_EMAIL": EMAIL, "GORGIAS_API_KEY": API_KEY}
@@ -69,7 +59,6 @@ async def test_mcp_server_against_the_sandbox(fresh: Any) -> None:
         assert missing.is_error
 
 
-@pytest.mark.skipif(not _has_sandbox_flag(), reason="gorgias-mcp has no --sandbox flag yet")
 async def test_gorgias_mcp_dash_dash_sandbox() -> None:
     async with session("--sandbox", env={}) as client:
         account = payload(await client.call_tool("get_single_gorgias_account_by_id", {}))

@@ -18,8 +18,8 @@ _GENERATED = REPO_ROOT / "generated" / "python"
 if importlib.util.find_spec("gorgias") is None and (_GENERATED / "gorgias").is_dir():
     sys.path.insert(0, str(_GENERATED))
 
-gorgias = pytest.importorskip("gorgias")
-unified_pkg = pytest.importorskip("gorgias.unified")
+gorgias = importlib.import_module("gorgias")
+unified_pkg = importlib.import_module("gorgias.unified")
 
 API_KEY = "sk-cassette-unified-0123456789"
 FAST = {"retry_initial_delay": 0.001, "retry_max_delay": 0.002, "max_retry_after": 0.01}

@@ -3,7 +3,7 @@
     python -m tests.unified.make_cassettes
 
 The responses are the documented / recorded Gorgias payloads of `payloads.py` (each names its
-source in `../shared/reference/gorgias/examples/`); requests are what the generated client sends
+source in `spec/gorgias/reference/examples/`); requests are what the generated client sends
 for each unified call. Tests replay them with `--record-mode=none`. To check a cassette against a
 real account instead, run the test with `--record-mode=rewrite` and GORGIAS_SUBDOMAIN,
 GORGIAS_EMAIL, GORGIAS_API_KEY set (the shared scrubber maps the account back to `acme`).

@@ -1,7 +1,7 @@
 """Gorgias payloads the unified tests replay (cassettes) and map.
 
 Every object here is a documented or recorded Gorgias payload from
-`../shared/reference/gorgias/examples/` (the file is named on each), copied so the cassettes and
+`spec/gorgias/reference/examples/` (the file is named on each), copied so the cassettes and
 tests are self-contained; variants (other ids, dates, an internal note, attachments, a phone
 channel, unknown enum values) change only the fields they say.
 """

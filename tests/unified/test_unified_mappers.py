@@ -1,13 +1,11 @@
 """The generated mapping functions on the shared recorded and documented Gorgias payloads
-(`../shared/reference/gorgias/examples/`), field by field; no HTTP."""
+(`spec/gorgias/reference/examples/`), field by field; no HTTP."""
 
 from __future__ import annotations
 
 import copy
 import json
 from typing import Any
-
-import pytest
 
 from gorgias.unified import mappers
 from gorgias.unified.models import (
@@ -20,12 +18,10 @@ from gorgias.unified.models import (
     UnifiedTicket,
     UnifiedUser,
 )
-from tests.conftest import SHARED_REFERENCE
+from tests.conftest import GORGIAS_REFERENCE
 
-EXAMPLES = SHARED_REFERENCE / "gorgias" / "examples"
+EXAMPLES = GORGIAS_REFERENCE / "examples"
 CTX = {"subdomain": "acme", "base_url": "https://acme.gorgias.com"}
-
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="shared reference examples not available")
 
 
 def load(name: str) -> Any:
