@@ -180,6 +180,39 @@ def test_declared_examples_are_used(connector: ir.Connector, files: dict[str, st
     assert "Your order has shipped." in section
 
 
+def _documented_arguments(files: dict[str, str], op: ir.Operation) -> dict[str, Any]:
+    """The flat arguments of the MCP example shown in the operation's Markdown section."""
+    section = _section(files[f"docs/resources/{op.resource}.md"], op.tool)
+    arguments: dict[str, Any] = json.loads(_blocks(section, "json")[0])["params"]["arguments"]
+    return arguments
+
+
+def test_every_example_with_a_request_body_sends_one(
+    connector: ir.Connector, files: dict[str, str]
+) -> None:
+    """An update documented with its path id only would send no body (Gorgias: 400 "Missing
+    request body"), so examples without a declared one set one plain body field."""
+    undeclared = 0
+    for op in connector.operations:
+        if op.body is None:
+            continue
+        arguments = _documented_arguments(files, op)
+        body = {a.name for a in op.arguments if a.location in ("body", "body_whole")}
+        assert body & set(arguments), op.tool
+        undeclared += not any(e.arguments is not None for e in op.examples)
+    assert undeclared >= 15
+    assert _documented_arguments(files, connector.operation("update_a_gorgias_tag_by_id")) == {
+        "id": 1,
+        "name": "<name>",
+    }
+    # Invented ids point at nothing: the ticket-tag update names its tags instead of `ids`.
+    ticket_tags = connector.operation("update_a_gorgias_ticket_tag_by_id")
+    assert _documented_arguments(files, ticket_tags) == {"ticket_id": 1, "names": ["<names>"]}
+    for tool in ("update_a_gorgias_team_by_id", "update_a_gorgias_macro_by_id"):
+        minimal = {"id": 1, "name": "<name>"}
+        assert _documented_arguments(files, connector.operation(tool)) == minimal
+
+
 def test_parameter_serialization_is_explained(files: dict[str, str]) -> None:
     section = _section(files["docs/resources/events.md"], "list_all_gorgias_events")
     assert "deep object (`created_datetime[key]=value`)" in section
@@ -304,3 +337,100 @@ def test_html_search_in_headless_chromium(connector: ir.Connector, html_file: Pa
         browser.evaluate("console.error('probe')")
         browser.send("Runtime.evaluate", {"expression": "1"})
         assert browser.console_errors()
+
+
+# --- HTML layout in a real browser: anchors, phones, sections ------------------------------------
+
+#: The part of the page covered by the sticky header, and where a heading sits, in CSS pixels.
+HEADER_BOTTOM = "document.querySelector('header.top').getBoundingClientRect().bottom"
+PHONE = (390, 844)
+
+
+def _open_page(html_file: Path, fragment: str = "", size: tuple[int, int] | None = None) -> Any:
+    """A headless Chromium showing the page (Chromium is required: no skip)."""
+    helper = _browser_helper()
+    executable = helper.find_chromium()
+    assert executable, "Chromium is required for the HTML checks (apt-get install -y chromium)"
+    browser = helper.Browser(executable)
+    try:
+        browser.open("about:blank")
+        if size is not None:
+            browser.set_viewport(*size, mobile=True)
+        browser.send("Page.navigate", {"url": html_file.as_uri() + fragment})
+        browser.events.clear()
+        browser.wait_for_event("Page.loadEventFired")
+        # Let layout and the fragment scroll settle.
+        browser.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    except BaseException:
+        browser.close()
+        raise
+    return browser
+
+
+@pytest.mark.parametrize("size", [None, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("tool", ["update_a_gorgias_tag_by_id", "list_all_gorgias_widgets"])
+def test_html_anchor_is_not_hidden_under_the_sticky_header(
+    html_file: Path, tool: str, size: tuple[int, int] | None
+) -> None:
+    with _open_page(html_file, f"#op-{tool}", size) as browser:
+        heading = f"document.querySelector('#op-{tool} h3').getBoundingClientRect()"
+        assert browser.evaluate("window.scrollY") > 500  # the page did scroll to the operation
+        header_bottom = browser.evaluate(HEADER_BOTTOM)
+        top = browser.evaluate(f"{heading}.top")
+        assert header_bottom <= top < header_bottom + 60, (header_bottom, top)
+
+        # Following an in-page link behaves the same.
+        browser.evaluate("location.hash = '#op-create_a_gorgias_ticket'")
+        browser.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        top = browser.evaluate(
+            "document.querySelector('#op-create_a_gorgias_ticket h3').getBoundingClientRect().top"
+        )
+        assert browser.evaluate(HEADER_BOTTOM) <= top
+
+
+def test_html_search_is_usable_on_a_phone(html_file: Path) -> None:
+    with _open_page(html_file, size=PHONE) as browser:
+        assert browser.evaluate("window.innerWidth") == PHONE[0]
+        box = browser.evaluate(
+            "(() => { const r = document.getElementById('search').getBoundingClientRect();"
+            " return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width}; })()"
+        )
+        assert box["left"] >= 0 and box["right"] <= PHONE[0], box
+        assert box["top"] >= 0 and box["bottom"] <= PHONE[1], box
+        assert box["width"] >= PHONE[0] * 0.8, box  # a full row, not a squeezed sliver
+        # Nothing pushes the page wider than the screen.
+        assert browser.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+        hit = browser.evaluate(
+            f"document.elementFromPoint({(box['left'] + box['right']) / 2},"
+            f" {(box['top'] + box['bottom']) / 2}).id"
+        )
+        assert hit == "search"
+        browser.evaluate("document.getElementById('search').focus()")
+        browser.type_text("update_a_gorgias_tag_by_id")
+        visible = (
+            "Array.from(document.querySelectorAll('[data-op]'))"
+            ".filter(e => e.offsetParent !== null).map(e => e.dataset.tool)"
+        )
+        assert browser.evaluate(visible) == ["update_a_gorgias_tag_by_id"]
+        assert browser.console_errors() == []
+
+
+def test_html_has_no_resource_section_without_operations(
+    connector: ir.Connector, html_file: Path
+) -> None:
+    with _open_page(html_file) as browser:
+        counts = browser.evaluate(
+            "Object.fromEntries(Array.from(document.querySelectorAll('section[data-resource]'))"
+            ".map(s => [s.dataset.resource, s.querySelectorAll('[data-op]').length]))"
+        )
+        assert counts == {r.name: len(r.operations) for r in connector.resources}
+        assert all(counts.values()) and counts["surveys"] == 4
+        # While searching, a section whose operations are all filtered out is hidden too.
+        browser.evaluate("document.getElementById('search').focus()")
+        browser.type_text("satisfaction")
+        shown = browser.evaluate(
+            "Array.from(document.querySelectorAll('section[data-resource]'))"
+            ".filter(s => !s.hidden).map(s => [s.dataset.resource,"
+            " Array.from(s.querySelectorAll('[data-op]')).filter(o => !o.hidden).length])"
+        )
+        assert shown and all(count > 0 for _, count in shown), shown

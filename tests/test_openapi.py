@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
@@ -196,7 +197,7 @@ def test_every_operation_is_present(connector: ir.Connector, document: dict[str,
     assert len(found) == len(primaries)
     for op in primaries:
         path, method, operation = found[op.tool]
-        assert (path, method) == (op.path, op.http_method)
+        assert (path, method) == (openapi.openapi_path(op), op.http_method)
         assert str(op.response.status) in operation["responses"]
         assert operation["tags"] == [op.resource]
         assert operation["summary"] == op.summary
@@ -218,19 +219,30 @@ def test_aliases_are_listed_on_their_primary(
         assert op.tool in operation["x-tool-aliases"]
 
 
-def test_tags_per_resource(connector: ir.Connector, document: dict[str, Any]) -> None:
+def test_tags_per_resource_with_paths(connector: ir.Connector, document: dict[str, Any]) -> None:
     tags = {t["name"]: t for t in document["tags"]}
-    assert set(tags) == {r.name for r in connector.resources}
+    used = {tag for _, _, operation in _operations(document).values() for tag in operation["tags"]}
+    # A tag without operations is an empty section in Redoc / Swagger UI: `surveys` holds
+    # aliases only, which are listed on their primaries under `x-tool-aliases`.
+    assert set(tags) == used
+    assert "surveys" not in tags and "satisfaction_surveys" in tags
     for resource in connector.resources:
-        assert tags[resource.name]["description"] == resource.description
+        if resource.name in tags:
+            assert tags[resource.name]["description"] == resource.description
 
 
 def test_security(connector: ir.Connector, document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["basic"] == {**schemes["basic"], "type": "http", "scheme": "basic"}
     flow = schemes["oauth2"]["flows"]["authorizationCode"]
-    assert flow["authorizationUrl"] == "https://{subdomain}.gorgias.com/oauth/authorize"
-    assert flow["tokenUrl"] == "https://{subdomain}.gorgias.com/oauth/token"
+    # Flow URLs must be URIs (Spectral `oas3-schema`): the example account's, templates aside.
+    assert flow["authorizationUrl"] == "https://acme.gorgias.com/oauth/authorize"
+    assert flow["tokenUrl"] == flow["refreshUrl"] == "https://acme.gorgias.com/oauth/token"
+    assert flow["x-url-templates"] == {
+        "authorizationUrl": "https://{subdomain}.gorgias.com/oauth/authorize",
+        "tokenUrl": "https://{subdomain}.gorgias.com/oauth/token",
+        "refreshUrl": "https://{subdomain}.gorgias.com/oauth/token",
+    }
     assert flow["scopes"]["tickets:read"]
     found = _operations(document)
     for op in connector.operations:
@@ -256,6 +268,8 @@ def test_parameter_serialization(connector: ir.Connector, document: dict[str, An
         if op.same_endpoint_as:
             continue
         params = {(p["in"], p["name"]): p for p in found[op.tool][2].get("parameters", [])}
+        if openapi.documented_download_route(op):  # the URL's parts, not the URL (see below)
+            continue
         assert len(params) == len(op.parameters)
         for param in op.parameters:
             out = params[(param.location, param.name)]
@@ -294,12 +308,24 @@ def test_request_bodies(connector: ir.Connector, document: dict[str, Any]) -> No
     upload = found["create_a_gorgias_file"][2]["requestBody"]["content"]["multipart/form-data"][
         "schema"
     ]
-    files = _resolve(document, upload["$ref"])["properties"]["files"]
+    assert upload["additionalProperties"] == {
+        **upload["additionalProperties"],
+        "type": "string",
+        "format": "binary",
+    }
+    # The client's arguments keep the declared shape: a `files` list of binary strings.
+    files = document["components"]["schemas"]["FileUpload"]["properties"]["files"]
     assert files["items"] == {"type": "string", "format": "binary"}
     example = found["create_a_gorgias_ticket"][2]["requestBody"]["content"]["application/json"][
         "examples"
     ]
     assert example["email_from_agent"]["value"]["messages"][0]["channel"] == "email"
+
+
+def _declared_envelope_schema(op: ir.Operation, response: dict[str, Any]) -> dict[str, Any]:
+    """The response schema of the declared envelope (the first branch when alternatives exist)."""
+    schema: dict[str, Any] = response["content"]["application/json"]["schema"]
+    return schema["oneOf"][0] if op.response.alternatives else schema
 
 
 def test_success_responses(connector: ir.Connector, document: dict[str, Any]) -> None:
@@ -317,7 +343,7 @@ def test_success_responses(connector: ir.Connector, document: dict[str, Any]) ->
         elif envelope == "empty":
             assert "content" not in response
         elif envelope == "cursor_list":
-            ref = response["content"]["application/json"]["schema"]["$ref"]
+            ref = _declared_envelope_schema(op, response)["$ref"]
             page = _resolve(document, ref)
             assert ref.endswith("Page")
             assert page["properties"]["data"]["items"] == {
@@ -325,7 +351,7 @@ def test_success_responses(connector: ir.Connector, document: dict[str, Any]) ->
             }
             assert page["properties"]["meta"] == {"$ref": "#/components/schemas/CursorPageMeta"}
         elif envelope == "data_list":
-            page = _resolve(document, response["content"]["application/json"]["schema"]["$ref"])
+            page = _resolve(document, _declared_envelope_schema(op, response)["$ref"])
             assert page["properties"]["data"]["type"] == "array"
         elif envelope == "bare_array":
             assert response["content"]["application/json"]["schema"]["type"] == "array"
@@ -378,7 +404,14 @@ def test_lint_expectations_cover_unused_page_schemas(connector: ir.Connector) ->
     rules = collections.Counter(rule for rule, _, _ in openapi.lint_expectations(connector))
     assert rules["info-license"] == 1
     assert rules["operation-2xx-response"] == sum(
-        1 for op in connector.operations if not op.same_endpoint_as and op.response.status >= 300
+        1
+        for op in connector.operations
+        if not op.same_endpoint_as
+        and op.response.status >= 300
+        and op.response.envelope.type != "binary"  # downloads document their 200 too
+    )
+    assert not any(
+        where == "gorgias_files_download" for _, where, _ in openapi.lint_expectations(connector)
     )
 
 
@@ -395,14 +428,17 @@ def _openapi_python_client() -> list[str] | None:
     return [found] if found else None
 
 
-def test_openapi_python_client_generates_a_client(written: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def python_client(written: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(output directory, log) of openapi-python-client run on the document (package `gorgias_oapi`)."""
     command = _openapi_python_client()
     assert command is not None, "openapi-python-client is not installed (pip install -e '.[test]')"
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    out = tmp_path / "client"
+    root = tmp_path_factory.mktemp("openapi_python_client")
+    out = root / "gorgias_oapi"
     proc = subprocess.run(
         [
             *command,
@@ -417,12 +453,17 @@ def test_openapi_python_client_generates_a_client(written: Path, tmp_path: Path)
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=root,
         timeout=300,
         check=False,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
+    return out, log
+
+
+def test_openapi_python_client_generates_a_client(python_client: tuple[Path, str]) -> None:
+    out, log = python_client
     assert (out / "client.py").exists() and (out / "api").is_dir()
     assert (out / "api" / "tickets" / "create_a_gorgias_ticket.py").exists()
     assert (out / "models" / "ticket_page.py").exists()
@@ -452,3 +493,285 @@ def test_redocly_lint_has_no_errors_and_only_expected_warnings(
     )
     expected = collections.Counter(rule for rule, _, _ in openapi.lint_expectations(connector))
     assert warnings == expected, "update lint_expectations (they are recorded in docs/index.md)"
+
+
+SPECTRAL = os.environ.get("CONNECTORGEN_SPECTRAL") or "npx --yes @stoplight/spectral-cli@6.15.0"
+"""The pinned Spectral CLI; npx fetches it from the npm registry on first use."""
+REPO = Path(__file__).resolve().parents[1]
+SPECTRAL_ERROR = 0  # Spectral's JSON severities: 0 error, 1 warning, 2 info, 3 hint
+
+
+def test_spectral_oas_ruleset_finds_no_errors() -> None:
+    """Spectral's `spectral:oas` ruleset (the committed .spectral.yaml) on the committed document."""
+    ruleset = REPO / ".spectral.yaml"
+    assert "spectral:oas" in ruleset.read_text()
+    proc = subprocess.run(
+        [
+            *SPECTRAL.split(),
+            "lint",
+            *("--ruleset", str(ruleset), "--format", "json", "--quiet"),
+            str(REPO / "generated" / YAML_PATH),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert "[" in proc.stdout, proc.stderr[-2000:]
+    results = json.loads(proc.stdout[proc.stdout.index("[") :])
+    errors = [
+        (r["code"], r["path"], r["message"]) for r in results if r["severity"] == SPECTRAL_ERROR
+    ]
+    assert errors == []
+    # The OAuth2 flow URLs were the errors before: templated URLs are not URIs.
+    assert not any(
+        ".".join(map(str, r["path"])).startswith("components.securitySchemes") for r in results
+    )
+
+
+# --- rules stated in the schema, not only in prose ---------------------------------------------
+
+
+def _response_schema(document: dict[str, Any], tool: str) -> dict[str, Any]:
+    _, _, operation = _operations(document)[tool]
+    status = next(code for code in operation["responses"] if code.startswith("2"))
+    return operation["responses"][status]["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "page", "item"),
+    [
+        ("list_all_gorgias_search", "SearchResultList", "SearchResult"),
+        ("list_all_gorgias_satisfaction_survey", "SatisfactionSurveyPage", "SatisfactionSurvey"),
+    ],
+)
+def test_lists_answering_a_bare_array_too_say_so_in_a_one_of(
+    connector: ir.Connector, document: dict[str, Any], tool: str, page: str, item: str
+) -> None:
+    op = connector.operation(tool)
+    assert [e.type for e in op.response.alternatives] == ["bare_array"]
+    assert _response_schema(document, tool) == {
+        "oneOf": [
+            {"$ref": f"#/components/schemas/{page}"},
+            {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+        ]
+    }
+    # Both shapes of an answer validate against the oneOf (exactly one branch matches each).
+    root = {"components": document["components"], **_response_schema(document, tool)}
+    validator = jsonschema.Draft202012Validator(root)
+    validator.validate([])
+    validator.validate({"data": [], "meta": {"next_cursor": None, "prev_cursor": None}})
+
+
+def test_lists_without_alternatives_keep_their_single_page_schema(document: dict[str, Any]) -> None:
+    assert _response_schema(document, "list_all_gorgias_tickets") == {
+        "$ref": "#/components/schemas/TicketPage"
+    }
+
+
+def test_upload_form_fields_are_the_file_names(document: dict[str, Any]) -> None:
+    _, _, operation = _operations(document)["create_a_gorgias_file"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    # Each file is its own part named after the file (the client's `files` list), so the field
+    # names are free and every field is one binary file; at least one is needed.
+    assert "properties" not in form and "required" not in form
+    assert form["additionalProperties"]["type"] == "string"
+    assert form["additionalProperties"]["format"] == "binary"
+    assert form["minProperties"] == 1
+    assert form["x-file-parts-arguments"] == ["files"]
+
+
+def test_datetimes_without_offset_are_marked(
+    connector: ir.Connector, document: dict[str, Any]
+) -> None:
+    assert connector.datetime_offset_optional
+    marked: list[dict[str, Any]] = []
+    unmarked: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("format") == "date-time":
+                (marked if node.get("x-offset-optional") is True else unmarked).append(node)
+            for key, value in node.items():
+                if key not in ("example", "examples"):
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert len(marked) > 50 and unmarked == []
+    assert document["components"]["schemas"]["Ticket"]["properties"]["created_datetime"][
+        "x-offset-optional"
+    ]
+    assert "without a UTC offset" in document["info"]["description"]
+
+
+def test_datetime_offset_required_by_default_adds_no_mark(connector: ir.Connector) -> None:
+    import dataclasses
+
+    strict = dataclasses.replace(connector, datetime_offset_optional=False)
+    text = json.dumps(openapi.build_document(strict))
+    assert "x-offset-optional" not in text and "without a UTC offset" not in text
+
+
+def test_tuple_arrays_carry_items_for_linters(document: dict[str, Any]) -> None:
+    order = document["components"]["schemas"]["ReportingQuery"]["properties"]["order"]
+    assert order["items"]["prefixItems"] and order["items"]["items"] == {}
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+DOWNLOADS = ["gorgias_attachments_download", "gorgias_files_download"]
+
+
+@pytest.mark.parametrize("tool", DOWNLOADS)
+def test_downloads_declare_the_bytes_and_both_redirects(
+    document: dict[str, Any], tool: str
+) -> None:
+    responses = _operations(document)[tool][2]["responses"]
+    assert responses["200"]["content"] == {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+    }
+    for status in ("302", "307"):
+        assert "content" not in responses[status]
+        assert responses[status]["headers"]["Location"]["required"] is True
+        assert responses[status]["headers"]["Location"]["schema"] == {
+            "type": "string",
+            "format": "uri",
+        }
+
+
+def test_attachment_download_is_an_ordinary_route(document: dict[str, Any]) -> None:
+    path, method, operation = _operations(document)["gorgias_attachments_download"]
+    assert (path, method) == ("/api/attachment/download/{domain_hash}/{resource_name}", "GET")
+    params = operation["parameters"]
+    assert [(p["name"], p["in"], p["required"], p["schema"]["type"]) for p in params] == [
+        ("domain_hash", "path", True, "string"),
+        ("resource_name", "path", True, "string"),
+    ]
+    assert not any("x-allow-reserved" in p for p in params)
+    assert "x-url-parameter" not in operation and "Absolute URL" not in operation["description"]
+    assert operation["x-download-locations"] == [
+        {"path": "/api/attachment/download/{domain_hash}/{resource_name}", "credentials": True},
+        {"path": "/api/{file_type}/download/{domain_hash}/{resource_name}", "credentials": True},
+        {"host": "uploads.gorgias.io", "credentials": False},
+    ]
+    assert not any(p.startswith("/{") for p in document["paths"])
+
+
+class _FileServer:
+    """Loopback stand-in for the account host: download paths answer 307 to a signed URL on
+    another origin (`localhost` instead of `127.0.0.1`), which serves the bytes."""
+
+    CONTENT = b"%PDF-1.4 attachment bytes"
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                host = self.headers["Host"].split(":")[0]
+                server.seen.append((host, self.path, self.headers.get("Authorization")))
+                if "/download/" in self.path:
+                    self.send_response(307)
+                    name = self.path.rsplit("/", 1)[-1]
+                    self.send_header(
+                        "Location", f"http://localhost:{server.port}/signed/{name}?sig=1"
+                    )
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(server.CONTENT)))
+                self.end_headers()
+                self.wfile.write(server.CONTENT)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _FileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
+@pytest.mark.parametrize("follow_redirects", [True, False])
+def test_openapi_python_client_downloads_work_with_and_without_redirects(
+    python_client: tuple[Path, str], follow_redirects: bool
+) -> None:
+    out, _ = python_client
+    sys.path.insert(0, str(out.parent))
+    try:
+        package = importlib.import_module(out.name)
+        attachments = importlib.import_module(
+            f"{out.name}.api.attachments.gorgias_attachments_download"
+        )
+        files = importlib.import_module(f"{out.name}.api.files.gorgias_files_download")
+    finally:
+        sys.path.remove(str(out.parent))
+    with _FileServer() as server:
+        client = package.AuthenticatedClient(
+            base_url=f"http://127.0.0.1:{server.port}",
+            token="bWVAYWNtZS5jb206a2V5",
+            prefix="Basic",
+            follow_redirects=follow_redirects,
+            raise_on_unexpected_status=True,
+        )
+        with client:
+            answers = [
+                attachments.sync_detailed("8f14e45f", "invoice 1042.pdf", client=client),
+                files.sync_detailed("attachment", "8f14e45f", "invoice-1042.pdf", client=client),
+            ]
+    for response in answers:
+        if follow_redirects:
+            assert response.status_code == 200
+            assert response.parsed.payload.read() == _FileServer.CONTENT
+        else:
+            assert response.status_code == 307 and response.parsed is None
+            assert response.headers["location"].startswith(
+                f"http://localhost:{server.port}/signed/"
+            )
+    api_requests = [entry for entry in server.seen if entry[0] == "127.0.0.1"]
+    assert [path for _, path, _ in api_requests] == [
+        "/api/attachment/download/8f14e45f/invoice%201042.pdf",
+        "/api/attachment/download/8f14e45f/invoice-1042.pdf",
+    ]
+    assert all(auth == "Basic bWVAYWNtZS5jb206a2V5" for _, _, auth in api_requests)
+    signed = [entry for entry in server.seen if entry[0] == "localhost"]
+    assert len(signed) == (2 if follow_redirects else 0)
+    assert all(auth is None for _, _, auth in signed)  # the storage origin never sees credentials
+
+
+def test_macro_order_by_documents_the_server_default(document: dict[str, Any]) -> None:
+    """Gorgias sorts macros by `usage` when `order_by` is omitted (its own spec's default)."""
+    _, _, operation = _operations(document)["list_all_gorgias_macros"]
+    (order_by,) = [p for p in operation["parameters"] if p["name"] == "order_by"]
+    assert order_by["schema"]["default"] == "usage"
+    assert "usage" in order_by["schema"]["enum"]
+
+
+def test_offset_mark_reaches_properties_named_example_but_not_example_values() -> None:
+    date_time = {"type": "string", "format": "date-time"}
+    schema = {
+        "type": "object",
+        "properties": {"example": dict(date_time), "examples": dict(date_time)},
+        "example": {"format": "date-time"},
+    }
+    openapi._mark_offset_optional(schema)
+    assert schema["properties"]["example"]["x-offset-optional"] is True
+    assert schema["properties"]["examples"]["x-offset-optional"] is True
+    assert schema["example"] == {"format": "date-time"}

@@ -28,6 +28,7 @@ DIAGNOSTIC_LINE = re.compile(r"^\S+:\d+:\d+: error\[[a-z0-9-]+\]: \S.*$", re.MUL
 STRUCTURAL_RULES = {
     "yaml-syntax", "empty-file", "file-not-found", "duplicate-key", "unknown-key", "missing-key",
     "wrong-type", "unknown-kind", "invalid-value", "unresolved-ref", "cyclic-ref", "duplicate-schema-name",
+    "yaml-limit", "include-outside-definition",
 }
 
 
@@ -160,3 +161,48 @@ def test_every_diagnostic_has_a_path_and_a_one_line_hint(fixture: Path, tmp_path
         assert DIAGNOSTIC_LINE.match(lines[0]), block
         hints = [line for line in lines[1:] if line.startswith("  hint: ")]
         assert len(hints) == 1 and hints[0].strip() != "hint:", block
+
+
+def _with_alternatives(tmp_path: Path, envelope: str, alternatives: str) -> Path:
+    """The minimal definition with `alternative_envelopes` on the response of one operation."""
+    root = tmp_path / "def"
+    shutil.copytree(MINIMAL, root)
+    connector = root / "connector.yaml"
+    connector.write_text(
+        connector.read_text().replace(
+            "  empty:\n", "  bare_array:\n    type: bare_array\n    description: Items.\n  empty:\n", 1
+        )
+    )
+    resource = next((root / "resources").glob("*.yaml"))
+    text = resource.read_text()
+    marker = f"      envelope: {envelope}\n"
+    assert marker in text
+    resource.write_text(text.replace(marker, f"{marker}      alternative_envelopes: {alternatives}\n", 1))
+    return root
+
+
+def test_alternative_envelopes_compile_into_the_response(tmp_path: Path) -> None:
+    connector, diagnostics = validate(_with_alternatives(tmp_path, "cursor_list", "[bare_array]"))
+    assert [d.render() for d in diagnostics] == []
+    assert connector is not None
+    (op,) = [op for op in connector.operations if op.response.envelope.type == "cursor_list"]
+    assert [e.name for e in op.response.alternatives] == ["bare_array"]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "alternatives", "rule", "words"),
+    [
+        ("cursor_list", "[bare_arrays]", "unknown-behaviour", "unknown envelope 'bare_arrays'"),
+        ("cursor_list", "[object]", "response-schema", "only list envelopes"),
+        ("object", "[bare_array]", "response-schema", "only list envelopes"),
+    ],
+)
+def test_alternative_envelopes_must_be_declared_lists(
+    tmp_path: Path, envelope: str, alternatives: str, rule: str, words: str
+) -> None:
+    connector, diagnostics = validate(_with_alternatives(tmp_path, envelope, alternatives))
+    assert connector is None
+    (problem,) = diagnostics
+    assert problem.rule == rule and words in problem.message
+    assert DIAGNOSTIC_LINE.match(problem.render())
+    assert problem.file.endswith(".yaml") and problem.line > 1

@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 
 from .diagnostics import render_all
-from .pipeline import DEFAULT_DEFINITION, DEFAULT_OUTPUT, validate
+from .pipeline import (
+    DEFAULT_DEFINITION,
+    DEFAULT_OUTPUT,
+    blame_generated_code,
+    generator_failure,
+    validate,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,9 +97,16 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    from .emitters import generate_outputs
+    from .emitters import GeneratedCodeError, generate_outputs
 
-    result = generate_outputs(connector, args.output, check=args.check, force=args.force, definition=args.path)
+    try:
+        result = generate_outputs(connector, args.output, check=args.check, force=args.force, definition=args.path)
+    except GeneratedCodeError as exc:
+        print(render_all([blame_generated_code(args.path, exc)]), file=sys.stderr)
+        return 1
+    except Exception as exc:  # a generator bug is reported like a definition problem, never as a traceback
+        print(render_all([generator_failure(args.path, exc)]), file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     if args.check:
         if result.stale:

@@ -356,6 +356,7 @@ def compile_operation(
             schema=ir.freeze(response_schema) if response_schema is not None else None,
             schema_name=ir.ref_name(response_schema) if response_schema else None,
             description=op["response"].get("description", envelope.description).strip(),
+            alternatives=tuple(envelopes[name] for name in op["response"].get("alternative_envelopes", [])),
         ),
         arguments=flat_arguments(params, body),
         annotations=_annotations(op, read_only),
@@ -369,7 +370,19 @@ def compile_operation(
             for e in op.get("examples") or []
         ),
         location=_location(source, ("operations", index)),
+        download_locations=_download_locations(op, envelope),
     )
+
+
+def _download_locations(op: dict[str, Any], envelope: ir.Envelope) -> tuple[ir.DownloadLocation, ...]:
+    """Declared download locations; a file download without a declaration may fetch its own path
+    only (which bounds where its redirects may take credentials)."""
+    declared = (op.get("download") or {}).get("locations")
+    if declared:
+        return tuple(ir.DownloadLocation(host=loc.get("host"), path=loc.get("path")) for loc in declared)
+    if envelope.type == "binary":
+        return (ir.DownloadLocation(host=None, path=op["path"]),)
+    return ()
 
 
 def compile_definition(raw: RawDefinition) -> ir.Connector:
@@ -432,4 +445,5 @@ def compile_definition(raw: RawDefinition) -> ir.Connector:
         schemas=ir.freeze(dict(sorted(registry.items()))),
         source_hash=source_hash(raw),
         source_files=tuple(sorted(s.path.relative_to(raw.root).as_posix() for s in raw.files)),
+        datetime_offset_optional=data.get("datetime_offset", "required") == "optional",
     )

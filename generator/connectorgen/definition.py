@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources as importlib_resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import jsonschema
@@ -189,6 +189,42 @@ def _load(path: Path, diagnostics: list[Diagnostic]) -> SourceFile | None:
         return None
 
 
+INCLUDE_RULE = "include-outside-definition"
+
+
+def _include_pattern_problem(pattern: str) -> str | None:
+    """Why an include glob cannot be used, or None. Globs stay inside the connector folder."""
+    posix, windows = PurePosixPath(pattern), PureWindowsPath(pattern)
+    if posix.is_absolute() or windows.anchor:
+        return f"include pattern '{pattern}' is absolute"
+    if ".." in posix.parts or ".." in windows.parts:
+        return f"include pattern '{pattern}' climbs out of the connector folder with '..'"
+    if not posix.parts:
+        return f"include pattern '{pattern}' names no files"
+    return None
+
+
+def _inside_folder(
+    connector: SourceFile, base: Path, kind: str, pattern: str, matched: list[Path], diagnostics: list[Diagnostic]
+) -> list[Path]:
+    """The matched files that really are inside the connector folder (not links out of it).
+
+    An escaping file is reported by its name inside the folder and never read, so no diagnostic
+    can echo the content of a file outside the definition.
+    """
+    folder = base.resolve()
+    inside = []
+    for path in matched:
+        if path.resolve().is_relative_to(folder):
+            inside.append(path)
+            continue
+        name = path.relative_to(base).as_posix()
+        message = f"'{name}' (matched by '{pattern}') links to a file outside the connector folder"
+        hint = "copy the file into the connector folder instead of linking to it"
+        diagnostics.append(connector.diagnostic(INCLUDE_RULE, message, ("include", kind), hint))
+    return inside
+
+
 def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]:
     """Load and structurally check a connector folder (or its connector.yaml)."""
     diagnostics: list[Diagnostic] = []
@@ -211,6 +247,11 @@ def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]
         pattern = include.get(kind, default)
         if not isinstance(pattern, str):
             continue
+        problem = _include_pattern_problem(pattern)
+        if problem:
+            hint = f"use a glob relative to {DEFINITION_FILE} without '..', like '{default}'"
+            diagnostics.append(connector.diagnostic(INCLUDE_RULE, problem, ("include", kind), hint))
+            continue
         paths = sorted(base.glob(pattern))
         if not paths:
             diagnostics.append(
@@ -219,7 +260,7 @@ def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]
                     f"create {pattern.replace('*', '<name>')} next to {DEFINITION_FILE}",
                 )
             )
-        for path in paths:
+        for path in _inside_folder(connector, base, kind, pattern, paths, diagnostics):
             loaded = _load(path, diagnostics)
             if loaded is None:
                 continue

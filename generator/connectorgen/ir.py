@@ -304,6 +304,8 @@ class Response:
     schema_name: str | None
     """Registry name when the schema is a plain `$ref`, else None."""
     description: str
+    alternatives: tuple[Envelope, ...] = ()
+    """Other list envelopes the API also answers with (`alternative_envelopes`), same items."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +323,15 @@ class Example:
     summary: str
     arguments: FrozenDict | None
     response: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadLocation:
+    """One place a download may fetch: a path template on the API host (sent with credentials),
+    or another host (`*.` for its subdomains), fetched over https without credentials."""
+
+    host: str | None
+    path: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,10 +359,22 @@ class Operation:
     quirks: tuple[str, ...]
     examples: tuple[Example, ...]
     location: SourceLocation
+    download_locations: tuple[DownloadLocation, ...] = ()
+    """Where a file download may fetch from (declared; empty for other operations)."""
 
     @property
     def path_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.location == "path")
+
+    @property
+    def url_parameter(self) -> str | None:
+        """The path parameter of an operation whose whole path is one absolute URL (`/{url}`,
+        `format: uri`): the URL is requested as given, within `download_locations`."""
+        if not (self.path.startswith("/{") and self.path.endswith("}")):
+            return None
+        name = self.path[2:-1]  # parameter names cannot hold "/" or braces, so `/{a}/{b}` never matches
+        param = next((p for p in self.path_parameters if p.name == name), None)
+        return name if param is not None and param.schema.get("format") == "uri" else None
 
     @property
     def query_parameters(self) -> tuple[Parameter, ...]:
@@ -410,6 +433,8 @@ class Connector:
     source_files: tuple[str, ...] = field(default=())
     unified: UnifiedApi | None = None
     """Unified ticketing / user-directory API compiled from `unified_mappings/`, when it exists."""
+    datetime_offset_optional: bool = False
+    """The API may send `date-time` values without a UTC offset (`datetime_offset: optional`)."""
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -423,6 +448,22 @@ class Connector:
 
     def auth_scheme(self, type_: str) -> AuthScheme | None:
         return next((a for a in self.auth if a.type == type_), None)
+
+
+def file_part_kind(schema: Mapping[str, Any]) -> Literal["one", "many"] | None:
+    """How a multipart body property is sent: "one" file part (a binary string), "many" (an
+    array of them: one part per file, each named after its file, which the API may use as the
+    file's label), or None for a plain form field."""
+    if schema.get("type") == "string" and schema.get("format") == "binary":
+        return "one"
+    items = schema.get("items")
+    if (
+        schema.get("type") == "array"
+        and isinstance(items, Mapping)
+        and file_part_kind(items) == "one"
+    ):
+        return "many"
+    return None
 
 
 def ref_name(schema: Mapping[str, Any]) -> str | None:

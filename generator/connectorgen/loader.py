@@ -16,6 +16,13 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .diagnostics import Diagnostic, JsonPath
@@ -68,6 +75,71 @@ def _yaml() -> YAML:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+
+#: Deepest nesting of mappings and sequences a file may use. Real definitions stay below 15; the
+#: limit keeps the C composer (which recurses without a guard and would overflow the C stack) and
+#: every later recursive stage (conversion, language schemas, $ref rewriting) far from any limit.
+MAX_DEPTH = 64
+#: Most nodes a file may hold once its aliases are expanded. Expanded aliases are copies, so a
+#: "billion laughs" file would otherwise grow exponentially; the largest Gorgias file has ~2,000.
+MAX_NODES = 100_000
+#: Largest definition file read at all (the largest Gorgias file is ~17 KB).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+LIMIT_RULE = "yaml-limit"
+
+
+def _limit_error(shown: str, event: NodeEvent, message: str, hint: str) -> LoadError:
+    mark = event.start_mark
+    return LoadError(Diagnostic(LIMIT_RULE, message, shown, mark.line + 1, mark.column + 1, hint=hint))
+
+
+def check_limits(yaml: YAML, text: str, shown: str) -> None:
+    """Reject too-deep nesting and alias bombs from the parse events, before anything is composed.
+
+    The event parser is a state machine (no recursion), and the walk stops at the first event past
+    a limit, so a hostile file costs time and memory proportional to the limits, not to its size.
+    """
+    open_sizes = [0]  # nodes inside each open collection (expanded); [0] is the document level
+    open_anchors: list[str | None] = []
+    anchor_sizes: dict[str, int] = {}
+    total = 0
+    for event in yaml.parse(text):
+        if isinstance(event, AliasEvent):
+            size = anchor_sizes.get(event.anchor, 1)  # unknown or still open: the composer reports it
+            open_sizes[-1] += size
+            total += size
+            if total > MAX_NODES:
+                raise _limit_error(
+                    shown, event, f"aliases expand this file to more than {MAX_NODES} nodes",
+                    "refer to large anchors less often, or write the data out once (a YAML alias bomb?)",
+                )
+            continue
+        if isinstance(event, CollectionEndEvent):
+            size = open_sizes.pop()
+            open_sizes[-1] += size
+            anchor = open_anchors.pop()
+            if anchor is not None:
+                anchor_sizes[anchor] = size
+            continue
+        if not isinstance(event, ScalarEvent | CollectionStartEvent):
+            continue
+        total += 1
+        if total > MAX_NODES:
+            raise _limit_error(
+                shown, event, f"file holds more than {MAX_NODES} nodes", "split the definition into more files"
+            )
+        if isinstance(event, ScalarEvent):
+            open_sizes[-1] += 1
+            if event.anchor is not None:
+                anchor_sizes[event.anchor] = 1
+            continue
+        if len(open_anchors) >= MAX_DEPTH:
+            raise _limit_error(
+                shown, event, f"mappings and sequences nest more than {MAX_DEPTH} levels deep",
+                "flatten the structure, e.g. move nested schemas under $defs and refer to them",
+            )
+        open_sizes.append(1)
+        open_anchors.append(event.anchor)
 
 
 class _Converter:
@@ -155,7 +227,16 @@ def load_yaml_file(path: Path) -> SourceFile:
         raise LoadError(Diagnostic("file-not-found", f"file does not exist: {shown}", shown, 1, 1))
     if path.is_dir():
         raise LoadError(Diagnostic("file-not-found", f"expected a file, found a directory: {shown}", shown, 1, 1))
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise LoadError(Diagnostic("file-not-found", f"not a regular file: {shown}", shown, 1, 1))
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise LoadError(
+                Diagnostic(
+                    LIMIT_RULE, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", shown, 1, 1,
+                    hint="split the definition into more files",
+                )
+            )
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -166,6 +247,7 @@ def load_yaml_file(path: Path) -> SourceFile:
         raise LoadError(Diagnostic("file-not-found", f"cannot read file: {exc.strerror}", shown, 1, 1)) from None
     yaml = _yaml()
     try:
+        check_limits(yaml, text, shown)
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -174,8 +256,6 @@ def load_yaml_file(path: Path) -> SourceFile:
         raise LoadError(Diagnostic("yaml-syntax", problem, shown, line, col)) from None
     except YAMLError as exc:
         raise LoadError(Diagnostic("yaml-syntax", str(exc).splitlines()[0], shown, 1, 1)) from None
-    except RecursionError:
-        raise LoadError(Diagnostic("yaml-syntax", "document nests too deeply", shown, 1, 1)) from None
     if node is None:
         raise LoadError(
             Diagnostic("empty-file", "file is empty", shown, 1, 1, hint="a definition file must hold a mapping")
@@ -186,7 +266,5 @@ def load_yaml_file(path: Path) -> SourceFile:
     except (ConstructorError, ValueError, TypeError) as exc:
         mark = getattr(exc, "problem_mark", None) or node.start_mark
         raise LoadError(Diagnostic("yaml-syntax", str(exc).splitlines()[0], shown, mark.line + 1, mark.column + 1)) from None
-    except RecursionError:
-        raise LoadError(Diagnostic("yaml-syntax", "document nests too deeply", shown, 1, 1)) from None
     positions = converter.positions
     return SourceFile(path=path, data=data, positions=positions, raw=raw)

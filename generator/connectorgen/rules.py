@@ -7,6 +7,8 @@ diagnostics. Every rule has a failing fixture under `tests/fixtures/rules/<rule-
 from __future__ import annotations
 
 import difflib
+import json
+import keyword
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ from .loader import SourceFile
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 MAX_TOOL_NAME = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")  # PEP 508
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,11 +318,15 @@ def _unknown_behaviour(ctx: RuleContext) -> Iterator[Diagnostic]:
         return  # the connector's own errors explain it; every envelope would look unknown
     envelopes = ctx.names("envelopes")
     for site in ctx.sites:
-        name = site.op["response"]["envelope"]
-        if name not in envelopes:
-            close = difflib.get_close_matches(name, sorted(envelopes), n=1)
-            yield site.diag("unknown-behaviour", f"unknown envelope '{name}'", ("response", "envelope"),
-                            f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(sorted(envelopes))}")
+        response = site.op["response"]
+        references = [(response["envelope"], ("response", "envelope"))]
+        references += [(name, ("response", "alternative_envelopes", i))
+                       for i, name in enumerate(response.get("alternative_envelopes", []))]
+        for name, at in references:
+            if name not in envelopes:
+                close = difflib.get_close_matches(name, sorted(envelopes), n=1)
+                yield site.diag("unknown-behaviour", f"unknown envelope '{name}'", at,
+                                f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(sorted(envelopes))}")
 
 
 @rule("response-schema", "JSON envelopes need a response schema; empty, binary and CSV responses must not have one.")
@@ -333,6 +343,71 @@ def _response_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
         elif env["type"] not in ir.JSON_ENVELOPES and has_schema:
             yield site.diag("response-schema", f"'{env['type']}' responses carry no JSON schema",
                             ("response", "schema"))
+        yield from _alternative_envelopes_share_items(site, env, envelopes)
+
+
+def _alternative_envelopes_share_items(
+    site: OperationSite, env: dict[str, Any], envelopes: dict[str, Any]
+) -> Iterator[Diagnostic]:
+    """Alternatives reuse the response's item schema, so they and the response must be lists."""
+    for i, name in enumerate(site.op["response"].get("alternative_envelopes", [])):
+        alternative = envelopes.get(name)
+        if not isinstance(alternative, dict):
+            continue  # unknown-behaviour reports it
+        if env["type"] not in ir.LIST_ENVELOPES or alternative["type"] not in ir.LIST_ENVELOPES:
+            yield site.diag("response-schema",
+                            f"alternative envelope '{name}' ({alternative['type']}) of a '{env['type']}' "
+                            "response: only list envelopes can stand in for each other",
+                            ("response", "alternative_envelopes", i),
+                            "declare alternatives only between cursor_list, data_list and bare_array envelopes")
+
+
+def _url_parameter(op: dict[str, Any]) -> str | None:
+    """The parameter of a path that is one absolute URL (`/{url}` with `format: uri`), if any."""
+    match = re.fullmatch(r"/\{([^{}/]+)\}", op["path"])
+    if not match:
+        return None
+    for param in op.get("parameters") or []:
+        if param.get("in") == "path" and param.get("name") == match.group(1):
+            return match.group(1) if (param.get("schema") or {}).get("format") == "uri" else None
+    return None
+
+
+DOWNLOAD_SEGMENT = re.compile(r"[^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _download_location_problems(location: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(message, key, hint) for one declared download location."""
+    path = location.get("path")
+    if "host" not in location and path is None:
+        yield ("a download location on the API host needs a path (else every API path could be "
+               "fetched with credentials)", "", "add path: /api/<files>/{name}")
+    if isinstance(path, str) and not all(DOWNLOAD_SEGMENT.fullmatch(s) for s in path.split("/")):
+        yield (f"path {path!r}: a placeholder must be a whole segment like {{name}}", "path",
+               "write each variable part as its own /{name}/ segment")
+
+
+@rule("download-location", "File downloads declare where they may fetch from; only binary GETs declare it.")
+def _download_location(ctx: RuleContext) -> Iterator[Diagnostic]:
+    envelopes = ctx.connector.get("envelopes") or {}
+    for site in ctx.sites:
+        op = site.op
+        download = op.get("download")
+        env = envelopes.get(op["response"]["envelope"])
+        binary_get = op["method"] == "GET" and isinstance(env, dict) and env.get("type") == "binary"
+        if download is None:
+            if _url_parameter(op) is not None:
+                yield site.diag("download-location", f"'{op['tool']}' takes a whole URL but declares no download locations",
+                                ("path",), "add download: {locations: [{path: /api/<files>/{name}}, {host: files.example.com}]}")
+            continue
+        if not binary_get:
+            yield site.diag("download-location", f"'{op['tool']}' is not a GET answering a binary envelope",
+                            ("download",), "declare download locations on file downloads only")
+            continue
+        for i, location in enumerate(download.get("locations") or []):
+            for message, key, hint in _download_location_problems(location):
+                sub = ("download", "locations", i, key) if key else ("download", "locations", i)
+                yield site.diag("download-location", message, sub, hint)
 
 
 @rule("unknown-scope", "An operation names an OAuth scope the auth scheme does not declare.")
@@ -374,6 +449,63 @@ def _duplicate_resource(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield source.diagnostic("duplicate-resource", f"resource '{name}' is also declared in "
                                     f"{seen[name].display}", ("resource",))
         seen[name] = source
+
+
+# --- names that become code ------------------------------------------------------------------
+
+
+def _credentials(connector: dict[str, Any]) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
+    """(path, credential) of every credential of every auth scheme."""
+    schemes = connector.get("auth") if isinstance(connector.get("auth"), dict) else {}
+    for scheme_name, scheme in schemes.items():
+        for key, credential in (scheme.items() if isinstance(scheme, dict) else ()):
+            if isinstance(credential, dict) and "param" in credential:
+                yield ("auth", scheme_name, key), credential
+
+
+def _env_names(connector: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
+    """(path, value) of every environment variable name the connector declares."""
+    server = connector.get("server") if isinstance(connector.get("server"), dict) else {}
+    if "base_url_env" in server:
+        yield ("server", "base_url_env"), server["base_url_env"]
+    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    for name, variable in variables.items():
+        if isinstance(variable, dict) and "env" in variable:
+            yield ("server", "variables", name, "env"), variable["env"]
+    for at, credential in _credentials(connector):
+        if "env" in credential:
+            yield (*at, "env"), credential["env"]
+
+
+def _names_that_become_code(ctx: RuleContext) -> Iterator[tuple[SourceFile, JsonPath, Any, re.Pattern[str], str]]:
+    """(file, path, name, pattern, what it becomes) of every declared name generated code uses as is."""
+    connector = ctx.raw.connector
+    server = ctx.connector.get("server") if isinstance(ctx.connector.get("server"), dict) else {}
+    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    for name in variables:
+        yield connector, ("server", "variables", name), name, PYTHON_NAME, "a keyword argument of the client"
+    for at, credential in _credentials(ctx.connector):
+        yield connector, (*at, "param"), credential["param"], PYTHON_NAME, "a keyword argument of the client"
+    for at, name in _env_names(ctx.connector):
+        yield connector, at, name, ENV_NAME, "an environment variable name"
+    package = ctx.connector.get("package") if isinstance(ctx.connector.get("package"), dict) else {}
+    if "distribution" in package:
+        yield connector, ("package", "distribution"), package["distribution"], DISTRIBUTION_NAME, "a package name"
+    for source, at, node in _all_schemas(ctx):
+        names_a_class = at[-2:-1] == ("$defs",) or isinstance(node.get("properties"), dict)
+        if names_a_class and "title" in node:
+            yield source, (*at, "title"), node["title"], CLASS_NAME, "the class name of a model"
+
+
+@rule("invalid-identifier", "A name that generated code uses as a Python identifier or environment variable is not one.")
+def _invalid_identifier(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for source, at, name, pattern, becomes in _names_that_become_code(ctx):
+        valid = isinstance(name, str) and pattern.match(name) and not keyword.iskeyword(name)
+        if not valid:
+            yield source.diagnostic(
+                "invalid-identifier", f"{json.dumps(name)} cannot be {becomes}", at,
+                f"use a name matching {pattern.pattern} (names are never escaped, only checked)",
+            )
 
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -590,6 +590,12 @@ class Compiler:
                 return None
             values = tuple(value) if isinstance(value, list) else (value,)
             wheres.append(u.Where(where_path.parts, values))
+        needed = []
+        for index, key in enumerate(raw.get("skip_if_missing") or ()):
+            needed_path, _ = self.path(key, (*at, "skip_if_missing", index), inner)
+            if needed_path is None:
+                return None
+            needed.append(needed_path)
         if "to" in raw:
             item: u.Expr | None = self.fieldmap(raw["to"], (*at, "to"), inner, item_target, nullable=False)
         elif "value" in raw:
@@ -599,7 +605,7 @@ class Compiler:
             return None
         if item is None:
             return None
-        return u.Each(path, item, tuple(wheres))
+        return u.Each(path, item, tuple(wheres), tuple(needed))
 
     @staticmethod
     def narrow(scope: Scope, item_schema: Any, where: dict[str, Any]) -> Any:
@@ -873,6 +879,8 @@ def _describe(raw: Any) -> str:
         where = ""
         if raw.get("where"):
             where = " where " + ", ".join(f"{k} = {v}" for k, v in raw["where"].items())
+        if raw.get("skip_if_missing"):
+            where += " (skipping items without " + ", ".join(f"`{k}`" for k in raw["skip_if_missing"]) + ")"
         inner = raw.get("to") or raw.get("value")
         if isinstance(inner, dict) and "to" in raw:
             inner_text = "{" + ", ".join(f"{k}: {_describe(v)}" for k, v in inner.items()) + "}"

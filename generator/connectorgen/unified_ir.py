@@ -106,6 +106,8 @@ class Each:
     source: Expr
     item: Expr
     where: tuple[Where, ...] = ()
+    skip_if_missing: tuple[Path, ...] = ()
+    """Paths (usually into the item) that must have a value (not None) for the item to be kept."""
 
 
 @dataclass(frozen=True, slots=True)

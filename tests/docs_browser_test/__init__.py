@@ -162,6 +162,13 @@ class Browser:
             raise BrowserError(f"evaluation failed: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Emulate a screen of this size in CSS pixels (e.g. a phone: 390 x 844, mobile)."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
+
     def type_text(self, text: str) -> None:
         self.send("Input.insertText", {"text": text})
 

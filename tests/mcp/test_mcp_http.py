@@ -77,3 +77,132 @@ async def test_session_with_token(
     assert not result.is_error, result.content
     assert result.structured_content == example("tag_get.json")
     assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/tags/123456")]
+
+
+# --- Host / Origin checks (DNS rebinding, cross-site calls) --------------------------------------
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+
+
+def _initialize(url: str, **headers: str) -> httpx.Response:
+    base = {
+        "Authorization": f"Bearer {HTTP_TOKEN}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    return httpx.post(url, json=INITIALIZE, headers={**base, **headers}, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def http_server_on_all_interfaces(fake_server: FakeGorgias) -> Iterator[str]:
+    """Bound to 0.0.0.0 (reached here through 127.0.0.1) with extra allowed hosts and origins."""
+    env = server_env(fake_server.base_url, GORGIAS_MCP_TOKEN=HTTP_TOKEN)
+    process, url = start_http_server(
+        "--host",
+        "0.0.0.0",
+        "--allowed-hosts",
+        "mcp.example.com,gateway.example.com:8443",
+        "--allowed-origins",
+        "https://app.example.com",
+        env=env,
+    )
+    yield url
+    stop_process(process)
+
+
+@pytest.mark.parametrize("fixture", ["http_server", "http_server_on_all_interfaces"])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "evil.example"}, 421),
+        ({"Host": "mcp.example.com.evil.example"}, 421),
+        ({"Host": "gateway.example.com:9999"}, 421),
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": "https://app.example.com.evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+    ],
+)
+def test_bad_host_or_origin_is_refused_whatever_the_bind_address(
+    request: pytest.FixtureRequest, fixture: str, headers: dict[str, str], status: int
+) -> None:
+    url = request.getfixturevalue(fixture)
+    response = _initialize(url, **headers)
+    assert response.status_code == status
+    assert HTTP_TOKEN not in response.text
+
+
+@pytest.mark.parametrize("fixture", ["http_server", "http_server_on_all_interfaces"])
+def test_loopback_host_and_origin_are_accepted(
+    request: pytest.FixtureRequest, fixture: str
+) -> None:
+    url = request.getfixturevalue(fixture)
+    port = httpx.URL(url).port
+    assert _initialize(url).status_code == 200
+    assert (
+        _initialize(url, Host=f"localhost:{port}", Origin=f"http://localhost:{port}").status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "mcp.example.com"},
+        {"Host": "mcp.example.com:443"},
+        {"Host": "gateway.example.com:8443"},
+        {"Origin": "https://app.example.com"},
+        {"Host": "mcp.example.com", "Origin": "https://app.example.com"},
+    ],
+)
+def test_allowed_hosts_and_origins_are_admitted(
+    http_server_on_all_interfaces: str, headers: dict[str, str]
+) -> None:
+    assert _initialize(http_server_on_all_interfaces, **headers).status_code == 200
+
+
+def test_allowed_hosts_are_not_admitted_without_the_option(http_server: str) -> None:
+    assert _initialize(http_server, Host="mcp.example.com").status_code == 421
+    assert _initialize(http_server, Origin="https://app.example.com").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("bind", "extra", "accepted", "refused"),
+    [
+        (
+            "0.0.0.0",
+            (),
+            ["127.0.0.1:8765", "localhost:1", "[::1]:2"],
+            ["0.0.0.0:8765", "10.0.0.5:8765"],
+        ),
+        ("::", (), ["127.0.0.1:8765"], ["[::]:8765"]),
+        ("10.0.0.5", (), ["10.0.0.5:8765", "10.0.0.5"], ["10.0.0.6:8765"]),
+        ("fd00::5", (), ["[fd00::5]:8765"], ["[fd00::6]:8765"]),
+        (
+            "0.0.0.0",
+            ("mcp.example.com", "gw.example.com:8443"),
+            ["mcp.example.com", "gw.example.com:8443"],
+            ["gw.example.com:1"],
+        ),
+    ],
+)
+def test_transport_security_settings(
+    bind: str, extra: tuple[str, ...], accepted: list[str], refused: list[str]
+) -> None:
+    from mcp.server.transport_security import TransportSecurityMiddleware
+
+    from gorgias.mcp.server import transport_security
+
+    settings = transport_security(bind, extra)
+    assert settings.enable_dns_rebinding_protection is True
+    check = TransportSecurityMiddleware(settings)
+    assert [host for host in accepted if check._validate_host(host)] == accepted
+    assert [host for host in refused if check._validate_host(host)] == []

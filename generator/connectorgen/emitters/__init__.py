@@ -6,6 +6,7 @@ paths (relative to the output folder) to contents. Emitters read only the IR.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
@@ -25,6 +26,32 @@ EMITTERS = ("python", "mcp", "openapi", "docs", "sandbox", "unified")
 MANIFEST = ".connectorgen-manifest.json"
 IGNORED_PARTS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist"})
 GENERATOR_ROOT = Path(__file__).resolve().parents[1]
+
+
+class GeneratedCodeError(RuntimeError):
+    """A generated Python file does not parse, so ruff cannot format it.
+
+    Definition text is escaped for every place it lands (`connectorgen.escaping`), so this means a
+    template or emitter interpolated some text unescaped; `lines` (the broken line and its
+    neighbours) let the CLI name the definition field whose text is there.
+    """
+
+    def __init__(self, path: str, line: int, column: int, reason: str, lines: tuple[str, ...]) -> None:
+        self.path, self.line, self.column, self.reason, self.lines = path, line, column, reason, lines
+        super().__init__(f"generated {path}:{line}:{column} is not valid Python ({reason})")
+
+
+def _syntax_error(files: dict[str, bytes]) -> GeneratedCodeError | None:
+    """The first generated .py file that does not parse, as a GeneratedCodeError; None if all do."""
+    for name, data in files.items():
+        try:
+            ast.parse(data, name)
+        except SyntaxError as exc:
+            line = exc.lineno or 1
+            source = data.decode(errors="replace").splitlines()
+            nearby = tuple(source[max(0, line - 3) : line + 2])
+            return GeneratedCodeError(name, line, exc.offset or 1, exc.msg, nearby)
+    return None
 
 
 @dataclass(slots=True)
@@ -103,7 +130,9 @@ def _format_python(files: dict[str, bytes]) -> dict[str, bytes]:
         ):
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, check=False)
             if proc.returncode != 0:
-                raise RuntimeError(f"ruff failed on generated code:\n{proc.stdout}\n{proc.stderr}")
+                raise _syntax_error(py) or RuntimeError(
+                    f"ruff failed on generated code:\n{proc.stdout}\n{proc.stderr}"
+                )
         formatted = dict(files)
         for name in py:
             formatted[name] = (root / "src" / name).read_bytes()

@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 
 from ... import ir
+from ...escaping import register
 from ..openapi import ERROR_RESPONSES, lint_expectations
 from ..openapi.jinja_cache import TemplateCache
 from . import render
@@ -46,6 +47,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    register(env)
     env.filters["cell"] = render.cell
     env.filters["inline"] = lambda text: jinja2.utils.markupsafe.Markup(render.inline_html(text))
     env.filters["slug"] = render.slug

@@ -5,13 +5,13 @@ Everything here works on IR JSON Schema fragments (`FrozenDict`, refs `#/$defs/<
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from ... import ir
+from ...escaping import html_text, markdown_table_cell
 
 MAX_WIDTH = 88
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
@@ -23,7 +23,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 def cell(text: Any) -> str:
     """Text made safe for one Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return markdown_table_cell(text)
 
 
 def slug(text: str) -> str:
@@ -34,7 +34,7 @@ def slug(text: str) -> str:
 
 def inline_html(text: str) -> str:
     """Escape text for HTML and render the inline Markdown we use (`code`, **bold**)."""
-    escaped = html.escape(str(text), quote=False)
+    escaped = html_text(text)
     escaped = _INLINE_CODE.sub(lambda m: f"<code>{m.group(2)}</code>", escaped)
     return _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", escaped)
 
@@ -54,7 +54,7 @@ def html_code_marker(text: str) -> str:
 
 def to_html(text: str) -> str:
     """Escape text built with the markers above, then render the markers as links and code."""
-    escaped = html.escape(text, quote=False)
+    escaped = html_text(text)
     escaped = _LINK.sub(lambda m: f'<a href="#model-{m.group(1)}">{m.group(1)}</a>', escaped)
     return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped)
 
@@ -232,7 +232,8 @@ def example_arguments(
 ) -> tuple[dict[str, Any], str, str]:
     """Flat arguments for the operation's example: (arguments, name, summary).
 
-    The first declared example wins; otherwise the required arguments get schema-based values.
+    The first declared example wins; otherwise the required arguments get schema-based values,
+    plus one body argument when they alone would send no body.
     """
     for example in op.examples:
         if example.arguments is not None:
@@ -240,7 +241,30 @@ def example_arguments(
     arguments = {
         a.name: example_value(a.schema, registry, name=a.name) for a in op.arguments if a.required
     }
+    arguments.update(_minimal_body(op, arguments, registry))
     return arguments, "", ""
+
+
+def _minimal_body(
+    op: ir.Operation, arguments: Mapping[str, Any], registry: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One body argument when the required ones alone would send no body.
+
+    Updates often declare no required field, yet an empty body is refused ("Missing request
+    body"). The smallest call that works sets a plain value (a name, a flag) rather than an
+    object or a list, and no identifier: an invented id would point at nothing.
+    """
+    candidates = [a for a in op.arguments if a.location in ("body", "body_whole")]
+    if not candidates or any(a.name in arguments for a in candidates):
+        return {}
+    values = {a.name: example_value(a.schema, registry, name=a.name) for a in candidates}
+
+    def cost(name: str) -> tuple[bool, bool]:
+        is_reference = name == "id" or name.endswith(("_id", "ids"))
+        return is_reference, isinstance(values[name], dict | list | None)
+
+    chosen = min(values, key=cost)  # min keeps declaration order among equals
+    return {chosen: values[chosen]}
 
 
 # --- literals ------------------------------------------------------------------------------------

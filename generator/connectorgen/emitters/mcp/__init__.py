@@ -24,6 +24,7 @@ import jinja2
 
 from ... import ir
 from ...compiler import input_schema
+from ...escaping import register
 
 TEMPLATES = Path(__file__).parent / "templates"
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -301,12 +302,14 @@ def dump_tools(document: dict[str, Any]) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return register(
+        jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
     )
 
 

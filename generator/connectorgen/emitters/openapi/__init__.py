@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from ... import ir
+from ...escaping import register
 from .jinja_cache import TemplateCache
 from .yamldump import dump as dump_yaml
 
@@ -63,12 +64,14 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 @cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        bytecode_cache=TemplateCache(_TEMPLATES),
-        autoescape=False,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
+    return register(
+        jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_TEMPLATES),
+            bytecode_cache=TemplateCache(_TEMPLATES),
+            autoescape=False,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
     )
 
 
@@ -92,8 +95,9 @@ def convert_schema(schema: Any) -> Any:
                 out[key] = convert_schema(value)
         types = out.get("type")
         is_array = types == "array" or (isinstance(types, list) and "array" in types)
-        if is_array and "items" not in out and "prefixItems" not in out:
-            # Same meaning in JSON Schema; code generators need `items` to type the list.
+        if is_array and "items" not in out:
+            # Same meaning in JSON Schema (after any `prefixItems` too); code generators and
+            # linters (Spectral `array-items`) need `items` to type the list.
             out["items"] = {}
         return out
     if isinstance(schema, list | tuple):
@@ -117,9 +121,10 @@ class _Pages:
         self.schemas: dict[str, Any] = {}
         self._by_key: dict[tuple[str, str], str] = {}
 
-    def name_for(self, op: ir.Operation) -> str:
+    def name_for(self, op: ir.Operation, envelope: ir.Envelope | None = None) -> str:
+        """The page schema of the operation's items in `envelope` (default: its own envelope)."""
         response = op.response
-        envelope = response.envelope
+        envelope = envelope or response.envelope
         item_name = response.schema_name or f"{_pascal(op.tool)}Item"
         key = (envelope.name, item_name)
         if key in self._by_key:
@@ -305,15 +310,18 @@ def _success_response(op: ir.Operation, pages: _Pages) -> dict[str, Any]:
                 if response.schema is not None
                 else {"type": "object"}
             )
-    elif envelope.type in ("cursor_list", "data_list"):
-        schema = _ref(pages.name_for(op))
-    elif envelope.type == "bare_array":
-        item = (
-            _ref(response.schema_name)
-            if response.schema_name
-            else convert_schema(response.schema or {})
-        )
-        schema = {"type": "array", "items": item}
+    elif envelope.is_list:
+        schema = _list_schema(op, envelope, pages)
+        if response.alternatives:
+            schema = {
+                "oneOf": [
+                    schema,
+                    *(
+                        _list_schema(op, alternative, pages)
+                        for alternative in response.alternatives
+                    ),
+                ]
+            }
     elif envelope.type == "binary":
         media_type = envelope.media_type or "application/octet-stream"
         schema = {"type": "string", "format": "binary"}
@@ -321,16 +329,7 @@ def _success_response(op: ir.Operation, pages: _Pages) -> dict[str, Any]:
         media_type = envelope.media_type or "text/csv"
         schema = {"type": "string"}
     if response.status in (301, 302, 303, 307, 308):
-        out["headers"] = {
-            "Location": {
-                "description": "Where the content is served (a short-lived signed URL); follow it promptly.",
-                "required": True,
-                "schema": {"type": "string", "format": "uri"},
-            }
-        }
-        if media_type:
-            out["x-redirect-content-type"] = media_type
-        return out
+        return {**out, **_redirect_response(media_type)}
     if response.status == 204 or schema is None:
         return out
     content: dict[str, Any] = {"schema": schema}
@@ -345,11 +344,56 @@ def _success_response(op: ir.Operation, pages: _Pages) -> dict[str, Any]:
     return out
 
 
+def _list_schema(op: ir.Operation, envelope: ir.Envelope, pages: _Pages) -> dict[str, Any]:
+    """The schema of the operation's items answered in a list envelope."""
+    if envelope.type != "bare_array":
+        return _ref(pages.name_for(op, envelope))
+    response = op.response
+    item = (
+        _ref(response.schema_name)
+        if response.schema_name
+        else convert_schema(response.schema or {})
+    )
+    return {"type": "array", "items": item}
+
+
+def _multipart_form(body: ir.Body) -> dict[str, Any] | None:
+    """The form as sent on the wire when a property holds many files, else None (as declared).
+
+    Such a property is not a form field of its own: each file goes in its own part, named after
+    the file (see `ir.file_part_kind`), so the form's field names are the file names.
+    """
+    properties = body.resolved_schema.get("properties") or {}
+    many = [name for name, prop in properties.items() if ir.file_part_kind(prop) == "many"]
+    if not many:
+        return None
+    form = convert_schema(body.resolved_schema)
+    for name in many:
+        form["properties"].pop(name)
+    if not form["properties"]:
+        del form["properties"]
+    required = [name for name in form.pop("required", []) if name not in many]
+    if required:
+        form["required"] = required
+    if any(name in body.resolved_schema.get("required", ()) for name in many):
+        form["minProperties"] = len(required) + 1
+    form["additionalProperties"] = {
+        "type": "string",
+        "format": "binary",
+        "description": "One file per part; the part's field name is the file's name "
+        "(its label once stored).",
+    }
+    # Which client arguments carry these parts (`x-codegen.body_argument` is for whole bodies).
+    form["x-file-parts-arguments"] = many
+    return form
+
+
 def _request_body(op: ir.Operation) -> dict[str, Any] | None:
     body = op.body
     if body is None:
         return None
-    content: dict[str, Any] = {"schema": convert_schema(body.schema)}
+    schema = _multipart_form(body) if body.content_type == "multipart/form-data" else None
+    content: dict[str, Any] = {"schema": schema or convert_schema(body.schema)}
     examples = {}
     for example in op.examples:
         if example.arguments is None:
@@ -387,24 +431,37 @@ def _operation(
         for key, value in routed.items():
             param_examples.setdefault(key, {})[example.name] = _example_entry(example, value)
 
+    route = documented_download_route(op)
     out: dict[str, Any] = {
         "operationId": op.tool,
         "tags": [op.resource],
         "summary": op.summary,
         "description": _render(
-            "operation_description.md.j2", op=op, aliases=aliases, url_parameter=url_passthrough(op)
+            "operation_description.md.j2",
+            op=op,
+            aliases=aliases,
+            url_parameter=None if route else url_passthrough(op),
         ),
     }
     if op.deprecated:
         out["deprecated"] = True
-    if op.parameters:
-        out["parameters"] = [
-            _parameter(p, param_examples.get((p.location, p.name), {})) for p in op.parameters
-        ]
+    parameters = [
+        _parameter(p, param_examples.get((p.location, p.name), {}))
+        for p in op.parameters
+        if not (route and p.location == "path")
+    ]
+    if route:
+        parameters[:0] = _route_parameters(route)
+    if parameters:
+        out["parameters"] = parameters
     body = _request_body(op)
     if body is not None:
         out["requestBody"] = body
-    responses: dict[str, Any] = {str(op.response.status): _success_response(op, pages)}
+    responses: dict[str, Any] = (
+        _download_responses(op)
+        if op.response.envelope.type == "binary"
+        else {str(op.response.status): _success_response(op, pages)}
+    )
     for status in _error_statuses(op):
         component = next(name for code, name, _ in ERROR_RESPONSES if code == status)
         responses[str(status)] = {"$ref": f"#/components/responses/{component}"}
@@ -415,8 +472,10 @@ def _operation(
     if op.quirks:
         out["x-quirks"] = list(op.quirks)
     url_param = url_passthrough(op)
-    if url_param:
+    if url_param and not route:
         out["x-url-parameter"] = url_param
+    if op.download_locations:
+        out["x-download-locations"] = [_download_location(loc) for loc in op.download_locations]
     resource = next(r for r in connector.resources if r.name == op.resource)
     codegen: dict[str, Any] = {
         "resource": op.resource,
@@ -466,6 +525,82 @@ def url_passthrough(op: ir.Operation) -> str | None:
     return None
 
 
+# --- downloads -------------------------------------------------------------------------------
+
+REDIRECT_STATUSES = (302, 307)
+
+
+def documented_download_route(op: ir.Operation) -> str | None:
+    """The route documented for a download taking a whole URL: its first declared location on the
+    API host (e.g. `/api/attachment/download/{domain_hash}/{resource_name}`), whose parts are
+    ordinary path parameters a standard OpenAPI client can fill. None for other operations."""
+    if url_passthrough(op) is None:
+        return None
+    return next((loc.path for loc in op.download_locations if loc.host is None and loc.path), None)
+
+
+def openapi_path(op: ir.Operation) -> str:
+    """The path an operation is documented under."""
+    return documented_download_route(op) or op.path
+
+
+def _route_parameters(route: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "description": f"The `{name}` segment of the file's URL, as the API gives it.",
+            "required": True,
+            "style": "simple",
+            "explode": False,
+            "schema": {"type": "string", "minLength": 1},
+        }
+        for name in re.findall(r"\{([^{}]+)\}", route)
+    ]
+
+
+def _download_location(location: ir.DownloadLocation) -> dict[str, Any]:
+    out: dict[str, Any] = {"host": location.host} if location.host else {}
+    if location.path:
+        out["path"] = location.path
+    out["credentials"] = location.host is None
+    return out
+
+
+def _redirect_response(media_type: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "headers": {
+            "Location": {
+                "description": "Where the content is served (a short-lived signed URL); follow it promptly.",
+                "required": True,
+                "schema": {"type": "string", "format": "uri"},
+            }
+        }
+    }
+    if media_type:
+        out["x-redirect-content-type"] = media_type
+    return out
+
+
+def _download_responses(op: ir.Operation) -> dict[str, Any]:
+    """A file download answers the bytes (200) or a redirect to where they are served (302/307):
+    all are declared, so a generated client works whether it follows redirects or not."""
+    media_type = op.response.envelope.media_type or "application/octet-stream"
+    out: dict[str, Any] = {
+        "200": {
+            "description": "The file content.",
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+    for status in REDIRECT_STATUSES:
+        kind = "Temporary Redirect" if status == 307 else "Found"
+        out[str(status)] = {
+            "description": f"{kind}: the content is at `Location` (fetch it without credentials).",
+            **_redirect_response(media_type),
+        }
+    return out
+
+
 def primary_of(connector: ir.Connector, op: ir.Operation) -> ir.Operation:
     """The operation an alias stands for (following chains), or the operation itself."""
     seen = {op.tool}
@@ -493,15 +628,28 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
             }
         else:
             flow: dict[str, Any] = {
-                "authorizationUrl": scheme.authorize_url,
-                "tokenUrl": scheme.token_url,
+                "authorizationUrl": _example_url(connector, scheme.authorize_url),
+                "tokenUrl": _example_url(connector, scheme.token_url),
             }
             if scheme.refresh_token is not None:
-                flow["refreshUrl"] = scheme.token_url
+                flow["refreshUrl"] = flow["tokenUrl"]
             flow["scopes"] = {s.name: s.description for s in scheme.scopes}
             description = scheme.description
-            if any("{" in url for url in (scheme.authorize_url, scheme.token_url)):
-                description += " The URLs are templated on the same variables as the server URL."
+            templated = {
+                key: url
+                for key, url in (
+                    ("authorizationUrl", scheme.authorize_url),
+                    ("tokenUrl", scheme.token_url),
+                    ("refreshUrl", scheme.token_url if scheme.refresh_token else None),
+                )
+                if url and "{" in url
+            }
+            if templated:
+                description += (
+                    " The URLs are templated on the same variables as the server URL; the flow "
+                    "shows them for the example account and `x-url-templates` keeps the templates."
+                )
+                flow["x-url-templates"] = templated
             out[scheme.name] = {
                 "type": "oauth2",
                 "description": description,
@@ -510,10 +658,23 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
     return out
 
 
+def _variable_default(var: ir.ServerVariable) -> str:
+    return var.default or var.example or var.name
+
+
+def _example_url(connector: ir.Connector, template: str) -> str:
+    """A URL template with the server variables filled in: OAuth2 flow URLs must be plain URIs
+    (OpenAPI's `format: uri`), unlike the server URL, which OpenAPI templates itself."""
+    url = template
+    for var in connector.server.variables:
+        url = url.replace(f"{{{var.name}}}", _variable_default(var))
+    return url
+
+
 def _servers(connector: ir.Connector) -> list[dict[str, Any]]:
     variables: dict[str, Any] = {}
     for var in connector.server.variables:
-        entry: dict[str, Any] = {"default": var.default or var.example or var.name}
+        entry: dict[str, Any] = {"default": _variable_default(var)}
         entry["description"] = var.description
         variables[var.name] = entry
     server: dict[str, Any] = {
@@ -562,9 +723,12 @@ def build_document(connector: ir.Connector) -> dict[str, Any]:
             "url": connector.docs_url,
         }
     document["servers"] = _servers(connector)
+    # Aliases are not paths of their own, so a resource of aliases only would be an empty tag
+    # (an empty section in Redoc or Swagger UI); its tools are under `x-tool-aliases`.
     document["tags"] = [
         {"name": r.name, "description": r.description, "x-displayName": r.title}
         for r in connector.resources
+        if any(not op.same_endpoint_as for op in r.operations)
     ]
 
     aliases: dict[str, list[ir.Operation]] = {}
@@ -577,7 +741,7 @@ def build_document(connector: ir.Connector) -> dict[str, Any]:
     for op in connector.operations:
         if op.same_endpoint_as:
             continue
-        paths.setdefault(op.path, {})[op.http_method.lower()] = _operation(
+        paths.setdefault(openapi_path(op), {})[op.http_method.lower()] = _operation(
             connector, op, aliases.get(op.tool, []), pages
         )
     document["paths"] = {
@@ -604,7 +768,30 @@ def build_document(connector: ir.Connector) -> dict[str, Any]:
         components["headers"] = _header_components(connector)
     components["securitySchemes"] = _security_schemes(connector)
     document["components"] = components
+    if connector.datetime_offset_optional:
+        _mark_offset_optional(document)
     return document
+
+
+#: Marks a `format: date-time` schema whose values may lack the UTC offset RFC 3339 requires.
+OFFSET_OPTIONAL = "x-offset-optional"
+
+
+#: Keys whose values map names to schemas (a property may be called `example`).
+_NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "schemas", "$defs"})
+
+
+def _mark_offset_optional(node: Any, names_schemas: bool = False) -> None:
+    """Add `x-offset-optional: true` to every date-time schema (examples are values, skipped)."""
+    if isinstance(node, dict):
+        if node.get("format") == "date-time" and not names_schemas:
+            node[OFFSET_OPTIONAL] = True
+        for key, value in node.items():
+            if names_schemas or key not in ("example", "examples"):
+                _mark_offset_optional(value, not names_schemas and key in _NAMED_SCHEMAS)
+    elif isinstance(node, list):
+        for item in node:
+            _mark_offset_optional(item)
 
 
 def _collect_refs(value: Any, found: set[str]) -> None:
@@ -628,7 +815,8 @@ def lint_expectations(connector: ir.Connector) -> list[tuple[str, str, str]]:
         ("info-license", "info", "the definition declares no license for the API description"),
     ]
     for op in connector.operations:
-        if not op.same_endpoint_as and not 200 <= op.response.status < 300:
+        documents_200 = op.response.envelope.type == "binary"  # see _download_responses
+        if not op.same_endpoint_as and not documents_200 and not 200 <= op.response.status < 300:
             out.append(
                 (
                     "operation-2xx-response",
@@ -648,12 +836,24 @@ def lint_expectations(connector: ir.Connector) -> list[tuple[str, str, str]]:
                     (
                         "no-unused-components",
                         f"components/{kind}/{name}",
-                        "generic schema kept for reference; operations use a named page schema per item type"
-                        if name in {e.page_schema for e in connector.envelopes}
-                        else "not referenced by any operation",
+                        _unused_component_reason(connector, name),
                     )
                 )
     return out
+
+
+def _unused_component_reason(connector: ir.Connector, name: str) -> str:
+    if name in {e.page_schema for e in connector.envelopes}:
+        return "generic schema kept for reference; operations use a named page schema per item type"
+    uploads = {
+        ir.ref_name(op.body.schema)
+        for op in connector.operations
+        if op.body is not None and op.body.content_type == "multipart/form-data"
+        if _multipart_form(op.body) is not None
+    }
+    if name in uploads:
+        return "the client's arguments of an upload; the operation documents the form as sent"
+    return "not referenced by any operation"
 
 
 def emit(connector: ir.Connector) -> dict[str, str | bytes]:

@@ -12,14 +12,12 @@ import json
 import re
 from typing import Any
 
+from ...escaping import yaml_str
+
 _PLAIN = re.compile(r"^[A-Za-z_$][A-Za-z0-9_ .,/()+=@$-]*$")
 _RESERVED = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"})
 _UNSAFE_CHARS = re.compile("[\u007f-\u009f\u2028\u2029\ufeff]")
-
-
-def _quoted(text: str) -> str:
-    out = json.dumps(text, ensure_ascii=False)
-    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+_quoted = yaml_str
 
 
 def scalar(value: Any) -> str:

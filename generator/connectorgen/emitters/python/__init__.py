@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from ... import ir
+from ...escaping import py_docline, py_docstring, py_str, register
 from .models import generate_models
 from .typemap import _split_union, path_param_type, python_type, response_type
 
@@ -43,23 +44,13 @@ def _pyrepr(value: Any) -> str:
         return "[" + ", ".join(_pyrepr(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return py_str(value)
     return repr(value)
 
 
 def _num(value: float | int) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _doc_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-
-
-def _docline(text: str) -> str:
-    return _doc_escape(" ".join(str(text).split()))
-
-
-def _tomlstr(text: str) -> str:
-    return json.dumps(str(text))
 
 
 def _wrap(text: str, width: int = 96) -> str:
@@ -79,10 +70,8 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(
-        pyrepr=_pyrepr, num=_num, docline=_docline, tomlstr=_tomlstr, wrap=_wrap, pystr=json.dumps
-    )
-    return env
+    env.filters.update(pyrepr=_pyrepr, num=_num, wrap=_wrap)
+    return register(env)
 
 
 # --- context -------------------------------------------------------------------------------------
@@ -112,29 +101,29 @@ def _path_on_server(connector: ir.Connector, url: str) -> str:
 
 
 def _absolute_url_argument(op: ir.Operation) -> str | None:
-    match = re.fullmatch(r"/\{([^{}/]+)\}", op.path)
-    if not match:
-        return None
-    param = next((p for p in op.path_parameters if p.name == match.group(1)), None)
-    if param is not None and param.schema.get("format") == "uri":
-        return param.name
-    return None
+    return op.url_parameter
 
 
-def _file_kind(schema: Mapping[str, Any]) -> str | None:
-    if schema.get("type") == "string" and schema.get("format") == "binary":
-        return "one"
-    items = schema.get("items")
-    if schema.get("type") == "array" and isinstance(items, Mapping) and _file_kind(items) == "one":
-        return "many"
-    return None
+def _path_pattern(template: str) -> str:
+    """Regular expression of a download path template: each `{name}` is one non-empty segment."""
+    return "/".join(
+        "[^/]+" if re.fullmatch(r"\{[^{}]+\}", segment) else re.escape(segment)
+        for segment in template.split("/")
+    )
+
+
+def _download_locations(op: ir.Operation) -> list[dict[str, str | None]]:
+    return [
+        {"host": loc.host, "path": _path_pattern(loc.path) if loc.path else None}
+        for loc in op.download_locations
+    ]
 
 
 def _arguments(op: ir.Operation) -> list[dict[str, Any]]:
     out = []
     for arg in op.arguments:
         schema = arg.schema
-        file_kind = _file_kind(schema) if arg.location == "body" else None
+        file_kind = ir.file_part_kind(schema) if arg.location == "body" else None
         out.append(
             {
                 "name": arg.name,
@@ -192,6 +181,7 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "absolute_url_argument": _absolute_url_argument(op),
         "follow_redirects": env.type == "binary" or 300 <= op.response.status < 400,
         "media_type": env.media_type,
+        "download_locations": _download_locations(op),
     }
 
 
@@ -218,12 +208,12 @@ def _indent_wrap(text: str, indent: str, width: int = 92) -> str:
 
 def _docstring(op: ir.Operation, arg_docs: list[tuple[str, str]], returns: str) -> str:
     ind = "        "
-    lines = [_doc_escape(op.summary.rstrip(".") + ".")]
+    lines = [py_docline(op.summary.rstrip(".") + ".")]
     if op.description:
         lines += [
             "",
             textwrap.fill(
-                _doc_escape(op.description),
+                py_docstring(op.description),
                 width=92,
                 initial_indent=ind,
                 subsequent_indent=ind,
@@ -232,19 +222,19 @@ def _docstring(op: ir.Operation, arg_docs: list[tuple[str, str]], returns: str) 
             ).lstrip(),
         ]
     for quirk in op.quirks:
-        lines += ["", _doc_escape(_indent_wrap(f"Note: {quirk}", ind))]
+        lines += ["", py_docstring(_indent_wrap(f"Note: {quirk}", ind))]
     if op.deprecated:
         lines += ["", "Deprecated."]
     if arg_docs:
         lines += ["", "Args:"]
         for name, text in arg_docs:
-            lines.append(f"    {name}: " + _doc_escape(_indent_wrap(text, ind + "    ")))
+            lines.append(f"    {name}: " + py_docstring(_indent_wrap(text, ind + "    ")))
     lines += [
         "",
         "Returns:",
-        "    " + _doc_escape(returns),
+        "    " + py_docstring(returns),
         "",
-        f"Operation: `{op.tool}` ({op.http_method} {op.path}).",
+        f"Operation: `{op.tool}` ({op.http_method} {py_docline(op.path)}).",
     ]
     body = "\n".join((ind + line) if line and i > 0 else line for i, line in enumerate(lines))
     return body + "\n" + ind
@@ -480,6 +470,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
 
 _RUNTIME = (
     "_types",
+    "_model",
     "_errors",
     "_ratelimit",
     "_auth",

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from ... import ir
+from ...escaping import register
 from . import hints
 from .plan import build_plan
 
@@ -42,17 +43,19 @@ DEFAULT_PORT = 8400
 
 @cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=False,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        variable_start_string="<<[",
-        variable_end_string="]>>",
-        block_start_string="<<%",
-        block_end_string="%>>",
-        comment_start_string="<<#",
-        comment_end_string="#>>",
+    return register(
+        jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=False,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+            variable_start_string="<<[",
+            variable_end_string="]>>",
+            block_start_string="<<%",
+            block_end_string="%>>",
+            comment_start_string="<<#",
+            comment_end_string="#>>",
+        )
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from ... import ir
+from ...escaping import py_docline, register
 from .docs import render as render_docs
 from .pyapi import Mappers, methods_source, resources_source, tools_source
 from .pymodels import models_source
@@ -31,7 +32,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _package_init(connector: ir.Connector) -> str:
     pkg = connector.package.import_name
     client = connector.package.client_class
-    return f'''"""Unified ticketing and user-directory APIs over the {connector.title} client.
+    title = py_docline(connector.title)
+    return f'''"""Unified ticketing and user-directory APIs over the {title} client.
 
     from {pkg} import {client}
     from {pkg}.unified import Unified
@@ -40,11 +42,17 @@ def _package_init(connector: ir.Connector) -> str:
     for ticket in unified.ticketing.tickets.list(updated_after="2026-01-01T00:00:00Z"):
         print(ticket.id, ticket.status, ticket.contact)
 
-Records are pydantic models (`{pkg}.unified.models`) keeping the untouched {connector.title} object in
+Records are pydantic models (`{pkg}.unified.models`) keeping the untouched {title} object in
 `remote_data`. See docs/unified.md for the field mappings and supported filters.
 """
 
-from ._runtime import AsyncUnifiedPager, SyncUnifiedPager, UnifiedPage, UnsupportedFilterError
+from ._runtime import (
+    AsyncUnifiedPager,
+    MappingError,
+    SyncUnifiedPager,
+    UnifiedPage,
+    UnsupportedFilterError,
+)
 from .models import *  # noqa: F403
 from .models import __all__ as _models
 from .resources import AsyncUnified, Unified
@@ -54,6 +62,7 @@ __all__ = [
     "UNIFIED_TOOL_NAMES",
     "AsyncUnified",
     "AsyncUnifiedPager",
+    "MappingError",
     "SyncUnifiedPager",
     "Unified",
     "UnifiedPage",
@@ -73,13 +82,15 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
     from .. import header_line
 
     base = f"python/{connector.package.import_name}/unified"
-    jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                               keep_trailing_newline=True)
+    jinja = register(jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                                        undefined=jinja2.StrictUndefined, keep_trailing_newline=True))
     mappers = Mappers(connector, api)
     tools_json = dump(tools_document(connector, api, header_line(connector)))
     return {
         f"{base}/__init__.py": _package_init(connector),
-        f"{base}/_runtime.py": jinja.get_template("_runtime.py.j2").render(title=connector.title),
+        f"{base}/_runtime.py": jinja.get_template("_runtime.py.j2").render(
+            title=connector.title, error_base=f"{connector.package.client_class}Error"
+        ),
         f"{base}/models.py": models_source(api, connector.title),
         f"{base}/mappers.py": mappers.source(),
         f"{base}/methods.py": methods_source(connector, api, mappers),

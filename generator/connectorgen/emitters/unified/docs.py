@@ -6,11 +6,8 @@ from typing import Any
 
 from ... import ir
 from ... import unified_ir as u
+from ...escaping import markdown_inline, markdown_table_cell, markdown_text
 from .pyapi import pascal
-
-
-def _cell(text: Any) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def _type(schema: dict[str, Any]) -> str:
@@ -39,7 +36,7 @@ def _known(schema: dict[str, Any]) -> str:
 
 
 def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
-    title = connector.title
+    title = markdown_inline(connector.title)
     pkg = connector.package.import_name
     client = connector.package.client_class
     lines = [
@@ -87,9 +84,9 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         lines += [
             f"## {pascal(resource.category).replace('UserDirectory', 'User directory')}: {resource.name}",
             "",
-            f"`{model.title}` — {model.description}",
+            f"`{model.title}` — {markdown_inline(model.description)}",
             "",
-            resource.description,
+            markdown_text(resource.description),
             "",
             f"Python: `unified.{resource.category}.{resource.name}` · mapping: `{resource.file}` · model: `{model.file}`",
             "",
@@ -101,7 +98,7 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
             inputs = [f"`{i.name}`" + (" (required)" if i.required else "") for i in method.inputs if i.name != "id"]
             if inputs and method.kind != "list":
                 notes = (notes + " " if notes else "") + "Inputs: " + ", ".join(inputs) + "."
-            lines.append(f"| {method.kind} | `{method.tool}` | `{method.operation}` | {_cell(notes)} |")
+            lines.append(f"| {method.kind} | `{method.tool}` | `{method.operation}` | {markdown_table_cell(notes)} |")
         missing = [k for k in u.METHOD_KINDS if resource.method(k) is None]
         if missing:
             lines.append(f"| {', '.join(missing)} | — | not available from {title} | |")
@@ -109,8 +106,8 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         for name, prop in (schema.get("properties") or {}).items():
             star = " (required)" if name in required else ""
             source = sources.get(name, "— (not available)")
-            lines.append(f"| `{name}`{star} | {_cell(_type(prop))} | {_cell(source)} | "
-                         f"{_cell(prop.get('description', ''))}{_cell(_known(prop))} |")
+            lines.append(f"| `{name}`{star} | {markdown_table_cell(_type(prop))} | {markdown_table_cell(source)} | "
+                         f"{markdown_table_cell(prop.get('description', ''))}{markdown_table_cell(_known(prop))} |")
         lst = resource.method("list")
         if lst is not None and (model.filters or model.sort_fields):
             lines += ["", "| list filter | how " + title + " applies it |", "|---|---|"]
@@ -131,7 +128,7 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
                         how += " with " + ", ".join(f"`{k}={v}`" for k, v in q.extra)
                     if q.required:
                         how += "; required"
-                lines.append(f"| `{name}` | {_cell(how)} |")
+                lines.append(f"| `{name}` | {markdown_table_cell(how)} |")
             if model.sort_fields:
                 sortable = [f for f, _, _ in lst.sort.fields] if lst.sort else []
                 lines.append(f"| `sort_by` | {', '.join(f'`{s}`' for s in sortable) or 'nothing'}"
@@ -140,9 +137,9 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
     shared = ir.thaw(api.defs)
     lines += ["## Shared objects", ""]
     for name, schema in shared.items():
-        lines += [f"### {name}", "", _cell(schema.get("description", "")), "", "| field | type | description |",
+        lines += [f"### {name}", "", markdown_table_cell(schema.get("description", "")), "", "| field | type | description |",
                   "|---|---|---|"]
         for field, prop in (schema.get("properties") or {}).items():
-            lines.append(f"| `{field}` | {_cell(_type(prop))} | {_cell(prop.get('description', ''))}{_cell(_known(prop))} |")
+            lines.append(f"| `{field}` | {markdown_table_cell(_type(prop))} | {markdown_table_cell(prop.get('description', ''))}{markdown_table_cell(_known(prop))} |")
         lines.append("")
     return "\n".join(lines)

@@ -5,10 +5,12 @@ query planners (`methods.py`), resource classes (`resources.py`) and the tool di
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ... import ir
 from ... import unified_ir as u
+from ...escaping import py_docline, py_str
 from .pycode import Module, condition_function, literal, request_function, response_function
 from .pymodels import filter_type, input_type
 
@@ -37,6 +39,23 @@ def host_suffix(connector: ir.Connector) -> str:
     if host.startswith("{") and "}" in host:
         return host[host.index("}") + 1:]
     return ""
+
+
+def allows_null(schema: Any) -> bool:
+    """Whether a (model field) schema accepts null: `type` lists it or an `anyOf` branch is null."""
+    if not isinstance(schema, Mapping):
+        return True
+    types = schema.get("type")
+    if types == "null" or (isinstance(types, list | tuple) and "null" in types):
+        return True
+    return any(allows_null(branch) for branch in schema.get("anyOf") or schema.get("oneOf") or ())
+
+
+def non_null_required(schema: Any) -> tuple[str, ...]:
+    """Required fields of a unified model that may not be null: a record lacking one is a
+    mapping error, not a record."""
+    props = schema.get("properties") or {}
+    return tuple(name for name in schema.get("required") or () if name in props and not allows_null(props[name]))
 
 
 # --- mappers.py ---------------------------------------------------------------------------------
@@ -73,7 +92,9 @@ class Mappers:
                         if method.flatten:
                             source = f"item of `{'.'.join(map(str, method.flatten))}` of a {source}"
                         doc = f"{model.title} from a {c} {source} ({resource.file})."
-                        self.functions.append(response_function(self.module, name, method.response, doc))
+                        self.functions.append(response_function(
+                            self.module, name, method.response, doc,
+                            model=model.title, required=non_null_required(model.schema)))
                         self._records[method.response] = name
                     self.response_names[key] = name
                 req_name = f"{prefix(resource)}_{method.kind}_request"
@@ -96,10 +117,10 @@ class Mappers:
 
     def source(self) -> str:
         header = (
-            f'"""Mapping functions of the {self.connector.title} unified APIs, compiled from unified_mappings/.\n\n'
+            f'"""Mapping functions of the {py_docline(self.connector.title)} unified APIs, compiled from unified_mappings/.\n\n'
             "Plain Python, one function per mapping: `<model>_from_<connector>(src, ctx, parent)` turns a\n"
-            f"{self.connector.title} object into a unified record (a JSON-ready dict); `<resource>_<method>_request(body, ctx)`\n"
-            f"turns unified input into the flat arguments of the {self.connector.title} operation.\n"
+            f"{py_docline(self.connector.title)} object into a unified record (a JSON-ready dict); `<resource>_<method>_request(body, ctx)`\n"
+            f"turns unified input into the flat arguments of the {py_docline(self.connector.title)} operation.\n"
             '"""\n\n'
             "from __future__ import annotations\n\n"
             "from collections.abc import Mapping\n"
@@ -125,7 +146,7 @@ def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method:
     title = connector.title
     lines = [
         f"def {name}(filters: Mapping[str, Any], sort_by: str | None, sort_order: str | None) -> QueryPlan:",
-        f'    """{title} arguments for {method.tool}; rejects what {title} cannot do, before any request."""',
+        f'    """{py_docline(title)} arguments for {method.tool}; rejects what {py_docline(title)} cannot do, before any request."""',
         f"    tool = {method.tool!r}",
         f"    check_filters(tool, filters, frozenset({supported!r}), frozenset({unsupported!r}), {title!r})",
         f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), 'list')]}({{}}, {{}}))",
@@ -224,7 +245,7 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
             )
     all_specs = [spec_name(r, m) for r in api.resources for m in r.methods]
     header = (
-        f'"""Unified methods of the {connector.title} connector: one `MethodSpec` per method and one query\n'
+        f'"""Unified methods of the {py_docline(connector.title)} connector: one `MethodSpec` per method and one query\n'
         "planner per list (filters -> arguments, early-stopping scans, sort orders).\n"
         '"""\n\n'
         "from __future__ import annotations\n\n"
@@ -246,10 +267,6 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
 # --- resources.py -------------------------------------------------------------------------------
 
 
-def _docline(text: str) -> str:
-    return " ".join(text.split()).replace('"""', "'''").replace("\\", "\\\\")
-
-
 def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynchronous: bool) -> str:
     model = resource.model
     name = ("Async" if asynchronous else "") + class_name(resource)
@@ -257,9 +274,9 @@ def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynch
     kinds = ", ".join(m.kind for m in resource.methods)
     lines = [
         f"class {name}:",
-        f'    """Unified {resource.category.replace("_", " ")} {resource.name} backed by {connector.title} ({kinds}).',
+        f'    """Unified {resource.category.replace("_", " ")} {resource.name} backed by {py_docline(connector.title)} ({kinds}).',
         "",
-        f"    {_docline(resource.description)}",
+        f"    {py_docline(resource.description)}",
         '    """',
         "",
         f"    def __init__(self, runner: {runner}) -> None:",
@@ -275,16 +292,16 @@ def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynch
             for fname, fschema in ir.thaw(model.filters).items():
                 params.append(f"{fname}: {filter_type(fname, fschema)} | None = None")
             sort_fields = list(model.sort_fields)
-            sort_type = ("Literal[" + ", ".join(json.dumps(s) for s in sort_fields) + "]") if sort_fields else "str"
+            sort_type = ("Literal[" + ", ".join(py_str(s) for s in sort_fields) + "]") if sort_fields else "str"
             params += [f"sort_by: {sort_type} | None = None", 'sort_order: Literal["asc", "desc"] | None = None',
                        "limit: int | None = None", "cursor: str | None = None"]
             pager = "AsyncUnifiedPager" if asynchronous else "SyncUnifiedPager"
             lines.append(f"    def list(self, *, {', '.join(params)}) -> {pager}[{model.title}]:")
             doc = [f"{model.title} records, lazily page by page ({method.operation}).", ""]
             if method.description:
-                doc.append(_docline(method.description))
+                doc.append(py_docline(method.description))
             if method.unsupported_filters:
-                doc.append(f"Not available from {connector.title} (raise UnsupportedFilterError): "
+                doc.append(f"Not available from {py_docline(connector.title)} (raise UnsupportedFilterError): "
                            + ", ".join(method.unsupported_filters) + ".")
             if method.unsupported_sort:
                 doc.append(f"Cannot sort by: {', '.join(method.unsupported_sort)}.")
@@ -315,7 +332,7 @@ def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynch
         verb = {"get": "Read", "create": "Create", "update": "Change", "delete": "Delete"}[method.kind]
         text = f"{verb} a {model.singular} ({method.operation})."
         if method.description:
-            text += "\n\n        " + _docline(method.description)
+            text += "\n\n        " + py_docline(method.description)
         if method.kind == "update":
             text += "\n\n        Arguments left out (None) keep their value."
         lines.append(f'        """{text}\n        """')
@@ -370,7 +387,7 @@ def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
         blocks.append("\n".join(lines) + "\n")
     titles = sorted({r.model.title for r in api.resources})
     header = (
-        f'"""Unified resource classes of the {connector.title} client: `Unified(client).ticketing.tickets.list(...)`."""\n\n'
+        f'"""Unified resource classes of the {py_docline(connector.title)} client: `Unified(client).ticketing.tickets.list(...)`."""\n\n'
         "from __future__ import annotations\n\n"
         "from collections.abc import Mapping, Sequence\n"
         "from datetime import datetime\n"
@@ -394,7 +411,7 @@ def tools_source(connector: ir.Connector) -> str:
     return f'''"""Unified operations as tools: `invoke_unified(client, "list_all_unified_ticketing_tickets", {{...}})`.
 
 The tool entries (name, description, inputSchema, outputSchema, annotations, _meta) are in
-`tools.json` next to this module, in the same shape as the {connector.title} MCP tools file. Results are
+`tools.json` next to this module, in the same shape as the {py_docline(connector.title)} MCP tools file. Results are
 JSON-ready: lists give one page `{{"result": [...], "next_cursor", "prev_cursor"}}` (pass
 `next_cursor` back as `cursor`), get/create/update the unified record, delete `{{"id", "deleted"}}`.
 """

@@ -7,18 +7,18 @@ Only conversions, jinja2 filters and a few list helpers call small functions fro
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ... import ir
 from ... import unified_ir as u
+from ...escaping import py_str
 
 #: Runtime helpers generated code may call, imported as `_<name>` from `_runtime`.
 HELPERS = (
     "E", "dt", "to_int", "to_num", "to_bool", "to_str", "to_obj", "in_int", "in_num", "in_bool", "at",
     "concat", "obj_or_none", "compact", "cat", "f_lower", "f_upper", "f_trim", "f_capitalize", "f_default",
     "f_length", "f_string", "f_int", "f_float", "f_bool", "f_first", "f_last", "f_join", "t_none", "t_true",
-    "t_false", "t_defined", "t_undefined", "t_string", "t_number", "t_sequence", "t_mapping",
+    "t_false", "t_defined", "t_undefined", "t_string", "t_number", "t_sequence", "t_mapping", "MappingError",
 )
 
 CONVERT = {"string": "to_str", "integer": "to_int", "number": "to_num", "boolean": "to_bool",
@@ -135,9 +135,9 @@ class Renderer:
                     t = self.tmp()
                     checks.append(f"({t} := {self.render(part, env)}) is None")
                     content += "{" + t + "}"
-            text = "f" + json.dumps(content)
+            text = "f" + py_str(content)
             if not checks:
-                return json.dumps(content.replace("{{", "{").replace("}}", "}"))
+                return py_str(content.replace("{{", "{").replace("}}", "}"))
             return f"(None if {' or '.join(checks)} else {text})"
         if isinstance(expr, u.Concat):
             return f"{self.h('concat')}({', '.join(self.render(e, env) for e in expr.exprs)})"
@@ -167,6 +167,8 @@ class Renderer:
                     conditions.append(f"{value_code} {op} {literal(v)}")
                 else:
                     conditions.append(f"{value_code} in {literal(tuple(where.values))}")
+            for needed in expr.skip_if_missing:
+                conditions.append(f"{self.path(needed, inner_env)} is not None")
             cond = f" if {' and '.join(conditions)}" if conditions else ""
             if self.strict:
                 # request bodies: a list that was not given stays out of the body (None)
@@ -205,16 +207,42 @@ class Renderer:
         raise TypeError(f"cannot render {type(expr).__name__}")
 
 
-def response_function(module: Module, name: str, record: u.Record, doc: str) -> str:
+def response_function(module: Module, name: str, record: u.Record, doc: str, *, model: str,
+                      required: tuple[str, ...] = ()) -> str:
+    """The mapping function of one response; it raises `MappingError` rather than return a record
+    whose `required` (non-nullable) fields are None."""
     r = Renderer(module, strict=False)
     env = {"src": "src", "context": "ctx", "parent": f"(parent or {module.helper('E')})"}
     body = r.render(record, env)
-    return (
+    sources = dict(record.fields)
+    checks = "".join(
+        f"    if record[{field!r}] is None:\n"
+        f"        raise {module.helper('MappingError')}({model!r}, {field!r}, {source_text(sources[field])!r})\n"
+        for field in required
+        if field in sources and not is_whole_source(sources[field])
+    )
+    head = (
         f"def {name}(\n    src: Mapping[str, Any], ctx: Mapping[str, Any], parent: Mapping[str, Any] | None = None\n"
         f") -> dict[str, Any]:\n"
-        f"    {json.dumps(doc)}\n"
-        f"    return {body}\n"
+        f"    {py_str(doc)}\n"
     )
+    if not checks:
+        return head + f"    return {body}\n"
+    return head + f"    record = {body}\n" + checks + "    return record\n"
+
+
+def is_whole_source(expr: u.Expr) -> bool:
+    """`$`: the source object itself, which is never None."""
+    return isinstance(expr, u.Path) and expr.root == "src" and not expr.parts
+
+
+def source_text(expr: u.Expr) -> str:
+    """How a mapped value is read, for error messages: its source path, or `expression`."""
+    while isinstance(expr, u.Convert | u.Default):
+        expr = expr.expr
+    if isinstance(expr, u.Path):
+        return expr.text or ".".join(map(str, expr.parts))
+    return "expression"
 
 
 def request_function(module: Module, name: str, record: u.Record, doc: str) -> str:
@@ -224,7 +252,7 @@ def request_function(module: Module, name: str, record: u.Record, doc: str) -> s
     body = r.render(top, env)
     return (
         f"def {name}(body: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any]:\n"
-        f"    {json.dumps(doc)}\n"
+        f"    {py_str(doc)}\n"
         f"    return {body} or {{}}\n"
     )
 
@@ -234,6 +262,6 @@ def condition_function(module: Module, name: str, expr: u.Expr, doc: str) -> str
     env = {"src": "body", "context": "ctx", "parent": "body"}
     return (
         f"def {name}(body: Mapping[str, Any], ctx: Mapping[str, Any]) -> Any:\n"
-        f"    {json.dumps(doc)}\n"
+        f"    {py_str(doc)}\n"
         f"    return {r.render(expr, env)}\n"
     )

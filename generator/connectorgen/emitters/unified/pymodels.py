@@ -14,6 +14,7 @@ from typing import Any
 
 from ... import ir
 from ... import unified_ir as u
+from ...escaping import one_line, py_docline, py_str
 
 SCALARS = {"integer": "int", "boolean": "bool", "object": "dict[str, Any]"}
 
@@ -66,7 +67,7 @@ def py_type(schema: Mapping[str, Any]) -> str:
             if schema.get("format") == "date-time":
                 parts.append("datetime")
             elif known:
-                parts.append("Literal[" + ", ".join(json.dumps(v) for v in known) + "] | str")
+                parts.append("Literal[" + ", ".join(py_str(v) for v in known) + "] | str")
             else:
                 parts.append("str")
         elif kind == "number":
@@ -118,24 +119,24 @@ def filter_type(name: str, schema: Mapping[str, Any]) -> str:
 
 
 def _class(title: str, schema: Mapping[str, Any]) -> str:
-    description = " ".join(str(schema.get("description", title)).split())
+    description = one_line(schema.get("description", title))
     required = set(schema.get("required") or ())
-    lines = [f"class {title}(BaseModel):", f"    {json.dumps(description)}", "",
+    lines = [f"class {title}(BaseModel):", f"    {py_str(description)}", "",
              '    model_config = ConfigDict(extra="allow")', ""]
     for name, prop in (schema.get("properties") or {}).items():
         annotation = py_type(prop)
-        doc = " ".join(str(prop.get("description", "")).split())
+        doc = one_line(prop.get("description", ""))
         known = prop.get("x-known-values")
         if known:
-            doc += " Known values: " + ", ".join(known) + "."
+            doc += " Known values: " + ", ".join(map(str, known)) + "."
         if name in required:
-            lines.append(f"    {name}: {annotation} = Field(description={json.dumps(doc)})")
+            lines.append(f"    {name}: {annotation} = Field(description={py_str(doc)})")
         elif "array" in _types(prop):
-            lines.append(f"    {name}: {annotation} = Field(default_factory=list, description={json.dumps(doc)})")
+            lines.append(f"    {name}: {annotation} = Field(default_factory=list, description={py_str(doc)})")
         else:
             if "None" not in annotation.split(" | ") and annotation != "Any":
                 annotation += " | None"
-            lines.append(f"    {name}: {annotation} = Field(default=None, description={json.dumps(doc)})")
+            lines.append(f"    {name}: {annotation} = Field(default=None, description={py_str(doc)})")
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +147,7 @@ def models_source(api: u.UnifiedApi, title: str) -> str:
         blocks.append(_class(model.title, ir.thaw(model.schema)))
     names = [*defs, *(m.title for m in api.models)]
     header = (
-        f'"""Unified models (pydantic v2) of the {title} unified ticketing and user-directory APIs.\n\n'
+        f'"""Unified models (pydantic v2) of the {py_docline(title)} unified ticketing and user-directory APIs.\n\n'
         "Every record keeps the untouched source object in `remote_data`. Fields with known values\n"
         "accept any other value too: a source value with no unified counterpart is returned as is.\n"
         '"""\n\n'

@@ -44,6 +44,17 @@
     }
   }
 
+  // Anchors scroll below the sticky header (CSS scroll-margin-top), whose height depends on
+  // the width (the search box wraps onto its own row on phones).
+  var header = document.querySelector("header.top");
+  function syncHeaderHeight() {
+    document.documentElement.style.setProperty("--header-height", header.offsetHeight + "px");
+  }
+  syncHeaderHeight();
+  window.addEventListener("resize", syncHeaderHeight);
+  var anchored = location.hash.indexOf("#q=") === 0 ? null : document.getElementById(location.hash.slice(1));
+  if (anchored) { anchored.scrollIntoView(); }  // again, now that the header height is exact
+
   input.addEventListener("input", function () { apply(true); });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { input.value = ""; apply(true); }
