@@ -13,7 +13,7 @@
    low-level server -> validation -> `AsyncGorgias.invoke`) minus a direct `invoke`, both against a
    loopback HTTP server. Target: <= 2 ms.
 
-Needs the generated package importable (installed, or `generated/python` on sys.path) and, for
+Needs the generated package importable (installed, or `generated/gorgias/python` on sys.path) and, for
 the comparison, `fastmcp` (`pip install fastmcp`); missing pieces are skipped with a message.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-GENERATED = REPO / "generated"
+GENERATED = REPO / "generated" / "gorgias"
 OPENAPI = GENERATED / "openapi" / "gorgias.openapi.json"
 SIZE_TARGET = 0.6
 OVERHEAD_TARGET_MS = 2.0

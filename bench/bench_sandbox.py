@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-GENERATED = REPO / "generated" / "python"
+GENERATED = REPO / "generated" / "gorgias" / "python"
 AUTH = ("sandbox@example.com", "sandbox")
 REPEAT = 3
 

@@ -35,7 +35,7 @@ TARGET_RATIO = 1.5
 CTX = {"subdomain": "acme", "base_url": "https://acme.gorgias.com"}
 
 if importlib.util.find_spec("gorgias") is None:
-    sys.path.insert(0, str(ROOT / "generated" / "python"))
+    sys.path.insert(0, str(ROOT / "generated" / "gorgias" / "python"))
 sys.path.insert(0, str(ROOT))
 
 # --- the hand-written baseline -------------------------------------------------------------------

@@ -294,7 +294,7 @@ def test_path_parameters_are_declared_and_required() -> None:
             assert param.get("required") is True, f"{tool}: path parameter {name} must be required"
 
 
-GENERATED_TOOLS = Path(__file__).parents[1] / "generated" / "mcp" / "gorgias.tools.json"
+GENERATED_TOOLS = Path(__file__).parents[1] / "generated" / "gorgias" / "mcp" / "gorgias.tools.json"
 
 
 def test_generated_mcp_tools_carry_every_table_row() -> None:

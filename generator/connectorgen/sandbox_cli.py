@@ -1,8 +1,10 @@
-"""`connectorgen sandbox [options]`: start the local fake API generated into `generated/python`.
+"""`connectorgen sandbox [CONNECTOR] [options]`: start a connector's local fake API.
 
-The sandbox is generated code shipped in the client package (`<package>.sandbox`, behind the
-package's `sandbox` extra), so this command only imports and runs it: the same server as
-`python -m <package>.sandbox`. Options are the sandbox's own (`connectorgen sandbox --help`).
+The sandbox is generated code shipped in the connector's client package
+(`generated/<connector>/python`, `<package>.sandbox`, behind the package's `sandbox` extra), so this
+command only imports and runs it: the same server as `python -m <package>.sandbox`. CONNECTOR may
+be left out when the project has one connector. Options are the sandbox's own
+(`connectorgen sandbox CONNECTOR --help`).
 """
 
 from __future__ import annotations
@@ -11,27 +13,36 @@ import importlib
 import sys
 from pathlib import Path
 
-from .pipeline import DEFAULT_OUTPUT, REPO_ROOT
-
-DEFAULT_PACKAGE = "gorgias"
+from . import layout
 
 
-def _package_name() -> str:
-    """Import name of the generated package (from the definition, without re-parsing when possible)."""
-    python_dir = DEFAULT_OUTPUT / "python"
+def _generated_python(connector: str) -> Path:
+    return layout.project_root() / layout.GENERATED_DIR / connector / "python"
+
+
+def _connectors() -> list[str]:
+    """The connectors of the project: its spec folders, and the output folders generated so far."""
+    root = layout.project_root()
+    names = {p.name for p in layout.connector_folders(root / layout.SPEC_DIR)}
+    names |= {p.parent.name for p in (root / layout.GENERATED_DIR).glob("*/python") if p.is_dir()}
+    return sorted(names)
+
+
+def _package_name(connector: str) -> str:
+    """Import name of the connector's generated package (read from its output, else the connector name)."""
+    python_dir = _generated_python(connector)
     if python_dir.is_dir():
         found = sorted(p.parent.parent.name for p in python_dir.glob("*/sandbox/__init__.py"))
         if len(found) == 1:
             return found[0]
-    return DEFAULT_PACKAGE
+    return connector.replace("-", "_")
 
 
-def _import_sandbox(package: str):  # type: ignore[no-untyped-def]
+def _import_sandbox(package: str, generated: Path):  # type: ignore[no-untyped-def]
     try:
         return importlib.import_module(f"{package}.sandbox")
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
-        generated = DEFAULT_OUTPUT / "python"
         if (
             missing in (package, f"{package}.sandbox")
             and (generated / package / "sandbox").is_dir()
@@ -47,11 +58,24 @@ def run_sandbox(argv: list[str]) -> int:
     argv = list(argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
-    package = _package_name()
+    connectors = _connectors()
+    if argv[:1] and not argv[0].startswith("-"):
+        connector, argv = argv[0], argv[1:]
+        if connector not in connectors:
+            print(f"connectorgen sandbox: no connector '{connector}' (connectors: {', '.join(connectors) or 'none'})",
+                  file=sys.stderr)
+            return 2
+    elif len(connectors) == 1:
+        connector = connectors[0]
+    else:
+        print(f"connectorgen sandbox: name the connector to serve: connectorgen sandbox CONNECTOR [options] "
+              f"(connectors: {', '.join(connectors) or 'none'})", file=sys.stderr)
+        return 2
+    generated = _generated_python(connector)
+    package = _package_name(connector)
     try:
-        module = _import_sandbox(package)
+        module = _import_sandbox(package, generated)
     except ModuleNotFoundError as exc:
-        generated = DEFAULT_OUTPUT / "python"
         if exc.name in (package, f"{package}.sandbox"):
             print(
                 f"connectorgen sandbox: the generated package `{package}` was not found.\n"
@@ -69,7 +93,7 @@ def run_sandbox(argv: list[str]) -> int:
         print(f"connectorgen sandbox: {exc}", file=sys.stderr)
         return 1
     try:
-        return int(module.main(argv, prog="connectorgen sandbox") or 0)
+        return int(module.main(argv, prog=f"connectorgen sandbox {connector}") or 0)
     except SystemExit as exc:  # argparse --help / usage errors
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
@@ -82,6 +106,6 @@ def _rel(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         try:
-            return str(path.relative_to(REPO_ROOT))
+            return str(path.relative_to(layout.project_root()))
         except ValueError:
             return str(path)

@@ -73,6 +73,13 @@ SCAN_DIRECTION = {">=": "desc", ">": "desc", "<=": "asc", "<": "asc"}
 PAGINATION_ARGS = frozenset({"cursor", "limit"})
 
 
+def _project_path(path: FsPath) -> str:
+    """`unified_mappings/...`: how generated text names a mapping file, whatever the working directory."""
+    parts = path.resolve().parts
+    at = max((i for i, part in enumerate(parts) if part == MAPPINGS_DIR), default=0)
+    return "/".join(parts[at:])
+
+
 def find_unified_root(definition: FsPath, connector_name: str) -> FsPath | None:
     """`<repo>/unified_mappings` when it holds a folder for this connector, else None."""
     root = definition if definition.is_dir() else definition.parent
@@ -845,7 +852,7 @@ def _model_ir(model: LoadedModel) -> u.UnifiedModel:
         filters=ir.freeze(data.get("x-list-filters") or {}),
         sort_fields=tuple(data.get("x-sort-by") or ()),
         inputs=ir.freeze(data.get("x-inputs") or {}),
-        file=model.source.display,
+        file=_project_path(model.source.path),
     )
 
 
@@ -955,7 +962,7 @@ class ResourceCompiler:
             connector=self.connector.name,
             description=" ".join(str(data.get("description", "")).split()),
             methods=tuple(methods),
-            file=source.display,
+            file=_project_path(source.path),
             field_sources=tuple((k, _describe(v)) for k, v in response.items()),
         )
 

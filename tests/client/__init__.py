@@ -1,1 +1,1 @@
-"""Tests of the generated Python client (`generated/python`, import package `gorgias`)."""
+"""Tests of the generated Python client (`generated/gorgias/python`, import package `gorgias`)."""

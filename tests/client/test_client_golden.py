@@ -1,4 +1,4 @@
-"""Golden record: `generated/python` is exactly what the python emitter renders from spec/ now.
+"""Golden record: `generated/gorgias/python` is exactly what the python emitter renders from spec/ now.
 
 (`connectorgen generate --check` checks every emitter in CI; this test pinpoints the client.)
 """
@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-GENERATED = REPO_ROOT / "generated"
+GENERATED = REPO_ROOT / "generated" / "gorgias"
 
 
 def test_generated_python_is_up_to_date() -> None:

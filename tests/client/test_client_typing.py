@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
-GENERATED_PYTHON = REPO_ROOT / "generated" / "python"
+GENERATED_PYTHON = REPO_ROOT / "generated" / "gorgias" / "python"
 
 
 USAGE = """

@@ -1,6 +1,6 @@
 """Fixtures for the MCP server tests: the generated tools file, a fake Gorgias, server processes.
 
-The server under test is the generated one (`generated/python/gorgias/mcp`), started as a
+The server under test is the generated one (`generated/gorgias/python/gorgias/mcp`), started as a
 subprocess (`python -m gorgias.mcp`) and driven with the `mcp` SDK's own client. It talks to a
 loopback fake of Gorgias (`fake_gorgias.py`) through `GORGIAS_BASE_URL`.
 """
@@ -23,7 +23,7 @@ import pytest
 from .fake_gorgias import FakeGorgias, documented_routes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATED = REPO_ROOT / "generated"
+GENERATED = REPO_ROOT / "generated" / "gorgias"
 GENERATED_PYTHON = GENERATED / "python"
 
 #: Credentials the server under test gets; the key must never show up in a tool result.

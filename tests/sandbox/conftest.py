@@ -1,7 +1,7 @@
 """Fixtures for the sandbox tests: the generated sandbox started in a thread on a free port.
 
-The sandbox is generated code (`generated/python/gorgias/sandbox`); these tests import it from the
-installed generated package, or from `generated/python` when it is not installed.
+The sandbox is generated code (`generated/gorgias/python/gorgias/sandbox`); these tests import it from the
+installed generated package, or from `generated/gorgias/python` when it is not installed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATED_PYTHON = REPO_ROOT / "generated" / "python"
+GENERATED_PYTHON = REPO_ROOT / "generated" / "gorgias" / "python"
 
 if str(GENERATED_PYTHON) not in sys.path and (GENERATED_PYTHON / "gorgias").is_dir():
     sys.path.append(str(GENERATED_PYTHON))

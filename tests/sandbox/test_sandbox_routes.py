@@ -356,6 +356,7 @@ def test_python_m_and_connectorgen_entry_points(tmp_path: Path) -> None:
     for command in (
         [sys.executable, "-m", "gorgias.sandbox", "--help"],
         [sys.executable, "-m", "connectorgen.cli", "sandbox", "--", "--help"],
+        [sys.executable, "-m", "connectorgen.cli", "sandbox", "gorgias", "--help"],
     ):
         result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr

@@ -31,7 +31,7 @@ from .conftest import API_KEY, EMAIL, REPO_ROOT
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
 
-OPENAPI = REPO_ROOT / "generated" / "openapi" / "gorgias.openapi.json"
+OPENAPI = REPO_ROOT / "generated" / "gorgias" / "openapi" / "gorgias.openapi.json"
 MAX_EXAMPLES = int(os.environ.get("SANDBOX_SCHEMATHESIS_EXAMPLES", "10"))
 SEED = 1
 EXCLUDED_CHECKS = "positive_data_acceptance,object_level_authorization"

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, REPO_ROOT
 from tests.recording import Recorder as BaseRecorder
 
-_GENERATED = REPO_ROOT / "generated" / "python"
+_GENERATED = REPO_ROOT / "generated" / "gorgias" / "python"
 if importlib.util.find_spec("gorgias") is None and (_GENERATED / "gorgias").is_dir():
     sys.path.insert(0, str(_GENERATED))
 

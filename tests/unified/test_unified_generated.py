@@ -11,7 +11,7 @@ from connectorgen.emitters import unified as unified_emitter
 from connectorgen.pipeline import build
 from tests.conftest import REPO_ROOT
 
-GENERATED = REPO_ROOT / "generated"
+GENERATED = REPO_ROOT / "generated" / "gorgias"
 
 USAGE = """
 from datetime import datetime, timezone

@@ -21,7 +21,7 @@ from tests.conftest import REPO_ROOT
 
 from .conftest import Recorder
 
-GENERATED = REPO_ROOT / "generated"
+GENERATED = REPO_ROOT / "generated" / "gorgias"
 UNIFIED_FILE = GENERATED / "mcp" / "gorgias.unified.tools.json"
 BASE_FILE = GENERATED / "mcp" / "gorgias.tools.json"
 RESOURCES = {
@@ -78,7 +78,7 @@ def test_tool_entries_have_the_mcp_tool_shape() -> None:
         assert tool["_meta"]["tags"][0] == "unified"
         assert tool["annotations"]["readOnlyHint"] is (tool["_meta"]["kind"] in ("list", "get"))
     # the packaged copy is the same file
-    packaged = REPO_ROOT / "generated" / "python" / "gorgias" / "unified" / "tools.json"
+    packaged = REPO_ROOT / "generated" / "gorgias" / "python" / "gorgias" / "unified" / "tools.json"
     assert packaged.read_text() == UNIFIED_FILE.read_text()
     assert unified_tools() == doc["tools"]
 

@@ -1,4 +1,4 @@
-"""Runs every emitter, stamps and formats their files, and writes or checks `generated/`.
+"""Runs every emitter, stamps and formats their files, and writes or checks `generated/<connector>/`.
 
 An emitter is a module in this package with `emit(connector) -> dict[str, str | bytes]` mapping
 paths (relative to the output folder) to contents. Emitters read only the IR.
@@ -174,10 +174,15 @@ def inputs_hash(definition: Path) -> str:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
-    # unified models and mappings (`<repo>/unified_mappings/`, see connectorgen.unified) are inputs too
+    # the shared unified models and this connector's mappings (`<repo>/unified_mappings/{models,<name>}/`,
+    # see connectorgen.unified) are inputs too; other connectors' mappings are not
     mappings = root.resolve().parent.parent / "unified_mappings"
     if mappings.is_dir():
-        for path in sorted(p for p in mappings.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        own = ("models", root.resolve().name)
+        for path in sorted(
+            p for p in mappings.rglob("*")
+            if p.suffix in (".yaml", ".yml") and p.is_file() and p.relative_to(mappings).parts[0] in own
+        ):
             digest.update(b"unified_mappings/" + path.relative_to(mappings).as_posix().encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())

@@ -1,4 +1,4 @@
-"""Python client emitter: `generated/python/`, an installable distribution of the connector's client.
+"""Python client emitter: `generated/<connector>/python/`, an installable distribution of the connector's client.
 
 Everything is rendered from the IR: the runtime helpers (`_client`, `_base`, `_auth`, `_errors`,
 `_pagination`, `_ratelimit`, `_types`) from jinja2 templates in `templates/` (one per concern), the
