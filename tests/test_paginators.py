@@ -238,3 +238,15 @@ def test_a_cursor_that_is_not_a_position_is_refused_before_sending(generated: Pa
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "refused ['cursor']"
+
+
+def test_a_paginator_path_missing_from_the_page_schema_is_reported(tmp_path: Path) -> None:
+    import shutil
+
+    spec = tmp_path / "paginated"
+    shutil.copytree(FIXTURE, spec)
+    text = (spec / "connector.yaml").read_text()
+    (spec / "connector.yaml").write_text(text.replace("total_path: count", "total_path: meta.total"))
+    code, output = run_cli("validate", str(spec))
+    assert code == 1
+    assert "error[pagination-path-missing]: total_path 'meta.total' of envelope 'page_list' is not in its page schema" in output

@@ -639,6 +639,20 @@ def _paginator_parameter_conflict(ctx: RuleContext) -> Iterator[Diagnostic]:
                 seen[value] = key
 
 
+@rule("paginator-no-next", "A time-based export paginator says neither where the next start time nor the next URL is.")
+def _paginator_no_next(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, pag in (ctx.connector.get("paginators") or {}).items():
+        if pag.get("type") == "time_export" and not (pag.get("next_start_path") or pag.get("next_url_path")):
+            yield connector.diagnostic(
+                "paginator-no-next",
+                f"time_export paginator '{name}' cannot continue: it declares neither next_start_path nor next_url_path",
+                ("paginators", name), "add next_start_path (e.g. end_time) or next_url_path (e.g. next_page)",
+            )
+
+
 def _mentions_unresolved(node: Any) -> bool:
     if isinstance(node, dict):
         return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())
