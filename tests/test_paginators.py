@@ -250,3 +250,15 @@ def test_a_paginator_path_missing_from_the_page_schema_is_reported(tmp_path: Pat
     code, output = run_cli("validate", str(spec))
     assert code == 1
     assert "error[pagination-path-missing]: total_path 'meta.total' of envelope 'page_list' is not in its page schema" in output
+
+
+def test_the_generated_client_of_every_paginator_type_passes_mypy_strict(generated: Path) -> None:
+    package = generated / "python"
+    modules = [f"demo/{p.name}" for p in sorted((package / "demo").glob("*.py"))] + ["demo/resources"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null", *modules],
+        cwd=package, env={**os.environ, "MYPYPATH": str(package)}, capture_output=True, text=True, timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout
