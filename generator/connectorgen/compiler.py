@@ -96,21 +96,40 @@ def build_paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
     out = {}
     for name, spec in (data.get("paginators") or {}).items():
         limit = spec.get("limit") or {}
+        kind = spec["type"]
+        position = {"page_number": "page_param", "offset": "offset_param", "time_export": "start_param"}.get(kind)
+        if kind == "cursor":
+            cursor_param = spec["cursor_param"]
+            cursor_description = spec.get("cursor_param_description", "Cursor of the page to fetch.")
+        else:
+            cursor_param = spec.get("cursor_argument", "cursor")
+            cursor_description = spec.get(
+                "cursor_argument_description",
+                "Opaque cursor of the page to fetch, taken from `next_cursor` of a previous page. Omit for the first page.",
+            )
         out[name] = ir.CursorPaginator(
             name=name,
             description=spec.get("description", ""),
-            cursor_param=spec["cursor_param"],
-            cursor_param_description=spec.get("cursor_param_description", "Cursor of the page to fetch."),
+            cursor_param=cursor_param,
+            cursor_param_description=cursor_description,
             limit_param=spec.get("limit_param"),
             limit_param_description=spec.get("limit_param_description", "Maximum number of items per page."),
             limit_minimum=limit.get("minimum"),
             limit_maximum=limit.get("maximum"),
             limit_default=limit.get("default"),
             items_path=cast(tuple[str, ...], split_path(spec["items_path"])),
-            next_cursor_path=cast(tuple[str, ...], split_path(spec["next_cursor_path"])),
+            next_cursor_path=split_path(spec.get("next_cursor_path")),
             prev_cursor_path=split_path(spec.get("prev_cursor_path")),
             next_url_path=split_path(spec.get("next_url_path")),
             prev_url_path=split_path(spec.get("prev_url_path")),
+            type=kind,
+            position_param=spec.get(position) if position else None,
+            position_param_description=spec.get(f"{position}_description", "") if position else "",
+            first_page=int(spec.get("first_page", 1)),
+            total_path=split_path(spec.get("total_path")),
+            has_more_path=split_path(spec.get("has_more_path")),
+            end_of_stream_path=split_path(spec.get("end_of_stream_path")),
+            next_start_path=split_path(spec.get("next_start_path")),
         )
     return out
 
@@ -193,6 +212,24 @@ def effective_parameters(op: dict[str, Any], envelope: ir.Envelope | None) -> li
                     name=paginator.cursor_param, location="query",
                     description=paginator.cursor_param_description, required=False, deprecated=False,
                     style="form", schema=ir.freeze({"type": "string"}), example=None, from_paginator=True,
+                    client_only=paginator.client_cursor,
+                )
+            )
+        if paginator.position_param and ("query", paginator.position_param) not in declared:
+            default_descriptions = {
+                "page_number": "Number of the page to fetch.",
+                "offset": "Number of items to skip.",
+                "time_export": "Start time (Unix seconds): items changed since then.",
+            }
+            position_schema: dict[str, Any] = {"type": "integer", "minimum": 0}
+            if paginator.type == "page_number":
+                position_schema["minimum"] = paginator.first_page
+            extra.append(
+                ir.Parameter(
+                    name=paginator.position_param, location="query",
+                    description=paginator.position_param_description or default_descriptions[paginator.type],
+                    required=paginator.type == "time_export", deprecated=False,
+                    style="form", schema=ir.freeze(position_schema), example=None, from_paginator=True,
                 )
             )
         if paginator.limit_param and ("query", paginator.limit_param) not in declared:

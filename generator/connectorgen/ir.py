@@ -28,6 +28,7 @@ ArgumentLocation = Literal["path", "query", "header", "body", "body_whole"]
 EnvelopeType = Literal["cursor_list", "data_list", "bare_array", "object", "empty", "binary", "csv"]
 
 SCHEMA_REF_PREFIX = "#/$defs/"
+PaginatorType = Literal["cursor", "page_number", "offset", "next_url", "link_header", "time_export"]
 LIST_ENVELOPES = frozenset({"cursor_list", "data_list", "bare_array"})
 JSON_ENVELOPES = frozenset({"cursor_list", "data_list", "bare_array", "object"})
 
@@ -194,12 +195,77 @@ class CursorPaginator:
     limit_maximum: int | None
     limit_default: int | None
     items_path: tuple[str, ...]
-    next_cursor_path: tuple[str, ...]
+    next_cursor_path: tuple[str, ...] | None
     prev_cursor_path: tuple[str, ...] | None
     next_url_path: tuple[str, ...] | None = None
-    """Fallback: a page may carry the next page's URL; its `cursor_param` query value is the cursor."""
+    """Fallback: a page may carry the next page's URL; its `cursor_param` query value is the cursor.
+
+    For `page_number`, `next_url` and `time_export`: where a page gives the next page's URL."""
     prev_url_path: tuple[str, ...] | None = None
-    type: Literal["cursor"] = "cursor"
+    type: PaginatorType = "cursor"
+    position_param: str | None = None
+    """The query parameter the opaque cursor is decoded into: `page_param` (page_number),
+    `offset_param` (offset) or `start_param` (time_export); None for cursor and URL types."""
+    position_param_description: str = ""
+    first_page: int = 1
+    total_path: tuple[str, ...] | None = None
+    has_more_path: tuple[str, ...] | None = None
+    end_of_stream_path: tuple[str, ...] | None = None
+    next_start_path: tuple[str, ...] | None = None
+
+    @property
+    def how(self) -> str:
+        """How the pages follow each other, one Markdown paragraph (names in code spans)."""
+
+        def code(path: tuple[str, ...] | str | None) -> str:
+            return "`" + (path if isinstance(path, str) else ".".join(path or ())) + "`"
+
+        size = f" and the page size as {code(self.limit_param)}" if self.limit_param else ""
+        items = f"Items are under {code(self.items_path)}."
+        if self.type == "cursor":
+            text = (f"Cursor pagination: send the cursor as {code(self.cursor_param)}{size}. {items} "
+                    f"The next cursor is at {code(self.next_cursor_path)}")
+            if self.has_more_path:
+                text += f"; the list ends when {code(self.has_more_path)} is false"
+            text += "."
+        elif self.type == "page_number":
+            ends = ["an empty page", "a page shorter than the page size"]
+            if self.total_path:
+                ends.append(f"once the total at {code(self.total_path)} was read")
+            if self.next_url_path:
+                ends.append(f"when {code(self.next_url_path)} (the next page's URL) is empty")
+            text = (f"Numbered pages: send the page number as {code(self.position_param)} (the first page is "
+                    f"{self.first_page}){size}. {items} The list ends on {', '.join(ends[:-1])} or {ends[-1]}.")
+        elif self.type == "offset":
+            ends = ["an empty page", "a page shorter than the limit"]
+            if self.total_path:
+                ends.append(f"once the total at {code(self.total_path)} was read")
+            text = (f"Offset pagination: send the number of items to skip as {code(self.position_param)}{size}. "
+                    f"{items} The list ends on {', '.join(ends[:-1])} or {ends[-1]}.")
+        elif self.type == "next_url":
+            text = (f"Each page gives the URL of the next one at {code(self.next_url_path)}{size and ' (send' + size[4:] + ')'}. "
+                    f"{items} The list ends when it is empty.")
+        elif self.type == "link_header":
+            text = (f"The URL of the next page is in the `Link` response header (`rel=\"next\"`)"
+                    f"{size and ' (send' + size[4:] + ')'}. {items} The list ends when there is none.")
+        else:
+            nxt = " or ".join(code(p) for p in (self.next_start_path, self.next_url_path) if p)
+            text = (f"Incremental export: send the start time (Unix seconds) as {code(self.position_param)}{size}; "
+                    f"each page gives the next start time at {nxt}. {items} The export ends when "
+                    f"{code(self.end_of_stream_path)} is true.")
+        if self.client_cursor:
+            text += (f" Generated clients and MCP tools hand out an opaque `next_cursor` per page and take it back "
+                     f"as {code(self.cursor_param)}.")
+        return text
+
+    @property
+    def client_cursor(self) -> bool:
+        """True when `cursor_param` is an argument of the clients only, never sent as it is."""
+        return self.type != "cursor"
+
+
+Paginator = CursorPaginator
+"""Every paginator type (`type`) is one frozen record; the fields a type does not use are None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +329,9 @@ class Parameter:
     example: Any
     from_paginator: bool
     """True for cursor/limit parameters contributed by the paginator."""
+    client_only: bool = False
+    """The opaque cursor argument of a paginator whose cursor is not a wire parameter: taken by the
+    clients and MCP tools, decoded into the real page parameters, never sent as it is."""
 
 
 @dataclass(frozen=True, slots=True)

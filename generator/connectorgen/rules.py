@@ -603,7 +603,8 @@ def _pagination_path_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
         if env["type"] == "cursor_list":
             pag = paginators.get(env.get("paginator"), {})
             checks = [(key, pag[key]) for key in (
-                "items_path", "next_cursor_path", "prev_cursor_path", "next_url_path", "prev_url_path"
+                "items_path", "next_cursor_path", "prev_cursor_path", "next_url_path", "prev_url_path",
+                "total_path", "has_more_path", "end_of_stream_path", "next_start_path",
             ) if key in pag]
         elif env["type"] == "data_list":
             checks = [("items_path", env["items_path"])]
@@ -613,6 +614,43 @@ def _pagination_path_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
                     "pagination-path-missing", f"{key} '{dotted}' of envelope '{name}' is not in its page schema",
                     ("envelopes", name, "page_schema"), "add the property to the page schema or fix the path",
                 )
+
+
+@rule("paginator-parameter-conflict", "Two query parameters of one paginator (cursor argument, page, offset or start, size) share a name.")
+def _paginator_parameter_conflict(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, pag in (ctx.connector.get("paginators") or {}).items():
+        seen: dict[str, str] = {}
+        if pag.get("type") != "cursor":
+            seen[pag.get("cursor_argument", "cursor")] = "cursor_argument"
+        for key in ("cursor_param", "page_param", "offset_param", "start_param", "limit_param"):
+            value = pag.get(key)
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                yield connector.diagnostic(
+                    "paginator-parameter-conflict",
+                    f"{key} '{value}' of paginator '{name}' is also its {seen[value]}",
+                    ("paginators", name, key), "give each parameter of a paginator its own name",
+                )
+            else:
+                seen[value] = key
+
+
+@rule("paginator-no-next", "A time-based export paginator says neither where the next start time nor the next URL is.")
+def _paginator_no_next(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, pag in (ctx.connector.get("paginators") or {}).items():
+        if pag.get("type") == "time_export" and not (pag.get("next_start_path") or pag.get("next_url_path")):
+            yield connector.diagnostic(
+                "paginator-no-next",
+                f"time_export paginator '{name}' cannot continue: it declares neither next_start_path nor next_url_path",
+                ("paginators", name), "add next_start_path (e.g. end_time) or next_url_path (e.g. next_page)",
+            )
 
 
 def _mentions_unresolved(node: Any) -> bool:

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Union
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 import httpx
 import pydantic
@@ -567,6 +567,10 @@ def prepare(
     body_args: list[tuple[ArgumentSpec, Any]] = []
     absolute = False
     send_auth = True
+    client_cursor = op.pagination is not None and op.pagination.type != "cursor"
+    if client_cursor and cursor is None:
+        given = args.get(op.cursor_param or "")
+        cursor = given if isinstance(given, str) and given else None
     for arg in op.arguments:
         if arg.name not in args:
             continue
@@ -575,7 +579,9 @@ def prepare(
             continue
         loc = arg.location
         if loc == "query":
-            if value is None or (cursor is not None and arg.name == op.cursor_param):
+            if value is None or (
+                (cursor is not None or client_cursor) and arg.name == op.cursor_param
+            ):
                 continue
             try:
                 encode_query(arg, value, params)
@@ -605,7 +611,13 @@ def prepare(
                 body = jsonable(value)
             except TypeError as exc:
                 errors.setdefault(arg.name, []).append(str(exc))
-    if cursor is not None and op.cursor_param:
+    if client_cursor:
+        if cursor is not None:
+            try:
+                params = position_params(op, params, cursor)
+            except ValueError as exc:
+                errors.setdefault(op.cursor_param or "cursor", []).append(str(exc))
+    elif cursor is not None and op.cursor_param:
         params.append((op.cursor_param, cursor))
     prepared = Prepared(op.method, path, absolute, send_auth, params, headers)
     content_type = op.body_content_type or JSON_CONTENT_TYPE
@@ -736,6 +748,133 @@ def _cursor_from_url(url: Any, param: str | None) -> str | None:
     return _cursor(values[0]) if values else None
 
 
+def position_params(
+    op: OperationSpec, params: list[tuple[str, str]], cursor: str
+) -> list[tuple[str, str]]:
+    """The query of the page an opaque cursor (`next_cursor`) points at, from the query of the first page.
+
+    Page numbers, offsets and start times replace their own parameter; the query string of a
+    next-page URL replaces the whole query (the URL carries every parameter the API wants back).
+    """
+    pagination = op.pagination
+    if pagination is None or pagination.type == "cursor":
+        return [*params, (op.cursor_param or "cursor", cursor)]
+    if pagination.type in ("next_url", "link_header"):
+        pairs = parse_qsl(cursor, keep_blank_values=True)
+        if not pairs:
+            raise ValueError("not a cursor of this list; pass the next_cursor of a previous page")
+        return pairs
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 20:
+        raise ValueError("not a cursor of this list; pass the next_cursor of a previous page")
+    name = pagination.position_param or ""
+    return [(k, v) for k, v in params if k != name] + [(name, cursor)]
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return None
+
+
+def _url_query(url: Any) -> str | None:
+    """The opaque cursor of a next-page URL: its query string (the request keeps its own host and path)."""
+    if not isinstance(url, str) or not url:
+        return None
+    query = urlsplit(url).query
+    return query or None
+
+
+_LINK_NEXT = re.compile(
+    r'<([^>]*)>[^,]*?;\s*rel\s*=\s*"?(?:[^",]*\s)?next(?:\s[^",]*)?"?', re.IGNORECASE
+)
+
+
+def link_next(header: str | None) -> str | None:
+    """The `rel="next"` URL of a `Link` response header (RFC 8288), if any."""
+    if not header:
+        return None
+    match = _LINK_NEXT.search(header)
+    return match.group(1) if match else None
+
+
+def next_position(
+    op: OperationSpec,
+    items: list[Any],
+    nxt: str | None,
+    signals: Mapping[str, Any],
+    sent: Sequence[tuple[str, str]],
+    link: str | None,
+) -> str | None:
+    """The opaque cursor of the page after this one, or None on the last page.
+
+    `signals` holds what the page said (`total`, `has_more`, `end_of_stream`, `next_start`,
+    `next_url`), `sent` the query the page was fetched with, `link` its `Link` header.
+    """
+    pagination = op.pagination
+    if pagination is None:
+        return nxt
+    kind = pagination.type
+    if kind == "cursor":
+        return None if signals.get("has_more") is False else nxt
+    if kind == "next_url":
+        return _url_query(signals.get("next_url"))
+    if kind == "link_header":
+        return _url_query(link_next(link))
+    if kind == "time_export":
+        if signals.get("end_of_stream") is True:
+            return None
+        start = _int(signals.get("next_start"))
+        if start is not None:
+            return str(start)
+        values = parse_qs(urlsplit(signals.get("next_url") or "").query).get(
+            pagination.position_param or ""
+        )
+        return values[0] if values and _int(values[0]) is not None else None
+    if not items:
+        return None
+    query = dict(sent)
+    size = _int(query.get(pagination.limit_param or "")) or pagination.limit_default
+    if size is not None and len(items) < size:
+        return None  # a short page is the last one
+    total = _int(signals.get("total"))
+    position = _int(query.get(pagination.position_param or ""))
+    if kind == "page_number":
+        page = pagination.first_page if position is None else position
+        if op.next_url_path is not None and not signals.get("next_url"):
+            return None
+        if (
+            total is not None
+            and (page - pagination.first_page) * (size or len(items)) + len(items) >= total
+        ):
+            return None
+        return str(page + 1)
+    after = (position or 0) + len(items)
+    if total is not None and after >= total:
+        return None
+    return str(after)
+
+
+def _signal_paths(op: OperationSpec) -> dict[str, tuple[str, ...]]:
+    """Where a page holds what `next_position` reads, by signal name."""
+    pagination = op.pagination
+    if pagination is None:
+        return {}
+    paths = {
+        "total": pagination.total_path,
+        "has_more": pagination.has_more_path,
+        "end_of_stream": pagination.end_of_stream_path,
+        "next_start": pagination.next_start_path,
+        "next_url": op.next_url_path,
+    }
+    return {name: path for name, path in paths.items() if path}
+
+
 def _cursors(
     op: OperationSpec, nxt: Any, prv: Any, next_url: Any, prev_url: Any
 ) -> tuple[str | None, str | None]:
@@ -746,11 +885,21 @@ def _cursors(
 
 
 def raw_page(
-    data: Any, op: OperationSpec, where: str, status: int
+    data: Any,
+    op: OperationSpec,
+    where: str,
+    status: int,
+    *,
+    sent: Sequence[tuple[str, str]] = (),
+    link: str | None = None,
 ) -> tuple[list[Any], str | None, str | None]:
-    """Items and cursors of a list response, read tolerantly (bare array <-> `{data: [...]}`)."""
+    """Items and cursors of a list response, read tolerantly (bare array <-> `{data: [...]}`).
+
+    `sent` (the query the page was fetched with) and `link` (its `Link` header) are what paginators
+    other than a plain cursor one need to tell the next page.
+    """
     if isinstance(data, list):
-        return data, None, None
+        return data, next_position(op, data, None, {}, sent, link) if op.pagination else None, None
     if isinstance(data, Mapping):
         items = _dig(data, op.items_path or ("data",))
         if isinstance(items, list):
@@ -761,6 +910,9 @@ def raw_page(
                 _dig(data, op.next_url_path),
                 _dig(data, op.prev_url_path),
             )
+            if op.pagination is not None:
+                signals = {name: _dig(data, path) for name, path in _signal_paths(op).items()}
+                nxt = next_position(op, items, nxt, signals, sent, link)
             return items, nxt, prv
     method, _, path = where.partition(" ")
     raise APIResponseValidationError(
@@ -783,13 +935,17 @@ def _list_of(tp: Any) -> Any:
 
 _PAGE_ADAPTERS: dict[
     tuple[Any, ...],
-    tuple[TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None]]],
+    tuple[
+        TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]
+    ],
 ] = {}
 
 
 def _page_model(
     op: OperationSpec, item_type: Any
-) -> tuple[TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None]]]:
+) -> tuple[
+    TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]
+]:
     """A pydantic model of the page envelope, so a page is parsed and validated in one pass."""
     key = (
         op.envelope,
@@ -797,6 +953,7 @@ def _page_model(
         op.next_cursor_path,
         op.prev_cursor_path,
         op.next_url_path,
+        op.pagination,
         item_type,
     )
     found = _PAGE_ADAPTERS.get(key)
@@ -804,7 +961,7 @@ def _page_model(
         return found
     if op.envelope == "bare_array" or not op.items_path:
         list_adapter: TypeAdapter[Any] = TypeAdapter(_list_of(_item_or_raw(item_type)))
-        found = (list_adapter, lambda parsed: (parsed, None, None))
+        found = (list_adapter, lambda parsed: (parsed, None, None, {}))
         _PAGE_ADAPTERS[key] = found
         return found
     paths: dict[str, tuple[tuple[str, ...], Any, bool]] = {
@@ -818,6 +975,8 @@ def _page_model(
         paths["next_url"] = (op.next_url_path, str | None, False)
     if op.prev_url_path:
         paths["prev_url"] = (op.prev_url_path, str | None, False)
+    for name, path in _signal_paths(op).items():
+        paths.setdefault(name, (path, Any, False))
     counter = iter(range(1_000_000))
 
     def build(prefix: tuple[str, ...]) -> Any:
@@ -852,7 +1011,9 @@ def _page_model(
             obj = getattr(obj, obj.__connectorgen_names__[key])
         return obj
 
-    def extract(parsed: Any) -> tuple[list[Any], str | None, str | None]:
+    signal_paths = _signal_paths(op)
+
+    def extract(parsed: Any) -> tuple[list[Any], str | None, str | None, dict[str, Any]]:
         nxt, prv = _cursors(
             op,
             get(parsed, op.next_cursor_path) if op.next_cursor_path else None,
@@ -860,7 +1021,8 @@ def _page_model(
             get(parsed, op.next_url_path) if op.next_url_path else None,
             get(parsed, op.prev_url_path) if op.prev_url_path else None,
         )
-        return get(parsed, op.items_path or ()), nxt, prv
+        signals = {name: get(parsed, path) for name, path in signal_paths.items()}
+        return get(parsed, op.items_path or ()), nxt, prv, signals
 
     found = (TypeAdapter(root), extract)
     _PAGE_ADAPTERS[key] = found
@@ -875,16 +1037,25 @@ def decode_page(
     strict: bool,
     where: str,
     status: int = 200,
+    sent: Sequence[tuple[str, str]] = (),
+    link: str | None = None,
 ) -> tuple[list[Any], str | None, str | None]:
-    """Items (validated into `item_type` when given) and cursors of one list page."""
+    """Items (validated into `item_type` when given) and cursors of one list page.
+
+    `sent` is the query the page was fetched with and `link` its `Link` header (see `raw_page`).
+    """
     if item_type is None:
-        return raw_page(loads(content, where, status), op, where, status)
+        return raw_page(loads(content, where, status), op, where, status, sent=sent, link=link)
     page_adapter, extract = _page_model(op, item_type)
     try:
         with _collection_paused():
-            items, nxt, prv = extract(page_adapter.validate_json(content))
+            items, nxt, prv, signals = extract(page_adapter.validate_json(content))
+        if op.pagination is not None:
+            nxt = next_position(op, items, nxt, signals, sent, link)
     except ValidationError:  # another envelope shape than declared: read it from plain JSON
-        items, nxt, prv = raw_page(loads(content, where, status), op, where, status)
+        items, nxt, prv = raw_page(
+            loads(content, where, status), op, where, status, sent=sent, link=link
+        )
     return _typed_items(items, item_type, strict, where, status), nxt, prv
 
 

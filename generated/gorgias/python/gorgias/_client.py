@@ -565,6 +565,8 @@ class _BaseClient:
                 op,
                 where,
                 response.status_code,
+                sent=list(response.request.url.params.multi_items()),
+                link=response.headers.get("link"),
             )
             return {"result": items, "next_cursor": nxt, "prev_cursor": prv}
         if env == "binary":
@@ -1065,6 +1067,8 @@ class Gorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            sent=prepared.params,
+            link=response.headers.get("link"),
         )
         return Page(items, nxt, prv, response.status_code)
 
@@ -1675,6 +1679,8 @@ class AsyncGorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            sent=prepared.params,
+            link=response.headers.get("link"),
         )
         return Page(items, nxt, prv, response.status_code)
 

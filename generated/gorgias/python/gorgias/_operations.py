@@ -19,12 +19,41 @@ from pydantic import Field
 
 from . import models as _models
 
-__all__ = ["OPERATIONS", "ArgumentSpec", "DownloadLocation", "OperationSpec", "operation"]
+__all__ = [
+    "OPERATIONS",
+    "ArgumentSpec",
+    "DownloadLocation",
+    "OperationSpec",
+    "PaginationSpec",
+    "operation",
+]
 
 ArgumentLocation = Literal["path", "query", "header", "body", "body_whole"]
 ParameterStyle = Literal["simple", "form", "repeated", "comma", "deep_object"]
 EnvelopeType = Literal["cursor_list", "data_list", "bare_array", "object", "empty", "binary", "csv"]
 LIST_ENVELOPES: Final = frozenset({"cursor_list", "data_list", "bare_array"})
+PaginatorType = Literal["cursor", "page_number", "offset", "next_url", "link_header", "time_export"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaginationSpec:
+    """How a paginated list other than a plain cursor one moves from page to page.
+
+    The clients always hand out an opaque cursor (`next_cursor`), taken back by the `cursor_param`
+    argument: a page number (page_number), an offset (offset), a start time (time_export), or the
+    query string of the next page's URL (next_url, link_header). For the first three it is sent as
+    `position_param`; a URL's query string replaces the query of the request.
+    """
+
+    type: PaginatorType
+    position_param: str | None = None
+    limit_param: str | None = None
+    limit_default: int | None = None
+    first_page: int = 1
+    total_path: tuple[str, ...] | None = None
+    has_more_path: tuple[str, ...] | None = None
+    end_of_stream_path: tuple[str, ...] | None = None
+    next_start_path: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +105,8 @@ class OperationSpec:
     next_url_path: tuple[str, ...] | None = None
     prev_url_path: tuple[str, ...] | None = None
     cursor_param: str | None = None
+    pagination: PaginationSpec | None = None
+    """Set for every paginator but a plain cursor one (which needs nothing more)."""
     body_content_type: str | None = None
     body_type: Any = None
     """Model (or type) the request body is validated against, when the body schema is named."""

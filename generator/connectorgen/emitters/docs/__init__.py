@@ -161,9 +161,19 @@ def _response_text(op: ir.Operation, link: Link, code: Callable[[str], str]) -> 
         shape = f"{item_text} object"
     elif envelope.type == "cursor_list":
         paginator = envelope.paginator
-        next_path = ".".join(paginator.next_cursor_path) if paginator else "next cursor"
         items = ".".join(envelope.items_path or ("data",))
-        shape = f"a page of {item_text}: items under {code(items)}, next page cursor at {code(next_path)}"
+        if paginator is None or paginator.next_cursor_path:
+            next_path = ".".join(paginator.next_cursor_path) if paginator and paginator.next_cursor_path else "next cursor"
+            shape = f"a page of {item_text}: items under {code(items)}, next page cursor at {code(next_path)}"
+        else:
+            how = {
+                "page_number": f"pages numbered by {code(paginator.position_param or '')}",
+                "offset": f"pages chosen by the offset {code(paginator.position_param or '')}",
+                "next_url": f"next page URL at {code('.'.join(paginator.next_url_path or ()))}",
+                "link_header": f"next page URL in the {code('Link')} header",
+                "time_export": f"an incremental export from {code(paginator.position_param or '')}",
+            }[paginator.type]
+            shape = f"a page of {item_text}: items under {code(items)}, {how}"
         if envelope.page_schema:
             shape += f" (page: {link(envelope.page_schema)})"
     elif envelope.type == "data_list":

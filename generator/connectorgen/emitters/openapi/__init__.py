@@ -233,7 +233,7 @@ def _response_example(op: ir.Operation, value: Any) -> Any:
     if envelope.type in ("cursor_list", "data_list"):
         page: dict[str, Any] = {}
         _set_path(page, envelope.items_path or ("data",), [value])
-        if envelope.paginator is not None:
+        if envelope.paginator is not None and envelope.paginator.next_cursor_path:
             _set_path(page, envelope.paginator.next_cursor_path, None)
             if envelope.paginator.prev_cursor_path:
                 _set_path(page, envelope.paginator.prev_cursor_path, None)
@@ -448,7 +448,7 @@ def _operation(
     parameters = [
         _parameter(p, param_examples.get((p.location, p.name), {}))
         for p in op.parameters
-        if not (route and p.location == "path")
+        if not (route and p.location == "path") and not p.client_only
     ]
     if route:
         parameters[:0] = _route_parameters(route)
@@ -491,16 +491,24 @@ def _operation(
     out["x-codegen"] = codegen
     paginator = op.response.envelope.paginator if op.paginated else None
     if paginator is not None:
-        pagination: dict[str, Any] = {
-            "type": paginator.type,
-            "cursor_param": paginator.cursor_param,
-        }
+        pagination: dict[str, Any] = {"type": paginator.type}
+        if paginator.client_cursor:
+            pagination["cursor_argument"] = paginator.cursor_param
+        else:
+            pagination["cursor_param"] = paginator.cursor_param
+        if paginator.position_param:
+            pagination["position_param"] = paginator.position_param
         if paginator.limit_param:
             pagination["limit_param"] = paginator.limit_param
         pagination["items_path"] = ".".join(paginator.items_path)
-        pagination["next_cursor_path"] = ".".join(paginator.next_cursor_path)
-        if paginator.prev_cursor_path:
-            pagination["prev_cursor_path"] = ".".join(paginator.prev_cursor_path)
+        for key in ("next_cursor_path", "prev_cursor_path", "has_more_path", "total_path", "end_of_stream_path", "next_start_path"):
+            path = getattr(paginator, key)
+            if path:
+                pagination[key] = ".".join(path)
+        if paginator.client_cursor and paginator.next_url_path:
+            pagination["next_url_path"] = ".".join(paginator.next_url_path)
+        if paginator.type == "page_number":
+            pagination["first_page"] = paginator.first_page
         out["x-pagination"] = pagination
     annotations = op.annotations
     out["x-mcp"] = {

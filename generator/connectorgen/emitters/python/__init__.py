@@ -153,6 +153,24 @@ def _body_type(op: ir.Operation) -> str | None:
     return None
 
 
+def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
+    """`PaginationSpec` fields (only those set) for any paginator but a plain cursor one."""
+    if paginator is None or (paginator.type == "cursor" and not paginator.has_more_path):
+        return None
+    fields: dict[str, Any] = {
+        "type": paginator.type,
+        "position_param": paginator.position_param,
+        "limit_param": paginator.limit_param,
+        "limit_default": paginator.limit_default,
+        "first_page": paginator.first_page if paginator.type == "page_number" else None,
+        "total_path": paginator.total_path,
+        "has_more_path": paginator.has_more_path,
+        "end_of_stream_path": paginator.end_of_stream_path,
+        "next_start_path": paginator.next_start_path,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def _operation_context(op: ir.Operation) -> dict[str, Any]:
     env = op.response.envelope
     paginator = env.paginator
@@ -175,6 +193,7 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "next_url_path": paginator.next_url_path if paginator else None,
         "prev_url_path": paginator.prev_url_path if paginator else None,
         "cursor_param": paginator.cursor_param if paginator else None,
+        "pagination": _pagination(paginator),
         "body_content_type": op.body.content_type if op.body else None,
         "body_type": _body_type(op),
         "response_type": f"_models.{schema_name}" if schema_name and env.is_json else None,

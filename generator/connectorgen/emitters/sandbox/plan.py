@@ -492,7 +492,9 @@ class Planner:
             "envelope": {
                 "type": env.type,
                 "items_path": list(env.items_path) if env.items_path else None,
-                "next_cursor_path": list(env.paginator.next_cursor_path) if env.paginator else None,
+                "next_cursor_path": list(env.paginator.next_cursor_path)
+                if env.paginator and env.paginator.next_cursor_path
+                else None,
                 "prev_cursor_path": list(env.paginator.prev_cursor_path)
                 if env.paginator and env.paginator.prev_cursor_path
                 else None,
@@ -518,10 +520,14 @@ class Planner:
                     "paginator": p.from_paginator,
                 }
                 for p in op.parameters
+                if not p.client_only
             ],
             "body": None,
             "filters": [],
         }
+        pagination = _pagination(env.paginator)
+        if pagination is not None:
+            route["envelope"]["pagination"] = pagination
         if op.body is not None:
             route["body"] = {
                 "content_type": op.body.content_type,
@@ -781,3 +787,24 @@ def route_sort_key(path: str) -> tuple[Any, ...]:
 
 def build_plan(connector: ir.Connector) -> dict[str, Any]:
     return Planner(connector).build()
+
+
+def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
+    """How the sandbox serves a paginator other than a plain cursor one (None for those)."""
+    if paginator is None or (paginator.type == "cursor" and not paginator.has_more_path):
+        return None
+
+    def path(value: tuple[str, ...] | None) -> list[str] | None:
+        return list(value) if value else None
+
+    return {
+        "type": paginator.type,
+        "position_param": paginator.position_param,
+        "first_page": paginator.first_page,
+        "limit_default": paginator.limit_default,
+        "total_path": path(paginator.total_path),
+        "has_more_path": path(paginator.has_more_path),
+        "end_of_stream_path": path(paginator.end_of_stream_path),
+        "next_start_path": path(paginator.next_start_path),
+        "next_url_path": path(paginator.next_url_path),
+    }

@@ -318,6 +318,8 @@ class Sandbox:
                 base_url=base_url,
                 request_path=request.url.path,
                 files=files,
+                page_size=self.options.page_size,
+                position=request.query_params.get("sandbox_page"),
             )
             reply = HANDLERS.get(route["handler"], HANDLERS["generic"])(call)
             reply.raw = reply.content()

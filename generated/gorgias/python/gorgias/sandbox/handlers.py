@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from . import query as Q
 from . import schemas as S
@@ -48,6 +49,10 @@ class Call:
     request_path: str
     files: list[tuple[str, str, str, bytes]] = field(default_factory=list)
     """Uploaded parts: (field name, file name, content type, bytes)."""
+    page_size: int | None = None
+    """Page size of lists when a request gives none (the `page_size` option)."""
+    position: str | None = None
+    """The `sandbox_page` query value: where the next-page URLs the sandbox hands out continue."""
 
     @property
     def col(self) -> Collection:
@@ -132,11 +137,16 @@ class Call:
         if env["type"] == "empty":
             return Reply(status)
         page: dict[str, Any] = {}
+        pagination = env.get("pagination")
+        if (
+            env["type"] == "cursor_list"
+            and paginate
+            and pagination
+            and pagination["type"] != "cursor"
+        ):
+            return self.position_reply(items, pagination, status, render)
         if env["type"] == "cursor_list" and paginate:
-            limit_param = env.get("limit_param") or "limit"
-            limit = self.query.get(limit_param)
-            if limit is None:
-                limit = _param_default(self.route, limit_param, 30)
+            limit = self.size()
             cursor_param = env.get("cursor_param") or "cursor"
             chunk, nxt, prv = Q.paginate(
                 items,
@@ -156,9 +166,95 @@ class Call:
             meta_path = (env.get("next_cursor_path") or ["meta", "x"])[:-1]
             if meta_path:
                 _set(page, [*meta_path, "total_resources"], len(items))
+            if pagination:  # a cursor that also says whether more follows, and the next URL
+                if pagination.get("has_more_path"):
+                    _set(page, pagination["has_more_path"], nxt is not None)
+                if pagination.get("next_url_path"):
+                    _set(
+                        page,
+                        pagination["next_url_path"],
+                        self.url_with({cursor_param: nxt}) if nxt else None,
+                    )
             return Reply(status, page)
         _set(page, env.get("items_path") or ["data"], [render(i) for i in items])
         return Reply(status, page)
+
+    def size(self) -> int:
+        """Page size: the request's, else the `page_size` option, else the definition's default, else 30."""
+        limit_param = self.envelope.get("limit_param") or "limit"
+        limit = self.query.get(limit_param)
+        if limit is None:
+            limit = self.page_size or _param_default(self.route, limit_param, 30)
+        return int(limit)
+
+    def url_with(self, changes: dict[str, Any], *, keep: bool = True) -> str:
+        """This request's URL with some query parameters changed (the ones the sandbox parsed are kept)."""
+        query: dict[str, Any] = {}
+        if keep:
+            for p in self.route["params"]:
+                value = self.query.get(p["name"]) if p["in"] == "query" else None
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    query[p["name"]] = value
+        query.update(changes)
+        return f"{self.base_url}{self.request_path}?{urlencode(query)}"
+
+    def position_reply(
+        self,
+        items: list[Any],
+        pagination: dict[str, Any],
+        status: int,
+        render: Callable[[Any], Any],
+    ) -> Reply:
+        """One page of a page-number, offset, next-URL, Link-header or time-based export list.
+
+        Items keep their list order. A time-based export stands the position of an item in that
+        order in for its change time: `start_time=N` starts at the item N, and `end_time` (the next
+        start) is the position after the page.
+        """
+        env = self.envelope
+        kind = pagination["type"]
+        param = pagination.get("position_param") or ""
+        size = self.size()
+        headers: dict[str, str] = {}
+        if kind == "page_number":
+            number = int(self.query.get(param) or pagination["first_page"])
+            start = max(0, number - pagination["first_page"]) * size
+        elif kind in ("offset", "time_export"):
+            start = int(self.query.get(param) or 0)
+        else:
+            text = self.position or "0"
+            if not text.isascii() or not text.isdigit() or len(text) > 12:
+                raise ApiError(400, "Invalid page.", {"sandbox_page": ["Not a page of this list."]})
+            start = int(text)
+        chunk = items[start : start + size]
+        end = start + len(chunk)
+        more = end < len(items)
+        page: dict[str, Any] = {}
+        _set(page, env.get("items_path") or ["data"], [render(i) for i in chunk])
+        if pagination.get("total_path") and kind in ("page_number", "offset"):
+            _set(page, pagination["total_path"], len(items))
+        if kind == "page_number" and pagination.get("next_url_path"):
+            _set(
+                page,
+                pagination["next_url_path"],
+                self.url_with({param: number + 1}) if more else None,
+            )
+        elif kind == "next_url":
+            _set(
+                page,
+                pagination["next_url_path"],
+                self.url_with({"sandbox_page": end}) if more else None,
+            )
+        elif kind == "link_header" and more:
+            headers["Link"] = f'<{self.url_with({"sandbox_page": end})}>; rel="next"'
+        elif kind == "time_export":
+            # like Zendesk, the next request is given even at the end of the stream
+            if pagination.get("next_start_path"):
+                _set(page, pagination["next_start_path"], end)
+            if pagination.get("next_url_path"):
+                _set(page, pagination["next_url_path"], self.url_with({param: end}))
+            _set(page, pagination["end_of_stream_path"], not more)
+        return Reply(status, page, headers=headers)
 
     def order(self, default: str) -> tuple[list[tuple[str, bool]], str]:
         cursor_param = self.envelope.get("cursor_param") or "cursor"

@@ -51,6 +51,8 @@ class SandboxOptions:
     """Password (API key) accepted with HTTP Basic auth."""
     token: str = "sandbox"
     """Bearer token accepted."""
+    page_size: int | None = None
+    """Page size of paginated lists when a request gives none; default: the definition's (else 30)."""
     rate_limit: str | None = None
     """`REQUESTS/SECONDS` (e.g. `40/20`) for every credential, `off` to disable; default: the definition's."""
     latency_ms: str = "0"
@@ -133,6 +135,12 @@ class SandboxOptions:
             ):
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
         self.latency_range()
+        if self.page_size is not None and (
+            isinstance(self.page_size, bool)
+            or not isinstance(self.page_size, int)
+            or self.page_size < 1
+        ):
+            raise ValueError(f"page_size must be a positive integer, got {self.page_size!r}")
         if self.rate_limit is not None:
             parse_rate_limit(self.rate_limit)
 
@@ -189,6 +197,13 @@ def build_parser(prog: str = "python -m gorgias.sandbox") -> argparse.ArgumentPa
     )
     parser.add_argument(
         "--token", default=d.token, help="bearer token accepted (default %(default)s)"
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="page size of lists when a request gives none (default: the definition's)",
     )
     parser.add_argument(
         "--rate-limit",
