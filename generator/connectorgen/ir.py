@@ -133,6 +133,16 @@ class RateLimit:
     period_seconds: float
     retry_after_header: str | None
     usage_header: str | None
+    type: Literal["leaky_bucket", "fixed_window"] = "leaky_bucket"
+    limit_header: str | None = None
+    remaining_header: str | None = None
+    reset_header: str | None = None
+    reset_format: Literal["delta_seconds", "epoch_seconds"] = "delta_seconds"
+
+    @property
+    def status_headers(self) -> bool:
+        """True when responses carry the window's status (a usage header or remaining/limit/reset)."""
+        return bool(self.usage_header or self.remaining_header or self.limit_header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +248,23 @@ class RetryPolicy:
     idempotent_methods: tuple[str, ...]
 
 
+FieldErrorsType = Literal["string_lists", "object_lists", "object_list"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldErrors:
+    """Where and how an error body carries per-field errors (discriminated by `type`)."""
+
+    type: FieldErrorsType
+    path: tuple[str, ...]
+    field_key: str | None = None
+    """`object_list`: key of the field name in each object."""
+    message_key: str | None = None
+    """`object_lists` / `object_list`: key of the message in each object."""
+    code_key: str | None = None
+    """`object_lists` / `object_list`: key of the machine-readable code in each object."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorShape:
     description: str
@@ -245,6 +272,7 @@ class ErrorShape:
     message_path: tuple[str, ...]
     field_errors_path: tuple[str, ...] | None
     fallback_message_paths: tuple[tuple[str, ...], ...]
+    field_errors: FieldErrors | None = None
 
 
 # --- operations ----------------------------------------------------------------------------

@@ -13,9 +13,14 @@ SPEC = json.loads(
    "password_env": "GORGIAS_API_KEY",
    "password_param": "api_key",
    "rate_limit": {
+    "limit_header": null,
     "period_seconds": 20.0,
+    "remaining_header": null,
     "requests": 40,
+    "reset_format": "delta_seconds",
+    "reset_header": null,
     "retry_after_header": "Retry-after",
+    "type": "leaky_bucket",
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
    "username_env": "GORGIAS_EMAIL",
@@ -24,9 +29,14 @@ SPEC = json.loads(
   "oauth2_authorization_code": {
    "name": "oauth2",
    "rate_limit": {
+    "limit_header": null,
     "period_seconds": 20.0,
+    "remaining_header": null,
     "requests": 80,
+    "reset_format": "delta_seconds",
+    "reset_header": null,
     "retry_after_header": "Retry-after",
+    "type": "leaky_bucket",
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
    "token_env": "GORGIAS_ACCESS_TOKEN",
@@ -653,6 +663,9 @@ SPEC = json.loads(
   "base_url": "GORGIAS_BASE_URL"
  },
  "errors": {
+  "field_errors": {
+   "type": "string_lists"
+  },
   "field_errors_path": [
    "error",
    "data"
