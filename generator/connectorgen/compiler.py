@@ -60,7 +60,8 @@ def _credential(spec: dict[str, Any] | None) -> ir.Credential | None:
     if spec is None:
         return None
     return ir.Credential(
-        param=spec["param"], env=spec.get("env"), description=spec["description"], secret=bool(spec.get("secret"))
+        param=spec["param"], env=spec.get("env"), description=spec["description"], secret=bool(spec.get("secret")),
+        fixed=spec.get("fixed"),
     )
 
 
@@ -76,6 +77,7 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     username=cast(ir.Credential, _credential(spec["username"])),
                     password=cast(ir.Credential, _credential(spec["password"])),
                     rate_limit=rate_limit,
+                    username_template=spec.get("username_template"),
                 )
             )
         else:

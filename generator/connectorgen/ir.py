@@ -123,6 +123,8 @@ class Credential:
     env: str | None
     description: str
     secret: bool
+    fixed: str | None = None
+    """A fixed value sent unless the caller gives another (an http_basic password such as `X`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,8 @@ class HttpBasicAuth:
     username: Credential
     password: Credential
     rate_limit: RateLimit | None
+    username_template: str | None = None
+    """The user name sent, with `{<username param>}` replaced by the credential (None: as given)."""
     type: Literal["http_basic"] = "http_basic"
 
     @property

@@ -670,6 +670,41 @@ def _rate_limit_headers(ctx: RuleContext) -> Iterator[Diagnostic]:
             )
 
 
+@rule("username-template", "A Basic username template does not contain its username placeholder exactly once.")
+def _username_template(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if not isinstance(scheme, dict) or "username_template" not in scheme:
+            continue
+        template, param = scheme["username_template"], scheme["username"]["param"]
+        placeholder = "{" + param + "}"
+        rest = template.replace(placeholder, "", 1)
+        if template.count(placeholder) != 1 or "{" in rest or "}" in rest:
+            yield connector.diagnostic(
+                "username-template",
+                f"username_template of '{name}' must contain {placeholder} exactly once and no other placeholder",
+                ("auth", name, "username_template"), f"for example \"{placeholder}/token\"",
+            )
+
+
+@rule("fixed-credential", "A fixed credential value is declared somewhere other than an http_basic password.")
+def _fixed_credential(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if not isinstance(scheme, dict):
+            continue
+        for key, cred in scheme.items():
+            if isinstance(cred, dict) and "fixed" in cred and (scheme.get("type"), key) != ("http_basic", "password"):
+                yield connector.diagnostic(
+                    "fixed-credential", f"'{key}' of '{name}' cannot be fixed: only an http_basic password can",
+                    ("auth", name, key, "fixed"), "remove fixed, or declare the scheme as http_basic with a fixed password",
+                )
+
+
 def _mentions_unresolved(node: Any) -> bool:
     if isinstance(node, dict):
         return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())

@@ -53,7 +53,7 @@ try:
     client = Restdemo(**h.client_kwargs(), rate_limit=False)
     listed = len(client.things.list(limit=2).first_page().items)
     body = {"size": 0}
-    raw = httpx.post(h.base_url + "/api/things", json=body, auth=(h.email, h.api_key)).json()
+    raw = httpx.post(h.base_url + "/api/things", json=body, auth=(h.api_key, "X")).json()
     try:
         client.request("POST", "/api/things", json=body)
         caught = None

@@ -58,7 +58,7 @@ try:
         limited = None
     except RateLimitError as exc:
         limited = {"status": exc.status_code, "retry_after": exc.retry_after}
-    raw = httpx.get(h.base_url + "/api/things", auth=(h.email, h.api_key))
+    raw = httpx.get(h.base_url + "/api/things", auth=(h.api_key, "X"))
     print(json.dumps({"statuses": statuses, "limited": limited, "raw_status": raw.status_code,
                       "raw_headers": {k.lower(): v for k, v in raw.headers.items()}}))
 finally:

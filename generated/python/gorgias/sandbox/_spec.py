@@ -9,6 +9,7 @@ SPEC = json.loads(
     r"""{
  "auth": {
   "http_basic": {
+   "fixed_password": null,
    "name": "basic",
    "password_env": "GORGIAS_API_KEY",
    "password_param": "api_key",
@@ -24,7 +25,8 @@ SPEC = json.loads(
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
    "username_env": "GORGIAS_EMAIL",
-   "username_param": "email"
+   "username_param": "email",
+   "username_template": null
   },
   "oauth2_authorization_code": {
    "name": "oauth2",

@@ -644,7 +644,18 @@ class Sandbox:
                 )
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 return "http_basic", None
-            if user == self.options.email and password == self.options.api_key:
+            basic = SPEC["auth"]["http_basic"]
+            template = basic.get("username_template")
+            expected = (
+                template.replace("{" + basic["username_param"] + "}", self.options.email)
+                if template
+                else self.options.email
+            )
+            if basic.get("fixed_password"):  # the API key is the user name, the password is fixed
+                expected, secret = self.options.api_key, basic["fixed_password"]
+            else:
+                secret = self.options.api_key
+            if user == expected and password == secret:
                 return "http_basic", f"basic:{user}"
             return "http_basic", None
         if kind.lower() == "bearer" and any(k.startswith("oauth2") for k in SPEC["auth"]):

@@ -646,7 +646,9 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
                 "type": "http",
                 "scheme": "basic",
                 "description": f"{scheme.description} Username: {scheme.username.description} "
-                f"Password: {scheme.password.description}",
+                + (f"(sent as `{scheme.username_template}`) " if scheme.username_template else "")
+                + f"Password: {scheme.password.description}"
+                + (f" (always `{scheme.password.fixed}`)" if scheme.password.fixed else ""),
             }
         else:
             flow: dict[str, Any] = {

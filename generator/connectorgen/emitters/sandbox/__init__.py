@@ -85,6 +85,8 @@ def _auth(connector: ir.Connector) -> dict[str, Any]:
                 username_env=scheme.username.env,
                 password_param=scheme.password.param,
                 password_env=scheme.password.env,
+                username_template=scheme.username_template,
+                fixed_password=scheme.password.fixed,
             )
         else:
             entry.update(token_param=scheme.access_token.param, token_env=scheme.access_token.env)
