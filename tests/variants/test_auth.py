@@ -37,7 +37,7 @@ TEMPLATED_BASIC = {
 
 PROBE = r"""
 import json, os, sys, httpx
-from restdemo import Restdemo, AuthenticationError
+from restdemo import Restdemo, AuthenticationError, ConfigurationError
 from restdemo._auth import BasicAuth
 from restdemo.sandbox import serve_in_thread
 variant = sys.argv[1]
@@ -45,6 +45,11 @@ h = serve_in_thread(seed=1, rate_limit="off")
 try:
     client = Restdemo(**h.client_kwargs(), rate_limit=False, max_retries=0)
     listed = len(client.things.list(limit=2).first_page().items)
+    try:
+        Restdemo(base_url=h.base_url)
+        no_creds = None
+    except ConfigurationError as exc:
+        no_creds = str(exc)
     os.environ.update(h.env())
     from_env = len(Restdemo(rate_limit=False).things.list(limit=1).first_page().items)
     url = h.base_url + "/api/things"
@@ -62,7 +67,7 @@ try:
         refused = None
     except AuthenticationError as exc:
         refused = [exc.status_code, str(exc) + repr(exc)]
-    print(json.dumps({"listed": listed, "from_env": from_env, "statuses": statuses, "refused": refused,
+    print(json.dumps({"listed": listed, "no_creds": no_creds, "from_env": from_env, "statuses": statuses, "refused": refused,
                       "header": auth.authorization(), "repr": repr(auth)}))
 finally:
     h.stop()
@@ -97,9 +102,11 @@ def test_client_authenticates_as_declared(generated: tuple[str, Path]) -> None:
     if variant == "fixed_password":
         assert result["statuses"] == {"declared": 200, "other_password": 401, "email_and_key": 401}
         assert result["header"] == "Basic " + base64.b64encode(b"s3cret-key:X").decode()
+        assert result["no_creds"].startswith("no credentials: pass api_key=, or access_token=")
     else:
         assert result["statuses"] == {"declared": 200, "plain_email": 401}
         assert result["header"] == "Basic " + base64.b64encode(b"me@acme.com/token:s3cret-key").decode()
+        assert result["no_creds"].startswith("no credentials: pass email= and api_token=, or access_token=")
 
 
 def test_openapi_and_docs_show_what_is_sent(generated: tuple[str, Path]) -> None:
