@@ -46,6 +46,11 @@ def _rate_limits(data: dict[str, Any]) -> dict[str, ir.RateLimit]:
             period_seconds=float(spec["period_seconds"]),
             retry_after_header=spec.get("retry_after_header"),
             usage_header=spec.get("usage_header"),
+            type=spec["type"],
+            limit_header=spec.get("limit_header"),
+            remaining_header=spec.get("remaining_header"),
+            reset_header=spec.get("reset_header"),
+            reset_format=spec.get("reset_format", "delta_seconds"),
         )
         for name, spec in (data.get("rate_limits") or {}).items()
     }
@@ -55,7 +60,8 @@ def _credential(spec: dict[str, Any] | None) -> ir.Credential | None:
     if spec is None:
         return None
     return ir.Credential(
-        param=spec["param"], env=spec.get("env"), description=spec["description"], secret=bool(spec.get("secret"))
+        param=spec["param"], env=spec.get("env"), description=spec["description"], secret=bool(spec.get("secret")),
+        fixed=spec.get("fixed"),
     )
 
 
@@ -71,6 +77,7 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     username=cast(ir.Credential, _credential(spec["username"])),
                     password=cast(ir.Credential, _credential(spec["password"])),
                     rate_limit=rate_limit,
+                    username_template=spec.get("username_template"),
                 )
             )
         else:
@@ -175,11 +182,22 @@ def _retry_policy(data: dict[str, Any]) -> ir.RetryPolicy:
 def _errors(data: dict[str, Any]) -> ir.ErrorShape:
     spec = data["errors"]
     schema_name = ir.ref_name(spec["schema"]) or "Error"
+    shape = spec.get("field_errors")
+    if shape is None and spec.get("field_errors_path"):
+        shape = {"type": "string_lists", "path": spec["field_errors_path"]}
+    field_errors = None if shape is None else ir.FieldErrors(
+        type=shape["type"],
+        path=cast(tuple[str, ...], split_path(shape["path"])),
+        field_key=shape.get("field_key"),
+        message_key=shape.get("message_key"),
+        code_key=shape.get("code_key"),
+    )
     return ir.ErrorShape(
         description=spec.get("description", ""),
         schema_name=schema_name,
         message_path=cast(tuple[str, ...], split_path(spec["message_path"])),
-        field_errors_path=split_path(spec.get("field_errors_path")),
+        field_errors_path=field_errors.path if field_errors else None,
+        field_errors=field_errors,
         fallback_message_paths=tuple(
             cast(tuple[str, ...], split_path(p)) for p in spec.get("fallback_message_paths", [])
         ),

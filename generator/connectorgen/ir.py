@@ -124,6 +124,8 @@ class Credential:
     env: str | None
     description: str
     secret: bool
+    fixed: str | None = None
+    """A fixed value sent unless the caller gives another (an http_basic password such as `X`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,16 @@ class RateLimit:
     period_seconds: float
     retry_after_header: str | None
     usage_header: str | None
+    type: Literal["leaky_bucket", "fixed_window"] = "leaky_bucket"
+    limit_header: str | None = None
+    remaining_header: str | None = None
+    reset_header: str | None = None
+    reset_format: Literal["delta_seconds", "epoch_seconds"] = "delta_seconds"
+
+    @property
+    def status_headers(self) -> bool:
+        """True when responses carry the window's status (a usage header or remaining/limit/reset)."""
+        return bool(self.usage_header or self.remaining_header or self.limit_header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +155,8 @@ class HttpBasicAuth:
     username: Credential
     password: Credential
     rate_limit: RateLimit | None
+    username_template: str | None = None
+    """The user name sent, with `{<username param>}` replaced by the credential (None: as given)."""
     type: Literal["http_basic"] = "http_basic"
 
     @property
@@ -304,6 +318,23 @@ class RetryPolicy:
     idempotent_methods: tuple[str, ...]
 
 
+FieldErrorsType = Literal["string_lists", "object_lists", "object_list"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldErrors:
+    """Where and how an error body carries per-field errors (discriminated by `type`)."""
+
+    type: FieldErrorsType
+    path: tuple[str, ...]
+    field_key: str | None = None
+    """`object_list`: key of the field name in each object."""
+    message_key: str | None = None
+    """`object_lists` / `object_list`: key of the message in each object."""
+    code_key: str | None = None
+    """`object_lists` / `object_list`: key of the machine-readable code in each object."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorShape:
     description: str
@@ -311,6 +342,7 @@ class ErrorShape:
     message_path: tuple[str, ...]
     field_errors_path: tuple[str, ...] | None
     fallback_message_paths: tuple[tuple[str, ...], ...]
+    field_errors: FieldErrors | None = None
 
 
 # --- operations ----------------------------------------------------------------------------

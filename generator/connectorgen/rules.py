@@ -653,6 +653,96 @@ def _paginator_no_next(ctx: RuleContext) -> Iterator[Diagnostic]:
             )
 
 
+@rule("field-errors-conflict", "An error shape declares both `field_errors_path` and `field_errors`.")
+def _field_errors_conflict(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    errors = ctx.connector.get("errors") or {}
+    if "field_errors_path" in errors and "field_errors" in errors:
+        yield connector.diagnostic(
+            "field-errors-conflict", "errors declares both field_errors_path and field_errors",
+            ("errors", "field_errors_path"),
+            "keep only field_errors (field_errors_path is short for field_errors: {type: string_lists, path: ...})",
+        )
+
+
+@rule("field-errors-path-missing", "The field errors' path is absent from the error schema.")
+def _field_errors_path_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    errors = ctx.connector.get("errors") or {}
+    shape = errors.get("field_errors")
+    where: tuple[str, ...] = ("errors", "field_errors", "path")
+    dotted = shape.get("path") if isinstance(shape, dict) else None
+    if dotted is None:
+        dotted, where = errors.get("field_errors_path"), ("errors", "field_errors_path")
+    if not isinstance(dotted, str) or "schema" not in errors:
+        return
+    if not _has_path(ctx.registry, errors["schema"], tuple(dotted.split("."))):
+        yield connector.diagnostic(
+            "field-errors-path-missing", f"field errors path '{dotted}' is not in the error schema",
+            where, "add the property to the error schema or fix the path",
+        )
+
+
+@rule("rate-limit-headers", "A rate limit's status headers cannot be read as declared.")
+def _rate_limit_headers(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, limit in (ctx.connector.get("rate_limits") or {}).items():
+        if not isinstance(limit, dict):
+            continue
+        if "reset_format" in limit and "reset_header" not in limit:
+            yield connector.diagnostic(
+                "rate-limit-headers", f"rate limit '{name}' declares reset_format but no reset_header",
+                ("rate_limits", name, "reset_format"), "add the reset_header it describes or remove reset_format",
+            )
+        if "usage_header" in limit and ("remaining_header" in limit or "limit_header" in limit):
+            yield connector.diagnostic(
+                "rate-limit-headers",
+                f"rate limit '{name}' declares both a usage_header ('used/limit') and remaining/limit headers",
+                ("rate_limits", name, "usage_header"), "declare the headers the API sends, one way only",
+            )
+
+
+@rule("username-template", "A Basic username template does not contain its username placeholder exactly once.")
+def _username_template(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if not isinstance(scheme, dict) or "username_template" not in scheme:
+            continue
+        template, param = scheme["username_template"], scheme["username"]["param"]
+        placeholder = "{" + param + "}"
+        rest = template.replace(placeholder, "", 1)
+        if template.count(placeholder) != 1 or "{" in rest or "}" in rest:
+            yield connector.diagnostic(
+                "username-template",
+                f"username_template of '{name}' must contain {placeholder} exactly once and no other placeholder",
+                ("auth", name, "username_template"), f"for example \"{placeholder}/token\"",
+            )
+
+
+@rule("fixed-credential", "A fixed credential value is declared somewhere other than an http_basic password.")
+def _fixed_credential(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if not isinstance(scheme, dict):
+            continue
+        for key, cred in scheme.items():
+            if isinstance(cred, dict) and "fixed" in cred and (scheme.get("type"), key) != ("http_basic", "password"):
+                yield connector.diagnostic(
+                    "fixed-credential", f"'{key}' of '{name}' cannot be fixed: only an http_basic password can",
+                    ("auth", name, key, "fixed"), "remove fixed, or declare the scheme as http_basic with a fixed password",
+                )
+
+
 def _mentions_unresolved(node: Any) -> bool:
     if isinstance(node, dict):
         return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())

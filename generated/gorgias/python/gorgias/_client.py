@@ -53,7 +53,7 @@ from ._errors import (
 )
 from ._operations import OperationSpec, operation
 from ._pagination import AsyncPager, Page, SyncPager
-from ._ratelimit import RateLimiter, RateLimitStatus, parse_usage_header
+from ._ratelimit import RateLimiter, RateLimitStatus, parse_rate_limit_headers
 from ._types import RequestOptions, Timeout
 from ._version import __version__
 
@@ -125,10 +125,11 @@ from .resources import (
 __all__ = ["AsyncGorgias", "Gorgias", "server_url"]
 
 USER_AGENT: Final = f"gorgias-client/{__version__} (python; httpx/{httpx.__version__})"
-_USAGE_HEADER: Final = "x-gorgias-account-api-call-limit"
-_RATE_LIMITS: Final[dict[str, tuple[int, float]]] = {
-    "basic": (40, 20),
-    "oauth2": (80, 20),
+_STATUS_HEADERS: Final = True
+"""Whether responses carry rate-limit status headers (`RateLimitStatus`)."""
+_RATE_LIMITS: Final[dict[str, tuple[int, float, bool]]] = {
+    "basic": (40, 20, False),
+    "oauth2": (80, 20, False),
 }
 _ENV: Final = os.environ
 _MAX_REDIRECTS: Final = 5
@@ -368,11 +369,13 @@ class _BaseClient:
             request.headers["Authorization"] = header
 
     def _observe(self, response: httpx.Response) -> None:
-        if _USAGE_HEADER:
-            status = parse_usage_header(response.headers.get(_USAGE_HEADER))
+        if _STATUS_HEADERS:
+            limiter = self._shared.limiter
+            declared = _RATE_LIMITS.get(self._shared.auth.kind)
+            budget = limiter.requests if limiter else declared[0] if declared else None
+            status = parse_rate_limit_headers(response.headers, budget)
             if status is not None:
                 self._shared.rate_limit_status = status
-                limiter = self._shared.limiter
                 if limiter is not None:
                     limiter.observe(status)
 

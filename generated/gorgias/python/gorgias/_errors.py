@@ -35,6 +35,13 @@ __all__ = [
 
 _MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (("error", "msg"), ("message",))
 _FIELD_ERRORS_PATH: tuple[str, ...] | None = ("error", "data")
+#: How the field errors at `_FIELD_ERRORS_PATH` are shaped: `string_lists` ({field: [message]}),
+#: `object_lists` ({field: [{message_key: ..., code_key: ...}]}) or `object_list`
+#: ([{field_key: ..., message_key: ..., code_key: ...}]).
+_FIELD_ERRORS_TYPE: str = "string_lists"
+_FIELD_KEY: str | None = None
+_MESSAGE_KEY: str | None = None
+_CODE_KEY: str | None = None
 _REQUEST_ID_HEADERS = (
     "x-request-id",
     "x-gorgias-request-id",
@@ -235,6 +242,40 @@ def _field_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _entry_message(entry: Any) -> str | None:
+    """The message of one field-error object (its code when it has no message)."""
+    if not isinstance(entry, Mapping):
+        return None if entry is None else str(entry)
+    for key in (_MESSAGE_KEY, _CODE_KEY):
+        value = entry.get(key) if key else None
+        if value is not None and str(value).strip():
+            return str(value)
+    return None
+
+
+def _object_field_errors(data: Any) -> dict[str, list[str]]:
+    """Field errors declared as objects: a map of object lists or a list of objects."""
+    out: dict[str, list[str]] = {}
+    if _FIELD_ERRORS_TYPE == "object_list":
+        entries = data if isinstance(data, list | tuple) else []
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            field = entry.get(_FIELD_KEY) if _FIELD_KEY else None
+            message = _entry_message(entry)
+            if message is not None:
+                out.setdefault(str(field) if field is not None else "_", []).append(message)
+        return out
+    if not isinstance(data, Mapping):
+        return out
+    for key, value in data.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        messages = [m for m in (_entry_message(v) for v in values) if m is not None]
+        if messages:
+            out[str(key)] = messages
+    return out
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
@@ -265,7 +306,12 @@ def parse_error_body(
         if isinstance(found, str) and found.strip():
             message = _short(found)
             break
-    errors = _field_errors(_dig(data, _FIELD_ERRORS_PATH)) if _FIELD_ERRORS_PATH else {}
+    if not _FIELD_ERRORS_PATH:
+        errors: dict[str, list[str]] = {}
+    elif _FIELD_ERRORS_TYPE == "string_lists":
+        errors = _field_errors(_dig(data, _FIELD_ERRORS_PATH))
+    else:
+        errors = _object_field_errors(_dig(data, _FIELD_ERRORS_PATH))
     return data, message, errors
 
 

@@ -392,10 +392,11 @@ def build_context(connector: ir.Connector) -> dict[str, Any]:
         setup_kwargs[var.name] = var.example or var.default or var.name
     if basic is not None:
         setup_kwargs[basic.username.param] = "..."
-        setup_kwargs[basic.password.param] = "..."
+        if not basic.password.fixed:
+            setup_kwargs[basic.password.param] = "..."
     env_vars = [v.env for v in connector.server.variables if v.env]
     if basic is not None:
-        env_vars += [c.env for c in (basic.username, basic.password) if c.env]
+        env_vars += [c.env for c in (basic.username, basic.password) if c.env and not c.fixed]
     return {
         "connector": connector,
         "resources": resources,

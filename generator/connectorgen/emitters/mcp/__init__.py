@@ -336,7 +336,8 @@ def _auth_help(connector: ir.Connector) -> str:
             lines.append(f"{var.env}: {var.description}")
     for scheme in connector.auth:
         if isinstance(scheme, ir.HttpBasicAuth):
-            lines.append(f"{scheme.username.env} + {scheme.password.env}: {scheme.description}")
+            envs = [c.env for c in (scheme.username, scheme.password) if c.env and not c.fixed]
+            lines.append(f"{' + '.join(envs) or scheme.name}: {scheme.description}")
         else:
             lines.append(f"{scheme.access_token.env}: {scheme.description}")
     if connector.server.base_url_env:

@@ -253,7 +253,9 @@ def _headers_for_rate_limit(connector: ir.Connector) -> dict[str, str]:
     if connector.retry_policy.retry_after_header:
         names.append(connector.retry_policy.retry_after_header)
     for limit in connector.rate_limits:
-        for header in (limit.retry_after_header, limit.usage_header):
+        for header in (
+            limit.retry_after_header, limit.usage_header, limit.limit_header, limit.remaining_header, limit.reset_header
+        ):
             if header and header.lower() not in {n.lower() for n in names}:
                 names.append(header)
     return {name: _pascal(name) for name in names}
@@ -271,6 +273,24 @@ def _header_components(connector: ir.Connector) -> dict[str, Any]:
     budgets = "; ".join(
         f"{r.name}: {r.requests} requests per {r.period_seconds:g} s" for r in connector.rate_limits
     )
+    kinds: dict[str, Any] = {}
+    for r in connector.rate_limits:
+        if r.limit_header:
+            kinds[r.limit_header.lower()] = {
+                "description": f"Requests allowed in the current rate-limit window ({budgets}).",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        if r.remaining_header:
+            kinds[r.remaining_header.lower()] = {
+                "description": "Requests left in the current rate-limit window.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        if r.reset_header:
+            kinds[r.reset_header.lower()] = {
+                "description": "Unix time when the rate-limit window resets." if r.reset_format == "epoch_seconds"
+                else "Seconds until the rate-limit window resets.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
     out: dict[str, Any] = {}
     for header, component in _headers_for_rate_limit(connector).items():
         if header.lower() in retry_after:
@@ -278,6 +298,8 @@ def _header_components(connector: ir.Connector) -> dict[str, Any]:
                 "description": "Seconds to wait before sending the request again.",
                 "schema": {"type": "integer", "minimum": 0},
             }
+        elif header.lower() in kinds:
+            out[component] = kinds[header.lower()]
         else:
             out[component] = {
                 "description": f"Requests used in the current rate-limit window out of the budget ({budgets}).",
@@ -632,7 +654,9 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
                 "type": "http",
                 "scheme": "basic",
                 "description": f"{scheme.description} Username: {scheme.username.description} "
-                f"Password: {scheme.password.description}",
+                + (f"(sent as `{scheme.username_template}`) " if scheme.username_template else "")
+                + f"Password: {scheme.password.description}"
+                + (f" (always `{scheme.password.fixed}`)" if scheme.password.fixed else ""),
             }
         else:
             flow: dict[str, Any] = {

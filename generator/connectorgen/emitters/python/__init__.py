@@ -456,6 +456,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
     basic = connector.auth_scheme("http_basic")
     oauth = connector.auth_scheme("oauth2_authorization_code")
     usage = next((rl.usage_header for rl in connector.rate_limits if rl.usage_header), None)
+    status_limit = next((rl for rl in connector.rate_limits if rl.status_headers), None)
     errors = connector.errors
     return {
         "c": connector,
@@ -466,11 +467,16 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "operations": [_operation_context(op) for op in connector.operations],
         "rate_limits": connector.rate_limits,
         "usage_header": usage,
+        "status_limit": status_limit,
         "message_paths": (errors.message_path, *errors.fallback_message_paths),
         "message_doc": ", then ".join(
             "`" + ".".join(p) + "`" for p in (errors.message_path, *errors.fallback_message_paths)
         ),
         "field_errors_path": errors.field_errors_path,
+        "field_errors_type": errors.field_errors.type if errors.field_errors else "string_lists",
+        "field_errors_field_key": errors.field_errors.field_key if errors.field_errors else None,
+        "field_errors_message_key": errors.field_errors.message_key if errors.field_errors else None,
+        "field_errors_code_key": errors.field_errors.code_key if errors.field_errors else None,
         "trusted_domains": _trusted_domains(connector),
         "has_unified": getattr(connector, "unified", None) is not None,
         "ex": _example(connector),

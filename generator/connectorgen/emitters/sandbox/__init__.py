@@ -70,6 +70,11 @@ def _auth(connector: ir.Connector) -> dict[str, Any]:
                 "period_seconds": limit.period_seconds,
                 "retry_after_header": limit.retry_after_header,
                 "usage_header": limit.usage_header,
+                "type": limit.type,
+                "limit_header": limit.limit_header,
+                "remaining_header": limit.remaining_header,
+                "reset_header": limit.reset_header,
+                "reset_format": limit.reset_format,
             }
             if limit
             else None,
@@ -80,6 +85,8 @@ def _auth(connector: ir.Connector) -> dict[str, Any]:
                 username_env=scheme.username.env,
                 password_param=scheme.password.param,
                 password_env=scheme.password.env,
+                username_template=scheme.username_template,
+                fixed_password=scheme.password.fixed,
             )
         else:
             entry.update(token_param=scheme.access_token.param, token_env=scheme.access_token.env)
@@ -105,6 +112,7 @@ def build_spec(connector: ir.Connector) -> dict[str, Any]:
             "schema": connector.errors.schema_name,
             "message_path": list(connector.errors.message_path),
             "field_errors_path": list(connector.errors.field_errors_path or ()) or None,
+            "field_errors": _field_errors(connector.errors.field_errors),
         },
         "operations": [op.tool for op in connector.operations],
         "collections": plan["collections"],
@@ -142,3 +150,14 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
 
 
 __all__ = ["build_spec", "emit"]
+
+
+def _field_errors(shape: Any) -> dict[str, Any] | None:
+    """The declared field-error shape as plain data (keys that are not declared are left out)."""
+    if shape is None:
+        return None
+    out: dict[str, Any] = {"type": shape.type}
+    for key in ("field_key", "message_key", "code_key"):
+        if getattr(shape, key):
+            out[key] = getattr(shape, key)
+    return out

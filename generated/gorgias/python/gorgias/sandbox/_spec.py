@@ -9,24 +9,36 @@ SPEC = json.loads(
     r"""{
  "auth": {
   "http_basic": {
+   "fixed_password": null,
    "name": "basic",
    "password_env": "GORGIAS_API_KEY",
    "password_param": "api_key",
    "rate_limit": {
+    "limit_header": null,
     "period_seconds": 20.0,
+    "remaining_header": null,
     "requests": 40,
+    "reset_format": "delta_seconds",
+    "reset_header": null,
     "retry_after_header": "Retry-after",
+    "type": "leaky_bucket",
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
    "username_env": "GORGIAS_EMAIL",
-   "username_param": "email"
+   "username_param": "email",
+   "username_template": null
   },
   "oauth2_authorization_code": {
    "name": "oauth2",
    "rate_limit": {
+    "limit_header": null,
     "period_seconds": 20.0,
+    "remaining_header": null,
     "requests": 80,
+    "reset_format": "delta_seconds",
+    "reset_header": null,
     "retry_after_header": "Retry-after",
+    "type": "leaky_bucket",
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
    "token_env": "GORGIAS_ACCESS_TOKEN",
@@ -653,6 +665,9 @@ SPEC = json.loads(
   "base_url": "GORGIAS_BASE_URL"
  },
  "errors": {
+  "field_errors": {
+   "type": "string_lists"
+  },
   "field_errors_path": [
    "error",
    "data"

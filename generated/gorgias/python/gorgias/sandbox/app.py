@@ -50,8 +50,53 @@ STATUS_MESSAGES = {
 }
 
 
+def _flat_field_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Nested `{field: {sub: [messages]}}` as `{"field.sub": [messages]}`."""
+    out: dict[str, list[str]] = {}
+    if not isinstance(data, dict):
+        return out
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat_field_errors(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = [str(v) for v in value]
+        elif value is not None:
+            out[name] = [str(value)]
+    return out
+
+
+def shaped_field_errors(data: Any) -> Any:
+    """Field errors (`{field: [messages]}`, possibly nested) in the declared shape."""
+    shape = ERRORS.get("field_errors") or {"type": "string_lists"}
+    if shape["type"] == "string_lists":
+        return data
+    flat = _flat_field_errors(data)
+    code = "invalid"
+    if shape["type"] == "object_lists":
+        return {
+            field: [
+                {
+                    shape["message_key"]: m,
+                    **({shape["code_key"]: code} if shape.get("code_key") else {}),
+                }
+                for m in msgs
+            ]
+            for field, msgs in flat.items()
+        }
+    return [
+        {
+            shape["field_key"]: field,
+            shape["message_key"]: m,
+            **({shape["code_key"]: code} if shape.get("code_key") else {}),
+        }
+        for field, msgs in flat.items()
+        for m in msgs
+    ]
+
+
 def error_body(msg: str, data: Any = None) -> dict[str, Any]:
-    """An error in the API's shape: `{"error": {"msg": ..., "data": {...}}}`."""
+    """An error in the API's declared shape (message and field errors at their declared paths)."""
     body: dict[str, Any] = {}
     node = body
     path = ERRORS["message_path"]
@@ -63,7 +108,7 @@ def error_body(msg: str, data: Any = None) -> dict[str, Any]:
         fpath = ERRORS["field_errors_path"]
         for part in fpath[:-1]:
             node = node.setdefault(part, {})
-        node[fpath[-1]] = data
+        node[fpath[-1]] = shaped_field_errors(data)
     return body
 
 
@@ -150,6 +195,31 @@ class LeakyBucket:
         return True, math.ceil(self.level - 1e-9), 0
 
 
+class FixedWindow:
+    """A fixed window per credential: `capacity` requests per `period` seconds from the window's start."""
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.period = period
+        self.rate = capacity / period if period > 0 else float("inf")
+        self.used = 0
+        self.start = time.monotonic()
+
+    def reset_in(self) -> int:
+        """Whole seconds until the current window ends."""
+        return max(1, math.ceil(self.start + self.period - time.monotonic()))
+
+    def take(self) -> tuple[bool, int, int]:
+        """(allowed, used, retry-after seconds)."""
+        now = time.monotonic()
+        if now >= self.start + self.period:
+            self.start, self.used = now, 0
+        if self.used >= self.capacity:
+            return False, self.used, self.reset_in()
+        self.used += 1
+        return True, self.used, 0
+
+
 class Sandbox:
     """The ASGI app. `store` holds the data; `stats()` counts what was served."""
 
@@ -166,7 +236,7 @@ class Sandbox:
         self.routes = SPEC["routes"]
         self._route_paths = {r["tool"]: r for r in self.routes}
         self._initial_settings = self.options.settings()
-        self.buckets: dict[str, LeakyBucket] = {}
+        self.buckets: dict[str, LeakyBucket | FixedWindow] = {}
         self.reset()
         self.router = Router(routes=self._build_routes())
         self.faults = random.Random(
@@ -482,16 +552,19 @@ class Sandbox:
         headers: dict[str, str] = {}
         limit: tuple[int, float] | None = opts.rate_limit_for(scheme)
         if limit is not None:
+            declared = self._limit(scheme)
+            kind = FixedWindow if declared.get("type") == "fixed_window" else LeakyBucket
             bucket = self.buckets.get(identity)
-            if bucket is None or (bucket.capacity, bucket.capacity / bucket.rate) != (
+            if type(bucket) is not kind or (bucket.capacity, bucket.capacity / bucket.rate) != (
                 limit[0],
                 limit[1],
             ):
-                bucket = self.buckets[identity] = LeakyBucket(*limit)
+                bucket = self.buckets[identity] = kind(*limit)
             allowed, used, retry = bucket.take()
             usage_header, retry_header = self._limit_headers(scheme)
             if usage_header:
                 headers[usage_header] = f"{used}/{limit[0]}"
+            headers.update(self._status_headers(declared, bucket, used, limit[0]))
             if not allowed:
                 self._count("faults", "rate_limited")
                 if retry_header:
@@ -527,11 +600,38 @@ class Sandbox:
 
         await self.router(scope, receive, send_with_headers)
 
-    def _limit_headers(self, scheme: str) -> tuple[str | None, str | None]:
+    def _limit(self, scheme: str) -> dict[str, Any]:
         limit: dict[str, Any] = SPEC["auth"].get(scheme, {}).get("rate_limit") or next(
             (a["rate_limit"] for a in SPEC["auth"].values() if a.get("rate_limit")), {}
         )
+        return limit
+
+    def _limit_headers(self, scheme: str) -> tuple[str | None, str | None]:
+        limit = self._limit(scheme)
         return limit.get("usage_header"), limit.get("retry_after_header")
+
+    @staticmethod
+    def _status_headers(
+        declared: dict[str, Any], bucket: LeakyBucket | FixedWindow, used: int, capacity: int
+    ) -> dict[str, str]:
+        """The declared limit/remaining/reset headers for a bucket that has `used` of `capacity` calls."""
+        out: dict[str, str] = {}
+        if declared.get("limit_header"):
+            out[declared["limit_header"]] = str(capacity)
+        if declared.get("remaining_header"):
+            out[declared["remaining_header"]] = str(max(capacity - used, 0))
+        if declared.get("reset_header"):
+            if isinstance(bucket, FixedWindow):
+                reset = bucket.reset_in()
+            else:  # a leaky bucket is empty again once its level has drained
+                reset = max(0, math.ceil(used / bucket.rate)) if bucket.rate != float("inf") else 0
+            value = (
+                reset
+                if declared.get("reset_format") != "epoch_seconds"
+                else math.ceil(time.time()) + reset
+            )
+            out[declared["reset_header"]] = str(value)
+        return out
 
     def _authenticate(self, scope: dict[str, Any]) -> tuple[str, str | None]:
         header = ""
@@ -546,7 +646,18 @@ class Sandbox:
                 )
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 return "http_basic", None
-            if user == self.options.email and password == self.options.api_key:
+            basic = SPEC["auth"]["http_basic"]
+            template = basic.get("username_template")
+            expected = (
+                template.replace("{" + basic["username_param"] + "}", self.options.email)
+                if template
+                else self.options.email
+            )
+            if basic.get("fixed_password"):  # the API key is the user name, the password is fixed
+                expected, secret = self.options.api_key, basic["fixed_password"]
+            else:
+                secret = self.options.api_key
+            if user == expected and password == secret:
                 return "http_basic", f"basic:{user}"
             return "http_basic", None
         if kind.lower() == "bearer" and any(k.startswith("oauth2") for k in SPEC["auth"]):

@@ -84,6 +84,13 @@ class SandboxHandle:
     def client_kwargs(self) -> dict[str, str]:
         """Keyword arguments for the generated client: base URL and Basic credentials."""
         basic = SPEC["auth"].get("http_basic", {})
+        if basic.get(
+            "fixed_password"
+        ):  # the API key is the user name; the client sends the fixed password
+            return {
+                "base_url": self.base_url,
+                basic.get("username_param", "username"): self.api_key,
+            }
         return {
             "base_url": self.base_url,
             basic.get("username_param", "username"): self.email,
@@ -116,6 +123,10 @@ def environment(base_url: str, options: SandboxOptions) -> dict[str, str]:
     if SPEC["env"].get("base_url"):
         env[SPEC["env"]["base_url"]] = base_url
     basic = SPEC["auth"].get("http_basic", {})
+    if basic.get("fixed_password"):
+        if basic.get("username_env"):
+            env[basic["username_env"]] = options.api_key
+        return env
     if basic.get("username_env"):
         env[basic["username_env"]] = options.email
     if basic.get("password_env"):

@@ -1,0 +1,122 @@
+"""Basic auth variants, end to end: a fixed password and a user-name template.
+
+`tests/fixtures/rest_variants` takes the API key as the Basic user name and the fixed password `X`;
+a variant declares Zendesk's `username_template: "{email}/token"` with an API token as the
+password. Each is generated into a temporary folder and its sandbox started in a subprocess: the
+generated client authenticates (from arguments and from the environment), the sandbox accepts only
+the declared form, the secret is never shown, and OpenAPI and the docs say what is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectorgen.cli import main
+from tests.conftest import REPO_ROOT
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "rest_variants"
+
+TEMPLATED_BASIC = {
+    "type": "http_basic",
+    "description": "The e-mail address followed by /token, and an API token.",
+    "username": {"param": "email", "env": "RESTDEMO_EMAIL", "description": "Agent e-mail."},
+    "username_template": "{email}/token",
+    "password": {"param": "api_token", "env": "RESTDEMO_API_TOKEN", "description": "API token.", "secret": True},
+    "rate_limit": "standard",
+}
+
+PROBE = r"""
+import json, os, sys, httpx
+from restdemo import Restdemo, AuthenticationError, ConfigurationError
+from restdemo._auth import BasicAuth
+from restdemo.sandbox import serve_in_thread
+variant = sys.argv[1]
+h = serve_in_thread(seed=1, rate_limit="off")
+try:
+    client = Restdemo(**h.client_kwargs(), rate_limit=False, max_retries=0)
+    listed = len(client.things.list(limit=2).first_page().items)
+    try:
+        Restdemo(base_url=h.base_url)
+        no_creds = None
+    except ConfigurationError as exc:
+        no_creds = str(exc)
+    os.environ.update(h.env())
+    from_env = len(Restdemo(rate_limit=False).things.list(limit=1).first_page().items)
+    url = h.base_url + "/api/things"
+    if variant == "fixed_password":
+        tries = {"declared": (h.api_key, "X"), "other_password": (h.api_key, "Y"), "email_and_key": (h.email, h.api_key)}
+        wrong = {"api_key": "wrong-secret"}
+        auth = BasicAuth("s3cret-key", "X")
+    else:
+        tries = {"declared": (h.email + "/token", h.api_key), "plain_email": (h.email, h.api_key)}
+        wrong = {"email": h.email, "api_token": "wrong-secret"}
+        auth = BasicAuth("me@acme.com", "s3cret-key")
+    statuses = {name: httpx.get(url, auth=pair).status_code for name, pair in tries.items()}
+    try:
+        Restdemo(base_url=h.base_url, max_retries=0, **wrong).things.list().first_page()
+        refused = None
+    except AuthenticationError as exc:
+        refused = [exc.status_code, str(exc) + repr(exc)]
+    print(json.dumps({"listed": listed, "no_creds": no_creds, "from_env": from_env, "statuses": statuses, "refused": refused,
+                      "header": auth.authorization(), "repr": repr(auth)}))
+finally:
+    h.stop()
+"""
+
+
+@pytest.fixture(scope="module", params=["fixed_password", "username_template"])
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp(f"auth-{request.param}")
+    spec = root / "spec"
+    shutil.copytree(FIXTURE, spec)
+    if request.param == "username_template":
+        connector = yaml.safe_load((spec / "connector.yaml").read_text())
+        connector["auth"]["basic"] = TEMPLATED_BASIC
+        (spec / "connector.yaml").write_text(yaml.safe_dump(connector, sort_keys=False))
+    assert main(["generate", str(spec), "-o", str(root / "out")]) == 0
+    return request.param, root
+
+
+def test_client_authenticates_as_declared(generated: tuple[str, Path]) -> None:
+    variant, root = generated
+    env = {**os.environ, "PYTHONPATH": str(root / "out" / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
+    for name in [k for k in env if k.startswith("RESTDEMO_")]:
+        del env[name]
+    done = subprocess.run([sys.executable, "-c", PROBE, variant], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["listed"], result["from_env"]) == (2, 1)
+    assert result["refused"][0] == 401 and "wrong-secret" not in result["refused"][1]
+    assert "s3cret-key" not in result["repr"]
+    if variant == "fixed_password":
+        assert result["statuses"] == {"declared": 200, "other_password": 401, "email_and_key": 401}
+        assert result["header"] == "Basic " + base64.b64encode(b"s3cret-key:X").decode()
+        assert result["no_creds"].startswith("no credentials: pass api_key=, or access_token=")
+    else:
+        assert result["statuses"] == {"declared": 200, "plain_email": 401}
+        assert result["header"] == "Basic " + base64.b64encode(b"me@acme.com/token:s3cret-key").decode()
+        assert result["no_creds"].startswith("no credentials: pass email= and api_token=, or access_token=")
+
+
+def test_openapi_and_docs_show_what_is_sent(generated: tuple[str, Path]) -> None:
+    variant, root = generated
+    openapi = json.loads((root / "out" / "openapi" / "restdemo.openapi.json").read_text())
+    description = openapi["components"]["securitySchemes"]["basic"]["description"]
+    docs = (root / "out" / "docs" / "index.md").read_text()
+    if variant == "fixed_password":
+        assert description.endswith("Password: Always X. (always `X`)")
+        assert "`Authorization: Basic base64(<api_key>:X)`" in docs
+    else:
+        assert "(sent as `{email}/token`)" in description
+        assert "`Authorization: Basic base64(<email>/token:<api_token>)`" in docs
