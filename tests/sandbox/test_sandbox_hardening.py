@@ -390,3 +390,36 @@ def test_a_client_that_disconnects_mid_body_gets_a_4xx_and_no_traceback(
     assert sent[0]["status"] == 400
     assert json.loads(sent[1]["body"]) == {"error": {"msg": "The request body was cut short."}}
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"tickets": [', "is not JSON"),
+        ("[" * 100_000, "is not JSON"),
+        ('{"_format": "something else"}', "cannot be loaded: _format: Expected an object"),
+        (None, "cannot read"),
+    ],
+    ids=["truncated", "deep", "wrong-format", "missing"],
+)
+def test_a_bad_data_file_at_start_up_is_one_clear_line(
+    content: str | None, message: str, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "data.json"
+    if content is not None:
+        path.write_text(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gorgias.sandbox", "--data", str(path), "--port", "0", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sandbox: --data: "), proc.stderr
+    assert message in lines[0]

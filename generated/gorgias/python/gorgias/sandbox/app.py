@@ -28,7 +28,7 @@ from ._spec import SPEC
 from .handlers import HANDLERS, Call, Reply
 from .options import SandboxOptions
 from .seed import seed_store
-from .store import ApiError, Store, dumps, field_error
+from .store import ApiError, DataFileError, Store, dumps, field_error
 
 log = logging.getLogger("gorgias.sandbox")
 
@@ -258,8 +258,7 @@ class Sandbox:
                 setattr(self.options, name, value)
             self.buckets.clear()
             if self.options.data and seed is None:
-                data = json.loads(Path(self.options.data).read_text(encoding="utf-8"))
-                self.store.load(data)
+                self.store.load(self._read_data_file(self.options.data))
             else:
                 seed_store(
                     self.store,
@@ -267,6 +266,22 @@ class Sandbox:
                     scale=self.options.scale,
                 )
             self.store.writes.clear()
+
+    def _read_data_file(self, path: str) -> dict[str, Any]:
+        """The `--data` file, checked like `/_sandbox/load` checks its body (DataFileError if not)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise DataFileError(f"{path} is not JSON: {exc}") from None
+        problems = self.store.load_problems(data)
+        if problems:
+            listed = "; ".join(
+                f"{key}: {' '.join(map(str, msgs))}" for key, msgs in list(problems.items())[:5]
+            )
+            raise DataFileError(f"{path} cannot be loaded: {listed}")
+        return data
 
     def stats(self) -> dict[str, Any]:
         """Counts so far: requests per tool (reaching a handler), responses per `tool status`,

@@ -12,6 +12,7 @@ from typing import Any
 from ._spec import SPEC
 from .app import Sandbox
 from .options import SandboxOptions
+from .store import DataFileError
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -238,6 +239,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     options = parse_args(argv, prog=prog)
     try:
         return serve(options)
+    except DataFileError as exc:
+        print(f"sandbox: --data: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"sandbox: cannot listen on {options.host}:{options.port}: {exc}", file=sys.stderr)
         return 1

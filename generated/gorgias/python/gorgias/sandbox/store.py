@@ -40,6 +40,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class DataFileError(ValueError):
+    """The `--data` file cannot be loaded: unreadable, not JSON, or not in the export format."""
+
+
 def not_found() -> ApiError:
     return ApiError(404, "Resource not found.")
 
