@@ -80,6 +80,15 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     username_template=spec.get("username_template"),
                 )
             )
+        elif spec["type"] == "http_bearer":
+            schemes.append(
+                ir.HttpBearerAuth(
+                    name=name,
+                    description=spec["description"],
+                    token=cast(ir.Credential, _credential(spec["token"])),
+                    rate_limit=rate_limit,
+                )
+            )
         else:
             schemes.append(
                 ir.OAuth2AuthorizationCode(

@@ -165,6 +165,21 @@ class HttpBasicAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpBearerAuth:
+    """A static token sent as `Authorization: Bearer <token>` (no OAuth flow)."""
+
+    name: str
+    description: str
+    token: Credential
+    rate_limit: RateLimit | None
+    type: Literal["http_bearer"] = "http_bearer"
+
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        return (self.token,)
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthScope:
     name: str
     description: str
@@ -191,7 +206,7 @@ class OAuth2AuthorizationCode:
         return tuple(c for c in found if c is not None)
 
 
-AuthScheme = HttpBasicAuth | OAuth2AuthorizationCode
+AuthScheme = HttpBasicAuth | HttpBearerAuth | OAuth2AuthorizationCode
 
 
 # --- behaviours --------------------------------------------------------------------------------

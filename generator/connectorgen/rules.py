@@ -743,6 +743,19 @@ def _fixed_credential(ctx: RuleContext) -> Iterator[Diagnostic]:
                 )
 
 
+@rule("bearer-token-secret", "An http_bearer token is not declared secret.")
+def _bearer_token_secret(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if isinstance(scheme, dict) and scheme.get("type") == "http_bearer" and not scheme["token"].get("secret"):
+            yield connector.diagnostic(
+                "bearer-token-secret", f"the token of '{name}' must be secret: it authenticates every request",
+                ("auth", name, "token"), "add secret: true",
+            )
+
+
 def _mentions_unresolved(node: Any) -> bool:
     if isinstance(node, dict):
         return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())

@@ -658,6 +658,12 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
                 + f"Password: {scheme.password.description}"
                 + (f" (always `{scheme.password.fixed}`)" if scheme.password.fixed else ""),
             }
+        elif isinstance(scheme, ir.HttpBearerAuth):
+            out[scheme.name] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": f"{scheme.description} Token: {scheme.token.description}",
+            }
         else:
             flow: dict[str, Any] = {
                 "authorizationUrl": _example_url(connector, scheme.authorize_url),

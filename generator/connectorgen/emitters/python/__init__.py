@@ -433,6 +433,10 @@ def _credentials(connector: ir.Connector) -> list[dict[str, Any]]:
                     "scheme": "basic",
                 }
             )
+    bearer = connector.auth_scheme("http_bearer")
+    if isinstance(bearer, ir.HttpBearerAuth):
+        out.append({"param": bearer.token.param, "description": bearer.token.description, "env": bearer.token.env,
+                    "scheme": "bearer"})
     if isinstance(oauth, ir.OAuth2AuthorizationCode):
         declared = {
             "access_token": oauth.access_token,
@@ -461,6 +465,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
     return {
         "c": connector,
         "basic": basic,
+        "bearer": connector.auth_scheme("http_bearer"),
         "oauth": oauth,
         "prefix": connector.package.client_class,
         "resources": [_resource_context(r, connector.schemas) for r in connector.resources],

@@ -660,6 +660,12 @@ class Sandbox:
             if user == expected and password == secret:
                 return "http_basic", f"basic:{user}"
             return "http_basic", None
+        if (
+            kind.lower() == "bearer" and "http_bearer" in SPEC["auth"]
+        ):  # a static token: the API key
+            if credentials.strip() == self.options.api_key:
+                return "http_bearer", "token:api_key"
+            return "http_bearer", None
         if kind.lower() == "bearer" and any(k.startswith("oauth2") for k in SPEC["auth"]):
             scheme = next(k for k in SPEC["auth"] if k.startswith("oauth2"))
             if credentials.strip() == self.options.token:
