@@ -180,6 +180,25 @@ class HttpBearerAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyAuth:
+    """An API key sent in a header or a query parameter, after an optional prefix."""
+
+    name: str
+    description: str
+    location: Literal["header", "query"]
+    key_name: str
+    """Name of the header or query parameter."""
+    prefix: str
+    key: Credential
+    rate_limit: RateLimit | None
+    type: Literal["api_key"] = "api_key"
+
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        return (self.key,)
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthScope:
     name: str
     description: str
@@ -206,7 +225,7 @@ class OAuth2AuthorizationCode:
         return tuple(c for c in found if c is not None)
 
 
-AuthScheme = HttpBasicAuth | HttpBearerAuth | OAuth2AuthorizationCode
+AuthScheme = HttpBasicAuth | HttpBearerAuth | ApiKeyAuth | OAuth2AuthorizationCode
 
 
 # --- behaviours --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
@@ -634,6 +634,26 @@ class Sandbox:
         return out
 
     def _authenticate(self, scope: dict[str, Any]) -> tuple[str, str | None]:
+        apikey = SPEC["auth"].get("api_key")
+        if apikey:  # only the declared header or query parameter, with the declared prefix
+            if apikey["location"] == "header":
+                sent = [
+                    v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                    if k.decode("latin-1").lower() == apikey["key_name"].lower()
+                ]
+            else:
+                sent = [
+                    v
+                    for k, v in parse_qsl(
+                        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+                    )
+                    if k == apikey["key_name"]
+                ]
+            if sent:
+                return "api_key", "key:api_key" if sent == [
+                    apikey["prefix"] + self.options.api_key
+                ] else None
         header = ""
         for key, value in scope.get("headers", []):
             if key.lower() == b"authorization":
