@@ -80,6 +80,27 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     username_template=spec.get("username_template"),
                 )
             )
+        elif spec["type"] == "api_key":
+            schemes.append(
+                ir.ApiKeyAuth(
+                    name=name,
+                    description=spec["description"],
+                    location=spec["in"],
+                    key_name=spec["name"],
+                    prefix=spec.get("prefix", ""),
+                    key=cast(ir.Credential, _credential(spec["key"])),
+                    rate_limit=rate_limit,
+                )
+            )
+        elif spec["type"] == "http_bearer":
+            schemes.append(
+                ir.HttpBearerAuth(
+                    name=name,
+                    description=spec["description"],
+                    token=cast(ir.Credential, _credential(spec["token"])),
+                    rate_limit=rate_limit,
+                )
+            )
         else:
             schemes.append(
                 ir.OAuth2AuthorizationCode(

@@ -165,6 +165,40 @@ class HttpBasicAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpBearerAuth:
+    """A static token sent as `Authorization: Bearer <token>` (no OAuth flow)."""
+
+    name: str
+    description: str
+    token: Credential
+    rate_limit: RateLimit | None
+    type: Literal["http_bearer"] = "http_bearer"
+
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        return (self.token,)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyAuth:
+    """An API key sent in a header or a query parameter, after an optional prefix."""
+
+    name: str
+    description: str
+    location: Literal["header", "query"]
+    key_name: str
+    """Name of the header or query parameter."""
+    prefix: str
+    key: Credential
+    rate_limit: RateLimit | None
+    type: Literal["api_key"] = "api_key"
+
+    @property
+    def credentials(self) -> tuple[Credential, ...]:
+        return (self.key,)
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthScope:
     name: str
     description: str
@@ -191,7 +225,7 @@ class OAuth2AuthorizationCode:
         return tuple(c for c in found if c is not None)
 
 
-AuthScheme = HttpBasicAuth | OAuth2AuthorizationCode
+AuthScheme = HttpBasicAuth | HttpBearerAuth | ApiKeyAuth | OAuth2AuthorizationCode
 
 
 # --- behaviours --------------------------------------------------------------------------------

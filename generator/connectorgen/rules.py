@@ -743,6 +743,32 @@ def _fixed_credential(ctx: RuleContext) -> Iterator[Diagnostic]:
                 )
 
 
+@rule("bearer-token-secret", "An http_bearer token is not declared secret.")
+def _bearer_token_secret(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if isinstance(scheme, dict) and scheme.get("type") == "http_bearer" and not scheme["token"].get("secret"):
+            yield connector.diagnostic(
+                "bearer-token-secret", f"the token of '{name}' must be secret: it authenticates every request",
+                ("auth", name, "token"), "add secret: true",
+            )
+
+
+@rule("api-key-name", "An api_key scheme does not name its header or query parameter.")
+def _api_key_name(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, scheme in (ctx.connector.get("auth") or {}).items():
+        if isinstance(scheme, dict) and scheme.get("type") == "api_key" and not scheme.get("name"):
+            yield connector.diagnostic(
+                "api-key-name", f"api_key scheme '{name}' must name the {scheme['in']} that carries the key",
+                ("auth", name), "add name: X-Api-Key (the header or query parameter name)",
+            )
+
+
 def _mentions_unresolved(node: Any) -> bool:
     if isinstance(node, dict):
         return node.get("$ref") == "#/$defs/__unresolved__" or any(_mentions_unresolved(v) for v in node.values())

@@ -1226,13 +1226,17 @@ class BodyReader:
         return ResponseTooLargeError(limit=self.limit, method=method, path=path, status_code=status)
 
 
-def binary_result(response: httpx.Response) -> dict[str, Any]:
+def binary_result(response: httpx.Response, hide_param: str | None = None) -> dict[str, Any]:
+    """The result of a binary download; `hide_param` (a query-parameter API key) is left out of its URL."""
     content = response.content
+    url = response.url
+    if hide_param and hide_param in url.params:
+        url = url.copy_remove_param(hide_param)
     return {
         "content_type": response.headers.get("content-type", "application/octet-stream"),
         "size": len(content),
         "content_base64": base64.b64encode(content).decode("ascii"),
-        "url": str(response.url),
+        "url": str(url),
     }
 
 

@@ -394,7 +394,12 @@ def build_context(connector: ir.Connector) -> dict[str, Any]:
         setup_kwargs[basic.username.param] = "..."
         if not basic.password.fixed:
             setup_kwargs[basic.password.param] = "..."
+    bearer = next((a for a in connector.auth if isinstance(a, ir.HttpBearerAuth | ir.ApiKeyAuth)), None)
+    if bearer is not None and basic is None:
+        setup_kwargs[bearer.credentials[0].param] = "..."
     env_vars = [v.env for v in connector.server.variables if v.env]
+    if bearer is not None and bearer.credentials[0].env:
+        env_vars.append(str(bearer.credentials[0].env))
     if basic is not None:
         env_vars += [c.env for c in (basic.username, basic.password) if c.env and not c.fixed]
     return {

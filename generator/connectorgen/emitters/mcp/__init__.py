@@ -338,6 +338,10 @@ def _auth_help(connector: ir.Connector) -> str:
         if isinstance(scheme, ir.HttpBasicAuth):
             envs = [c.env for c in (scheme.username, scheme.password) if c.env and not c.fixed]
             lines.append(f"{' + '.join(envs) or scheme.name}: {scheme.description}")
+        elif isinstance(scheme, ir.ApiKeyAuth):
+            lines.append(f"{scheme.key.env or scheme.name}: {scheme.description}")
+        elif isinstance(scheme, ir.HttpBearerAuth):
+            lines.append(f"{scheme.token.env or scheme.name}: {scheme.description}")
         else:
             lines.append(f"{scheme.access_token.env}: {scheme.description}")
     if connector.server.base_url_env:

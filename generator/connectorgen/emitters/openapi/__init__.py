@@ -658,6 +658,20 @@ def _security_schemes(connector: ir.Connector) -> dict[str, Any]:
                 + f"Password: {scheme.password.description}"
                 + (f" (always `{scheme.password.fixed}`)" if scheme.password.fixed else ""),
             }
+        elif isinstance(scheme, ir.ApiKeyAuth):
+            out[scheme.name] = {
+                "type": "apiKey",
+                "in": scheme.location,
+                "name": scheme.key_name,
+                "description": f"{scheme.description} Key: {scheme.key.description}"
+                + (f" (sent after `{scheme.prefix}`)" if scheme.prefix else ""),
+            }
+        elif isinstance(scheme, ir.HttpBearerAuth):
+            out[scheme.name] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": f"{scheme.description} Token: {scheme.token.description}",
+            }
         else:
             flow: dict[str, Any] = {
                 "authorizationUrl": _example_url(connector, scheme.authorize_url),

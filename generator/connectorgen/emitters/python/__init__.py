@@ -433,6 +433,14 @@ def _credentials(connector: ir.Connector) -> list[dict[str, Any]]:
                     "scheme": "basic",
                 }
             )
+    apikey = connector.auth_scheme("api_key")
+    if isinstance(apikey, ir.ApiKeyAuth):
+        out.append({"param": apikey.key.param, "description": apikey.key.description, "env": apikey.key.env,
+                    "scheme": "api_key"})
+    bearer = connector.auth_scheme("http_bearer")
+    if isinstance(bearer, ir.HttpBearerAuth):
+        out.append({"param": bearer.token.param, "description": bearer.token.description, "env": bearer.token.env,
+                    "scheme": "bearer"})
     if isinstance(oauth, ir.OAuth2AuthorizationCode):
         declared = {
             "access_token": oauth.access_token,
@@ -461,6 +469,8 @@ def context(connector: ir.Connector) -> dict[str, Any]:
     return {
         "c": connector,
         "basic": basic,
+        "bearer": connector.auth_scheme("http_bearer"),
+        "apikey": connector.auth_scheme("api_key"),
         "oauth": oauth,
         "prefix": connector.package.client_class,
         "resources": [_resource_context(r, connector.schemas) for r in connector.resources],

@@ -88,6 +88,11 @@ def _auth(connector: ir.Connector) -> dict[str, Any]:
                 username_template=scheme.username_template,
                 fixed_password=scheme.password.fixed,
             )
+        elif isinstance(scheme, ir.ApiKeyAuth):
+            entry.update(token_param=scheme.key.param, token_env=scheme.key.env, location=scheme.location,
+                         key_name=scheme.key_name, prefix=scheme.prefix)
+        elif isinstance(scheme, ir.HttpBearerAuth):
+            entry.update(token_param=scheme.token.param, token_env=scheme.token.env)
         else:
             entry.update(token_param=scheme.access_token.param, token_env=scheme.access_token.env)
         out[scheme.type] = entry

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
@@ -649,6 +649,26 @@ class Sandbox:
         return out
 
     def _authenticate(self, scope: dict[str, Any]) -> tuple[str, str | None]:
+        apikey = SPEC["auth"].get("api_key")
+        if apikey:  # only the declared header or query parameter, with the declared prefix
+            if apikey["location"] == "header":
+                sent = [
+                    v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                    if k.decode("latin-1").lower() == apikey["key_name"].lower()
+                ]
+            else:
+                sent = [
+                    v
+                    for k, v in parse_qsl(
+                        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+                    )
+                    if k == apikey["key_name"]
+                ]
+            if sent:
+                return "api_key", "key:api_key" if sent == [
+                    apikey["prefix"] + self.options.api_key
+                ] else None
         header = ""
         for key, value in scope.get("headers", []):
             if key.lower() == b"authorization":
@@ -675,6 +695,12 @@ class Sandbox:
             if user == expected and password == secret:
                 return "http_basic", f"basic:{user}"
             return "http_basic", None
+        if (
+            kind.lower() == "bearer" and "http_bearer" in SPEC["auth"]
+        ):  # a static token: the API key
+            if credentials.strip() == self.options.api_key:
+                return "http_bearer", "token:api_key"
+            return "http_bearer", None
         if kind.lower() == "bearer" and any(k.startswith("oauth2") for k in SPEC["auth"]):
             scheme = next(k for k in SPEC["auth"] if k.startswith("oauth2"))
             if credentials.strip() == self.options.token:

@@ -85,6 +85,9 @@ class SandboxHandle:
     def client_kwargs(self) -> dict[str, str]:
         """Keyword arguments for the generated client: base URL and Basic credentials."""
         basic = SPEC["auth"].get("http_basic", {})
+        bearer = SPEC["auth"].get("http_bearer") or SPEC["auth"].get("api_key")
+        if bearer and not basic:  # a static bearer token: the API key
+            return {"base_url": self.base_url, bearer["token_param"]: self.api_key}
         if basic.get(
             "fixed_password"
         ):  # the API key is the user name; the client sends the fixed password
@@ -124,6 +127,9 @@ def environment(base_url: str, options: SandboxOptions) -> dict[str, str]:
     if SPEC["env"].get("base_url"):
         env[SPEC["env"]["base_url"]] = base_url
     basic = SPEC["auth"].get("http_basic", {})
+    bearer = SPEC["auth"].get("http_bearer") or SPEC["auth"].get("api_key") or {}
+    if bearer.get("token_env"):
+        env[bearer["token_env"]] = options.api_key
     if basic.get("fixed_password"):
         if basic.get("username_env"):
             env[basic["username_env"]] = options.api_key
