@@ -10,8 +10,6 @@ The text must also come back intact (docstrings, tool descriptions) and escaped 
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 import json
 import os
 import re
@@ -24,8 +22,8 @@ import pytest
 import yaml
 
 from connectorgen import escaping
-from connectorgen.cli import main
 from tests.conftest import REPO_ROOT
+from tests.test_generate import run as run_cli
 
 MINIMAL = REPO_ROOT / "tests" / "fixtures" / "minimal"
 SCHEMA_2020 = "https://json-schema.org/draft/2020-12/schema"
@@ -185,13 +183,6 @@ def hostile_definition(root: Path, text: str) -> Path:
         _dump(spec / "schemas" / f"{name}.yaml", _load(MINIMAL / "schemas" / f"{name}.yaml"))
     _unified(root, text)
     return spec
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main(list(args))
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module", params=list(PAYLOADS), ids=list(PAYLOADS))

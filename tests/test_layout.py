@@ -6,9 +6,7 @@ plus a second, tiny connector copied from tests/fixtures/minimal.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -18,18 +16,11 @@ from pathlib import Path
 import pytest
 
 from connectorgen import layout
-from connectorgen.cli import main
 from connectorgen.emitters import MANIFEST
 from tests.conftest import REPO_ROOT
+from tests.test_generate import run
 
 MINIMAL = REPO_ROOT / "tests" / "fixtures" / "minimal"
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main(list(args))
-    return code, out.getvalue()
 
 
 def snapshot(folder: Path) -> dict[str, str]:

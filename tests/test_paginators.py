@@ -9,8 +9,6 @@ MCP list tools must read every item exactly once, for every type.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -21,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connectorgen.cli import main
 from tests.conftest import REPO_ROOT
+from tests.test_generate import run as run_cli
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "paginated"
 
@@ -83,13 +81,6 @@ asyncio.run(run_async())
 handle.stop()
 print(json.dumps(out))
 """
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main(list(args))
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")
