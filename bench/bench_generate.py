@@ -73,7 +73,7 @@ import importlib, json, time
 t0 = time.perf_counter()
 from connectorgen import emitters, pipeline
 t1 = time.perf_counter()
-connector, _ = pipeline.validate(pipeline.DEFAULT_DEFINITION)
+connector, _ = pipeline.validate(DEFINITION)
 t2 = time.perf_counter()
 out = {"import": t1 - t0, "validate_and_compile": t2 - t1}
 for name in emitters.EMITTERS:

@@ -27,6 +27,7 @@ from ...compiler import input_schema
 from ...escaping import register
 
 TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(__file__).parent / "runtime"
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOOLS_FILE_FORMAT = 1
 
@@ -393,10 +394,8 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         f"mcp/{connector.name}.tools.json": tools_json,
         f"{base}/tools.json": tools_json,
     }
-    for template, name in (
-        ("__init__.py.j2", "__init__.py"),
-        ("__main__.py.j2", "__main__.py"),
-        ("server.py.j2", "server.py"),
-    ):
-        files[f"{base}/{name}"] = jinja.get_template(template).render(**context)
+    files[f"{base}/server.py"] = jinja.get_template("server.py.j2").render(**context)
+    # connector-independent modules, copied as they are (they read the package's `_spec`)
+    for path in sorted(RUNTIME.glob("*.py")):
+        files[f"{base}/{path.name}"] = path.read_text(encoding="utf-8")
     return files

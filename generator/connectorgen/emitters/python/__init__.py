@@ -1,9 +1,12 @@
 """Python client emitter: `generated/<connector>/python/`, an installable distribution of the connector's client.
 
-Everything is rendered from the IR: the runtime helpers (`_client`, `_base`, `_auth`, `_errors`,
-`_pagination`, `_ratelimit`, `_types`) from jinja2 templates in `templates/` (one per concern), the
-routing table `_operations.py` and one module per resource from the operations, and `models.py`
-from the schema registry through datamodel-code-generator (see `models.py` in this package).
+The runtime modules that are the same for every connector (`_base`, `_errors`, `_model`,
+`_pagination`, `_ratelimit`, `_types`, `_version`) are real Python files in `runtime/`, copied
+as they are (and linted and type-checked as such); they read the connector's facts from `_spec.py`,
+a small module rendered from the IR. The rest is rendered from the IR with jinja2 templates in
+`templates/` (one per concern): `_client`, `_auth`, the routing table `_operations.py`, one module
+per resource, and `models.py` from the schema registry through datamodel-code-generator (see
+`models.py` in this package).
 
 Templates are looked up first in an optional override folder (`emit(connector, template_dir=...)`),
 then in the bundled `templates/` folder (a jinja2 ChoiceLoader), so a connector can replace one
@@ -28,6 +31,9 @@ from .models import generate_models
 from .typemap import _split_union, path_param_type, python_type, response_type
 
 TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(__file__).parent / "runtime"
+#: Request-id headers every client looks for after the connector's declared ones.
+GENERIC_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
 ROOT = "python"
 
 
@@ -487,6 +493,9 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "field_errors_field_key": errors.field_errors.field_key if errors.field_errors else None,
         "field_errors_message_key": errors.field_errors.message_key if errors.field_errors else None,
         "field_errors_code_key": errors.field_errors.code_key if errors.field_errors else None,
+        "request_id_headers": tuple(
+            dict.fromkeys((*errors.request_id_headers, *GENERIC_REQUEST_ID_HEADERS))
+        ),
         "trusted_domains": _trusted_domains(connector),
         "has_unified": getattr(connector, "unified", None) is not None,
         "ex": _example(connector),
@@ -503,18 +512,13 @@ def context(connector: ir.Connector) -> dict[str, Any]:
 
 # --- emit ----------------------------------------------------------------------------------------
 
-_RUNTIME = (
-    "_types",
-    "_model",
-    "_errors",
-    "_ratelimit",
-    "_auth",
-    "_base",
-    "_operations",
-    "_pagination",
-    "_client",
-    "_version",
-)
+#: Runtime modules rendered from templates (the connector's facts and the code shaped by them).
+_RUNTIME = ("_spec", "_auth", "_operations", "_client")
+
+
+def static_runtime() -> dict[str, str]:
+    """The connector-independent runtime modules, by file name, exactly as in `runtime/`."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(RUNTIME.glob("*.py"))}
 
 
 def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str, str | bytes]:
@@ -531,6 +535,8 @@ def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str,
     }
     for name in _RUNTIME:
         files[f"{pkg}/{name}.py"] = env.get_template(f"{name}.py.j2").render(ctx)
+    for filename, text in static_runtime().items():
+        files[f"{pkg}/{filename}"] = text
     template = env.get_template("resource.py.j2")
     for resource in ctx["resources"]:
         files[f"{pkg}/resources/{resource['module']}.py"] = template.render({**ctx, "r": resource})

@@ -53,7 +53,7 @@ class Page(Generic[T]):
 class CursorWalk:
     """The cursor of the next page to fetch while auto-paginating, and when to stop.
 
-    Shared by these pagers and the unified ones (`{{ c.package.import_name }}.unified`).
+    Shared by these pagers and the unified ones (the package's `unified` module).
     """
 
     __slots__ = ("cursor", "max_pages", "pages", "paginated", "seen")
@@ -75,7 +75,10 @@ class CursorWalk:
         if not cursor or empty or cursor in self.seen:
             return False
         if self.pages >= self.max_pages:
-            logger.warning("stopped paginating after max_pages=%d pages; raise max_pages to read further", self.max_pages)
+            logger.warning(
+                "stopped paginating after max_pages=%d pages; raise max_pages to read further",
+                self.max_pages,
+            )
             return False
         self.seen.add(cursor)
         self.cursor = cursor
