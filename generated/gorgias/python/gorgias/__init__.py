@@ -9,8 +9,8 @@ Quick start::
 
     from gorgias import Gorgias
 
-    client = Gorgias(subdomain="acme\", email="me@example.com", api_key="...")
-    for item in client.tickets.list(order_by="updated_datetime:desc\"):
+    client = Gorgias(subdomain="acme", email="me@example.com", api_key="...\")
+    for item in client.customers.list(order_by="updated_datetime:desc\"):
         print(item.id)
 """
 

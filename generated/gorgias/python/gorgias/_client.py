@@ -1160,7 +1160,7 @@ class Gorgias(_BaseClient):
     ) -> Any:
         """Send any request with the client's auth, rate limiting, retries and errors.
 
-        `path` is relative to the base URL (e.g. `/api/tickets`); an absolute URL is accepted only
+        `path` is relative to the base URL (e.g. `/api/items`); an absolute URL is accepted only
         on a trusted host (see `TrustedHosts`). Returns the decoded JSON body, `None` for an empty
         body, text for `text/*` and bytes otherwise.
         """
@@ -1772,7 +1772,7 @@ class AsyncGorgias(_BaseClient):
     ) -> Any:
         """Send any request with the client's auth, rate limiting, retries and errors.
 
-        `path` is relative to the base URL (e.g. `/api/tickets`); an absolute URL is accepted only
+        `path` is relative to the base URL (e.g. `/api/items`); an absolute URL is accepted only
         on a trusted host (see `TrustedHosts`). Returns the decoded JSON body, `None` for an empty
         body, text for `text/*` and bytes otherwise.
         """

@@ -344,7 +344,7 @@ def _auth_help(connector: ir.Connector) -> str:
         elif isinstance(scheme, ir.HttpBearerAuth):
             lines.append(f"{scheme.token.env or scheme.name}: {scheme.description}")
         else:
-            lines.append(f"{scheme.access_token.env}: {scheme.description}")
+            lines.append(f"{scheme.access_token.env or scheme.name}: {scheme.description}")
     if connector.server.base_url_env:
         lines.append(f"{connector.server.base_url_env}: base URL override (a sandbox or proxy).")
     return "\n".join(lines)
@@ -387,6 +387,9 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         "auth_help": _auth_help(connector),
         "instructions": _instructions(connector),
         "kinds": ["list", "get", "create", "update", "delete", "custom"],
+        "example_tag": max(connector.resources, key=lambda r: len(r.operations)).name
+        if connector.resources
+        else "items",
     }
     jinja = _environment()
     base = f"python/{package.import_name}/mcp"

@@ -381,16 +381,17 @@ def _resource_context(resource: ir.Resource, schemas: Mapping[str, Any]) -> dict
 
 
 def _example(connector: ir.Connector) -> dict[str, Any]:
-    """What the README and package docstring show: a paginated list (tickets when there are)."""
+    """What the README and package docstring show: a paginated list, of the resource with the most
+    operations (the first such in the definition on a tie)."""
     lists = [
         op
         for op in connector.operations
         if op.paginated and op.kind == "list" and not op.path_parameters
     ]
-    preferred = [op for op in lists if op.resource == "tickets"] or lists
-    if not preferred:
+    if not lists:
         return {}
-    op = preferred[0]
+    sizes = {r.name: len(r.operations) for r in connector.resources}
+    op = max(lists, key=lambda o: sizes.get(o.resource, 0))
     resource = next(r for r in connector.resources if r.name == op.resource)
     order = next((a for a in op.arguments if a.name == "order_by"), None)
     values = list(order.schema.get("enum", ())) if order is not None else []
@@ -401,10 +402,6 @@ def _example(connector: ir.Connector) -> dict[str, Any]:
     get = next(
         (o for o in resource.operations if o.kind == "get" and len(o.path_parameters) == 1), None
     )
-    tag_add = next(
-        (o for o in connector.operations if o.resource == "ticket_tags" and o.kind == "create"),
-        None,
-    )
     return {
         "attr": resource.client_attribute,
         "tool": op.tool,
@@ -412,7 +409,6 @@ def _example(connector: ir.Connector) -> dict[str, Any]:
         "order_by": order_by,
         "get": get is not None,
         "item": op.response.schema_name or "dict",
-        "tag_add": tag_add is not None,
     }
 
 
@@ -466,6 +462,43 @@ def _credentials(connector: ir.Connector) -> list[dict[str, Any]]:
     return out
 
 
+def _scheme_params(scheme: ir.AuthScheme) -> list[ir.Credential | str]:
+    """The constructor arguments one auth scheme takes (a fixed password is not one of them)."""
+    if isinstance(scheme, ir.HttpBasicAuth):
+        return [scheme.username] + ([] if scheme.password.fixed else [scheme.password])
+    if isinstance(scheme, ir.ApiKeyAuth):
+        return [scheme.key]
+    if isinstance(scheme, ir.HttpBearerAuth):
+        return [scheme.token]
+    if isinstance(scheme, ir.OAuth2AuthorizationCode):
+        return ["access_token", "refresh_token", "client_id", "client_secret"]
+    return []
+
+
+def _quick_start(connector: ir.Connector) -> dict[str, Any]:
+    """Constructor calls the README shows: one per auth scheme, and the environment variables read."""
+    variables = connector.server.variables
+    calls: list[str] = []
+    env_groups: list[str] = []
+    for index, scheme in enumerate(connector.auth):
+        params = [p if isinstance(p, str) else p.param for p in _scheme_params(scheme)]
+        if index == 0:
+            args = [f"{v.name}={py_str(str(v.example or 'example'))}" for v in variables]
+            args += [f'{p}="me@example.com"' if "email" in p else f'{p}="..."' for p in params]
+        else:
+            args = [f"{v.name}=..." for v in variables] + [f"{p}=..." for p in params]
+        calls.append(", ".join(args))
+        if isinstance(scheme, ir.OAuth2AuthorizationCode):
+            envs = [scheme.access_token.env] if scheme.access_token.env else []
+        else:
+            envs = [p.env for p in _scheme_params(scheme) if not isinstance(p, str) and p.env]
+        if envs:
+            env_groups.append(", ".join(envs))
+    server_envs = [v.env for v in variables if v.env]
+    env = ", ".join([*server_envs, " or ".join(env_groups)]) if env_groups else None
+    return {"calls": calls, "env": env}
+
+
 def context(connector: ir.Connector) -> dict[str, Any]:
     basic = connector.auth_scheme("http_basic")
     oauth = connector.auth_scheme("oauth2_authorization_code")
@@ -499,6 +532,12 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "trusted_domains": _trusted_domains(connector),
         "has_unified": getattr(connector, "unified", None) is not None,
         "ex": _example(connector),
+        "quick_start": _quick_start(connector),
+        "has_files": any(
+            op.response.envelope.type == "binary"
+            or (op.body is not None and op.body.content_type.startswith("multipart/"))
+            for op in connector.operations
+        ),
         "creds": _credentials(connector),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},
         "token_path": _path_on_server(connector, oauth.token_url)

@@ -8,7 +8,7 @@ Failures come back as tool results with `isError: true` and a message an agent c
 
     gorgias-mcp                                     # stdio
     gorgias-mcp --http --port 8765 --token "$TOKEN"  # streamable HTTP on 127.0.0.1:8765/mcp
-    gorgias-mcp --read-only --tags tickets         # only read tools tagged `tickets`
+    gorgias-mcp --read-only --tags customers         # only read tools tagged `customers`
 
 Credentials come from the environment, as for the client:
     GORGIAS_SUBDOMAIN: Account subdomain, the `acme` in `acme.gorgias.com`.
