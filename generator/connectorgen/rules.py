@@ -22,6 +22,7 @@ from .definition import (
     SCHEMA_MAP_KEYWORDS,
     RawDefinition,
     iter_schema_fragments,
+    meta_schema_errors,
     resolve_schema,
 )
 from .diagnostics import Diagnostic, JsonPath
@@ -567,15 +568,12 @@ def _untitled_object(ctx: RuleContext) -> Iterator[Diagnostic]:
             )
 
 
-_META = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
-
-
 @rule("invalid-json-schema", "A schema written in a resource file is not valid JSON Schema 2020-12.")
 def _invalid_json_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
     for source, at, fragment in iter_schema_fragments(ctx.raw):
         if source.path not in ctx.raw.structurally_valid:
             continue
-        for error in _META.iter_errors(fragment):
+        for error in meta_schema_errors(fragment):
             yield source.diagnostic("invalid-json-schema", error.message[:200], (*at, *error.absolute_path))
 
 
@@ -798,7 +796,7 @@ def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
         arguments_schema = {**compiler.input_schema(compiler.flat_arguments(params, body)), "$defs": defs}
         response_schema = site.op["response"].get("schema")
         own_fragments = [compiler.input_schema(compiler.flat_arguments(params, body)), response_schema or {}]
-        if any(next(_META.iter_errors(s), None) is not None for s in own_fragments):
+        if any(next(meta_schema_errors(s), None) is not None for s in own_fragments):
             continue  # invalid-json-schema reports the broken schema itself
         for k, example in enumerate(examples):
             if "arguments" in example:

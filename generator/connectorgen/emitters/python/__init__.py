@@ -584,12 +584,8 @@ def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str,
 
 
 def _check_model_names(connector: ir.Connector, source: str) -> None:
-    missing = [
-        name
-        for name in connector.schemas
-        if not re.search(
-            rf"^(class {re.escape(name)}\b|{re.escape(name)} = )", source, re.MULTILINE
-        )
-    ]
+    defined = set(re.findall(r"^(?:class (\w+)\b|(\w+) = )", source, re.MULTILINE))
+    names = {a or b for a, b in defined}
+    missing = [name for name in connector.schemas if name not in names]
     if missing:
         raise RuntimeError(f"models.py lacks classes for schemas: {', '.join(missing)}")
