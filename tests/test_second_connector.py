@@ -60,7 +60,8 @@ def _definition(root: Path) -> Path:
         f"client_class: {CLIENT}, env_prefix: {PREFIX}}}\n",
         1,
     )
-    assert "restdemo" not in text.lower()
+    text = text.replace("  message_path: message\n", "  message_path: message\n  request_id_headers: [X-Widget-Trace]\n", 1)
+    assert "restdemo" not in text.lower() and "X-Widget-Trace" in text
     connector.write_text(text)
     for path in folder.rglob("*.yaml"):
         path.write_text(path.read_text().replace("restdemo", "widgets"))
@@ -209,3 +210,26 @@ def test_runtime_and_package_pass_mypy_strict(generated: dict[str, str]) -> None
         capture_output=True, text=True, cwd=python, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_declared_request_id_header_comes_first(package: Any) -> None:
+    from widget_co import _errors, _spec
+
+    assert _spec.REQUEST_ID_HEADERS[:2] == ("x-widget-trace", "x-request-id")
+    body = b'{"message": "nope"}'
+    both = {"content-type": "application/json", "x-request-id": "generic", "x-widget-trace": "own"}
+    error = _errors.make_status_error(status_code=404, method="GET", path="/x", content=body, headers=both)
+    assert isinstance(error, package.NotFoundError) and error.request_id == "own"
+    assert str(error).endswith("[request id own]")
+    generic = {"content-type": "application/json", "cf-ray": "ray-1"}
+    error = _errors.make_status_error(status_code=500, method="GET", path="/x", content=body, headers=generic)
+    assert isinstance(error, package.WidgetCoError) and error.request_id == "ray-1"
+
+
+def test_gorgias_declares_its_request_id_header() -> None:
+    import gorgias
+    from gorgias import _errors
+
+    headers = {"content-type": "application/json", "x-gorgias-request-id": "g-1"}
+    error = _errors.make_status_error(status_code=404, method="GET", path="/api/x", content=b"{}", headers=headers)
+    assert isinstance(error, gorgias.NotFoundError) and error.request_id == "g-1"

@@ -6,7 +6,7 @@ after its title (never `Model1`) and nothing else is invented at the top level. 
 extra fields are allowed and kept, `x-known-values` strings stay `str` (their known values are
 appended to the field docstring), date-times use `_types.ApiDatetime` (a `datetime`; naive, aware
 and date-only values parse, `""` reads as `None`), and e-mail formats stay `str` (no
-email-validator dependency). Every model derives from `TolerantModel` (template `_model.py.j2`):
+email-validator dependency). Every model derives from `TolerantModel` (`runtime/_model.py`):
 validation is tolerant per field, leaving out and reporting only the values that do not match.
 """
 
@@ -73,7 +73,7 @@ def generate_models(connector: ir.Connector) -> str:
         parent_scoped_naming=True,
         disable_timestamp=True,
         extra_fields="allow",
-        # Every model is tolerant per field (see the `_model.py` template); imported relatively below.
+        # Every model is tolerant per field (see `runtime/_model.py`); imported relatively below.
         base_class=f"{connector.package.import_name}.{_BASE_MODULE}.{_BASE_CLASS}",
         allow_population_by_field_name=True,
         enum_field_as_literal="all",
