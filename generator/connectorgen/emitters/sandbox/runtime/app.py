@@ -12,11 +12,10 @@ import random
 import time
 import traceback
 from collections import Counter
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
-
-from collections.abc import MutableMapping
 
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
@@ -30,7 +29,7 @@ from .options import SandboxOptions
 from .seed import seed_store
 from .store import ApiError, DataFileError, Store, dumps, field_error
 
-log = logging.getLogger("<<[ package ]>>.sandbox")
+log = logging.getLogger(__package__ or "sandbox")
 
 ERRORS = SPEC["errors"]
 ADMIN_PREFIX = "/_sandbox"
