@@ -38,9 +38,12 @@ from ._base import (
     decode_model,
     decode_page,
     logger,
+    page_total,
     prepare,
     raw_page,
     server_url,
+    sideloads_of,
+    unwrap,
 )
 from ._errors import (
     APIConnectionError,
@@ -563,15 +566,21 @@ class _BaseClient:
         env = op.envelope
         where = f"{op.method} {response.request.url.path}"
         if op.is_list:
+            data = _base.loads(response.content, where, response.status_code)
             items, nxt, prv = raw_page(
-                _base.loads(response.content, where, response.status_code),
+                data,
                 op,
                 where,
                 response.status_code,
                 sent=list(response.request.url.params.multi_items()),
                 link=response.headers.get("link"),
             )
-            return {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            page: dict[str, Any] = {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            if op.pagination is not None and op.pagination.total_path:
+                page["total"] = page_total(data, op)
+            if op.sideloads:
+                page["included"] = sideloads_of(data, op, typed=False, strict=False, where=where)
+            return page
         if env == "binary":
             return binary_result(response)
         if env == "csv":
@@ -581,7 +590,13 @@ class _BaseClient:
             }
         if env == "empty" or not response.content.strip():
             return {"ok": True, "status": response.status_code}
-        return _base.loads(response.content, where, response.status_code)
+        data = _base.loads(response.content, where, response.status_code)
+        included = (
+            sideloads_of(data, op, typed=False, strict=False, where=where) if op.sideloads else {}
+        )
+        if included:  # side-loads were asked for: the object and them, apart
+            return {"result": unwrap(data, op.response_key), "included": included}
+        return unwrap(data, op.response_key)
 
 
 class Gorgias(_BaseClient):
@@ -1021,6 +1036,7 @@ class Gorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     def _call_empty(
@@ -1073,7 +1089,22 @@ class Gorgias(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        total: int | None = None
+        counted = op.pagination is not None and op.pagination.total_path is not None
+        if op.sideloads or counted:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            total = page_total(data, op)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included, total)
 
     def _paginate(
         self,
@@ -1633,6 +1664,7 @@ class AsyncGorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     async def _call_empty(
@@ -1685,7 +1717,22 @@ class AsyncGorgias(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        total: int | None = None
+        counted = op.pagination is not None and op.pagination.total_path is not None
+        if op.sideloads or counted:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            total = page_total(data, op)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included, total)
 
     def _paginate(
         self,
