@@ -127,6 +127,9 @@ def test_outputs_name_this_package(generated: dict[str, str]) -> None:
     assert f"\n    {PREFIX}API_KEY: " in server and "\n    None: " not in server
     assert "--tags things" in server
 
+    # the fixture's OAuth2 declares no offline scope: nothing offers one
+    assert "`None`" not in generated[f"python/{IMPORT}/_auth.py"] and "`None` scope" not in readme
+
     spec = generated[f"python/{IMPORT}/_spec.py"]
     assert f'IMPORT_NAME: Final = "{IMPORT}"' in spec and f"class {CLIENT}Error(Exception)" in spec
 
