@@ -121,11 +121,12 @@ def test_outputs_name_this_package(generated: dict[str, str]) -> None:
     init = generated[f"python/{IMPORT}/__init__.py"]
     assert f"from {IMPORT} import {CLIENT}\n" in init and f"client = {CLIENT}(" in init
 
-    server = generated[f"python/{IMPORT}/mcp/server.py"]
-    assert f"run by `{CLIENT}`" in server and f"`Async{CLIENT}.invoke`" in server
-    assert f'SERVER_NAME = "{IMPORT}-mcp"' in server and f'TOKEN_ENV = "{PREFIX}MCP_TOKEN"' in server
+    server = generated[f"python/{IMPORT}/mcp/_spec.py"]
+    assert f"from .. import Async{CLIENT} as AsyncClient" in server
+    assert f'SERVER_NAME: Final = "{IMPORT}-mcp"' in server
+    assert f'TOKEN_ENV: Final = "{PREFIX}MCP_TOKEN"' in server
     assert f"\n    {PREFIX}API_KEY: " in server and "\n    None: " not in server
-    assert "--tags things" in server
+    assert "HAS_UNIFIED: Final[bool] = False" in server
 
     # the fixture's OAuth2 declares no offline scope: nothing offers one
     assert "`None`" not in generated[f"python/{IMPORT}/_auth.py"] and "`None` scope" not in readme

@@ -9,6 +9,10 @@ Writes
 - `python/<package>/mcp/`: a server on the official `mcp` SDK's low-level `Server` that registers
   the tools from a copy of that file (`tools.json`, package data) and runs them through the
   generated client's `invoke`.
+  The server modules (`server.py`, `__init__.py`, `__main__.py`) are the same for every connector:
+  real Python files in `runtime/`, copied as they are; what they know of the connector (names,
+  environment variables, credentials help, whether there is a unified API) is in the generated
+  `_spec.py` beside them.
 
 Reads only the IR.
 """
@@ -411,9 +415,6 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         "auth_help": _auth_help(connector),
         "instructions": _instructions(connector),
         "kinds": ["list", "get", "create", "update", "delete", "custom"],
-        "example_tag": max(connector.resources, key=lambda r: len(r.operations)).name
-        if connector.resources
-        else "items",
     }
     jinja = _environment()
     base = f"python/{package.import_name}/mcp"
@@ -421,7 +422,7 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         f"mcp/{connector.name}.tools.json": tools_json,
         f"{base}/tools.json": tools_json,
     }
-    files[f"{base}/server.py"] = jinja.get_template("server.py.j2").render(**context)
+    files[f"{base}/_spec.py"] = jinja.get_template("_spec.py.j2").render(**context)
     # connector-independent modules, copied as they are (they read the package's `_spec`)
     for path in sorted(RUNTIME.glob("*.py")):
         files[f"{base}/{path.name}"] = path.read_text(encoding="utf-8")

@@ -1,18 +1,16 @@
-"""MCP server for the {{ connector.title | py_docline }} API: every operation is a tool, run by `{{ package.client_class }}`.
+"""MCP server of this package's API: every operation is a tool, run by the package's client.
 
-Tools come from `tools.json` (generated beside this module); nothing here is written per tool.
-Each call validates its arguments against the tool's `inputSchema`, then goes through
-`Async{{ package.client_class }}.invoke`, so auth, retries, rate limits and pagination behave as in Python.
-Failures come back as tool results with `isError: true` and a message an agent can act on.
+Tools come from `tools.json` (generated beside this module); nothing here is written per tool, nor
+per connector (what the server knows of its connector is in `_spec.py` beside it). Each call
+validates its arguments against the tool's `inputSchema`, then goes through the async client's
+`invoke`, so auth, retries, rate limits and pagination behave as in Python. Failures come back as
+tool results with `isError: true` and a message an agent can act on.
 
-    {{ server_name }}                                     # stdio
-    {{ server_name }} --http --port 8765 --token "$TOKEN"  # streamable HTTP on 127.0.0.1:8765/mcp
-    {{ server_name }} --read-only --tags {{ example_tag }}         # only read tools tagged `{{ example_tag }}`
+    <import name>-mcp                                     # stdio
+    <import name>-mcp --http --port 8765 --token "$TOKEN"  # streamable HTTP on 127.0.0.1:8765/mcp
+    <import name>-mcp --read-only --tags <resource>       # only read tools tagged `<resource>`
 
-Credentials come from the environment, as for the client:
-{% for line in auth_help.splitlines() %}
-    {{ line | py_docline }}
-{% endfor %}
+Credentials come from the environment, as for the client (`--help` lists them).
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import base64
 import binascii
 import difflib
 import hmac
+import importlib
 import json
 import logging
 import os
@@ -43,10 +42,23 @@ from .. import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    Async{{ package.client_class }},
-    {{ package.client_class }}Error,
     InvalidArgumentsError,
     RateLimitError,
+)
+from ._spec import (
+    CREDENTIALS_HELP,
+    DESCRIPTION,
+    DISTRIBUTION,
+    HAS_UNIFIED,
+    INSTRUCTIONS,
+    KINDS,
+    SECRET_ENV,
+    SERVER_NAME,
+    TITLE,
+    TOKEN_ENV,
+    TOOLS_FILE,
+    AsyncClient,
+    ClientError,
 )
 
 __all__ = [
@@ -61,22 +73,12 @@ __all__ = [
     "wire_tools",
 ]
 
-logger = logging.getLogger("{{ package.import_name }}.mcp")
-
-SERVER_NAME = "{{ server_name }}"
-DISTRIBUTION = "{{ package.distribution }}"
-TOOLS_FILE = "{{ tools_file }}"
-TOKEN_ENV = "{{ token_env }}"
-#: Environment variables the client reads (credentials, account, base URL).
-CLIENT_ENV = {{ env_variables | tojson }}
-#: Of those, the ones holding secrets: their values never appear in a message.
-SECRET_ENV = {{ (secret_env + [token_env]) | tojson }}
-INSTRUCTIONS = {{ instructions | py_str }}
-CREDENTIALS_HELP = {{ auth_help | py_str }}
+#: The package this server belongs to (`<import name>`), and its logger under `<import name>.mcp`.
+_PACKAGE = __name__.rsplit(".", 2)[0]
+logger = logging.getLogger(f"{_PACKAGE}.mcp")
 
 #: `--methods` values: `read` (list/get and read-only customs), `write` (create/update/delete and
-#: customs that change data), `custom`, or one operation kind.
-KINDS = {{ kinds | tojson }}
+#: customs that change data), `custom`, or one operation kind (`KINDS`).
 METHOD_GROUPS = ("read", "write", *KINDS)
 
 MAX_ERRORS = 8
@@ -133,10 +135,30 @@ def _with_defs(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SCHEMA_ONE = (
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+)
 #: Keywords that only annotate (validation ignores them): sent once per list for shared objects.
 _ANNOTATIONS = frozenset(
-    {"description", "title", "x-known-values", "examples", "format", "default", "deprecated", "readOnly", "writeOnly", "$comment"}
+    {
+        "description",
+        "title",
+        "x-known-values",
+        "examples",
+        "format",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+    }
 )
 
 
@@ -186,7 +208,9 @@ def wire_tools(specs: Iterable[ToolSpec], output_schemas: str = "shared") -> lis
         if repeated:
             for name in repeated:
                 defs[name] = _without_annotations(defs[name])
-            replaced[spec.name] = spec.tool.model_copy(update={"output_schema": {**output, "$defs": defs}})
+            replaced[spec.name] = spec.tool.model_copy(
+                update={"output_schema": {**output, "$defs": defs}}
+            )
     return [replaced.get(spec.name, spec.tool) for spec in specs]
 
 
@@ -235,7 +259,9 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
 
 
 def _split(values: Iterable[str] | None) -> frozenset[str]:
-    return frozenset(part.strip() for value in values or () for part in value.split(",") if part.strip())
+    return frozenset(
+        part.strip() for value in values or () for part in value.split(",") if part.strip()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +304,9 @@ class ToolFilter:
         if group == "read":
             return spec.kind in ("list", "get") or (spec.kind == "custom" and spec.read_only)
         if group == "write":
-            return spec.kind in ("create", "update", "delete") or (spec.kind == "custom" and not spec.read_only)
+            return spec.kind in ("create", "update", "delete") or (
+                spec.kind == "custom" and not spec.read_only
+            )
         return spec.kind == group
 
     def check(self, specs: Mapping[str, ToolSpec]) -> list[str]:
@@ -293,7 +321,8 @@ class ToolFilter:
             for name in sorted(names - set(specs)):
                 hint = difflib.get_close_matches(name, list(specs), n=3)
                 problems.append(
-                    f"unknown tool {name!r} in {option}" + (f" (did you mean {', '.join(hint)}?)" if hint else "")
+                    f"unknown tool {name!r} in {option}"
+                    + (f" (did you mean {', '.join(hint)}?)" if hint else "")
                 )
         return problems
 
@@ -344,7 +373,12 @@ def _error_text(error: ValidationError) -> str:
     if kind == "enum":
         return f"must be one of {', '.join(map(_json, expected))}; got {_json(error.instance)}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+        word = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }
         return f"must be {word[kind]} {expected}, got {_json(error.instance)}"
     if kind in ("minItems", "maxItems", "minLength", "maxLength"):
         unit = "items" if kind.endswith("Items") else "characters"
@@ -358,7 +392,10 @@ def describe_validation_errors(spec: ToolSpec, arguments: Any) -> list[str]:
         return [f"arguments must be a JSON object, got {type(arguments).__name__}"]
     lines: list[str] = []
     properties = spec.tool.input_schema.get("properties", {})
-    errors = sorted(spec.validator.iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(
+        spec.validator.iter_errors(arguments),
+        key=lambda e: (list(map(str, e.absolute_path)), e.message),
+    )
     for error in errors:
         where = _argument_path(error)
         if error.validator == "required" and not where:
@@ -434,13 +471,21 @@ def _success_result(data: Any) -> types.CallToolResult:
     try:
         text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     except TypeError:
-        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        text = json.dumps(
+            structured, ensure_ascii=False, separators=(",", ":"), default=_json_default
+        )
         structured = json.loads(text)
     content: list[Any] = [types.TextContent(type="text", text=text)]
     media_type = str(structured.get("content_type") or "").split(";")[0].strip()
     encoded = structured.get("content_base64")
-    if media_type.startswith("image/") and isinstance(encoded, str) and len(encoded) * 3 // 4 <= MAX_IMAGE_BYTES:
-        content.append(types.ImageContent(type="image", data=encoded, mime_type=media_type))  # a model can look at it
+    if (
+        media_type.startswith("image/")
+        and isinstance(encoded, str)
+        and len(encoded) * 3 // 4 <= MAX_IMAGE_BYTES
+    ):
+        content.append(
+            types.ImageContent(type="image", data=encoded, mime_type=media_type)
+        )  # a model can look at it
     return types.CallToolResult(content=content, structured_content=structured)
 
 
@@ -465,7 +510,7 @@ class ToolRunner:
         self.filter = tool_filter or ToolFilter()
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
-        self._client_factory = client_factory or Async{{ package.client_class }}
+        self._client_factory = client_factory or AsyncClient
         self._client: Any = None
         self._lock = anyio.Lock()
         self.redact = redactor or Redactor.from_environment()
@@ -514,16 +559,11 @@ class ToolRunner:
             )
         try:
             client = await self.client()
-{% if has_unified %}
-            if name in self.unified_tools:
-                from ..unified import ainvoke_unified
-
-                data = await ainvoke_unified(client, name, args)
+            if name in self.unified_tools:  # only ever set when the package has a unified API
+                unified = importlib.import_module(f"{_PACKAGE}.unified")
+                data = await unified.ainvoke_unified(client, name, args)
             else:
                 data = await client.invoke(name, args)
-{% else %}
-            data = await client.invoke(name, args)
-{% endif %}
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
         return _success_result(data)
@@ -554,8 +594,14 @@ class ToolRunner:
         if isinstance(exc, APIError):
             status = getattr(exc, "status_code", None)
             message = getattr(exc, "message", None) or str(exc)
-            request = " ".join(str(p) for p in (getattr(exc, "method", None), getattr(exc, "path", None)) if p)
-            text = f"The API answered HTTP {status}" + (f" to {request}" if request else "") + f": {_clip(message)}"
+            request = " ".join(
+                str(p) for p in (getattr(exc, "method", None), getattr(exc, "path", None)) if p
+            )
+            text = (
+                f"The API answered HTTP {status}"
+                + (f" to {request}" if request else "")
+                + f": {_clip(message)}"
+            )
             field_errors = getattr(exc, "field_errors", None) or {}
             if field_errors:
                 details = "; ".join(
@@ -565,10 +611,12 @@ class ToolRunner:
                 text += f"\nField errors: {details}"
             hint = _hint_for_status(status, spec)
             return f"{text}\n{hint}" if hint else text
-        if isinstance(exc, {{ package.client_class }}Error):
+        if isinstance(exc, ClientError):
             return f"`{name}` failed: {_clip(str(exc), 500)}\nCredentials and account come from: {CREDENTIALS_HELP}"
         logger.error("unexpected error in %s: %s", name, self.redact(repr(exc)))
-        return f"`{name}` failed with an unexpected {type(exc).__name__}; the server log has details."
+        return (
+            f"`{name}` failed with an unexpected {type(exc).__name__}; the server log has details."
+        )
 
 
 # --- server ------------------------------------------------------------------------------------
@@ -596,7 +644,9 @@ def build_server(
         output_schemas=output_schemas,
     )
 
-    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def on_list_tools(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=runner.list_tools())
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -609,7 +659,7 @@ def build_server(
     server: Server[Any] = Server(
         SERVER_NAME,
         version=_version(),
-        title={{ connector.title | py_str }},
+        title=TITLE,
         instructions=INSTRUCTIONS,
         get_tool_input_schema=input_schema,
         on_list_tools=on_list_tools,
@@ -710,7 +760,9 @@ async def serve_http(
 
     app = BearerTokenMiddleware(
         server.streamable_http_app(
-            streamable_http_path=path, host=host, transport_security=security or transport_security(host)
+            streamable_http_path=path,
+            host=host,
+            transport_security=security or transport_security(host),
         ),
         token,
     )
@@ -727,15 +779,19 @@ async def serve_http(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=SERVER_NAME,
-        description={{ ("MCP server exposing every " ~ connector.title ~ " API operation as a tool.") | py_str }},
+        description=DESCRIPTION,
         epilog="Credentials and account (environment):\n  "
         + CREDENTIALS_HELP.replace("\n", "\n  ")
         + f"\nHTTP mode token: --token or {TOKEN_ENV}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     transport = parser.add_argument_group("transport")
-    transport.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    transport.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    transport.add_argument(
+        "--http", action="store_true", help="serve streamable HTTP instead of stdio"
+    )
+    transport.add_argument(
+        "--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)"
+    )
     transport.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     transport.add_argument("--path", default="/mcp", help="HTTP endpoint path (default /mcp)")
     transport.add_argument(
@@ -753,9 +809,13 @@ def _parser() -> argparse.ArgumentParser:
         "https://app.example.com); requests without an Origin are not browser calls and are accepted",
     )
     transport.add_argument(
-        "--token", default=None, help=f"bearer token HTTP clients must send (default: ${TOKEN_ENV}); required with --http"
+        "--token",
+        default=None,
+        help=f"bearer token HTTP clients must send (default: ${TOKEN_ENV}); required with --http",
     )
-    access = parser.add_argument_group("access control (options combine; a filtered tool is hidden and refused)")
+    access = parser.add_argument_group(
+        "access control (options combine; a filtered tool is hidden and refused)"
+    )
     access.add_argument(
         "--methods",
         action="append",
@@ -763,10 +823,18 @@ def _parser() -> argparse.ArgumentParser:
         help="comma list of: read (list/get + read-only customs), write (create/update/delete + "
         "customs that change data), custom, list, get, create, update, delete",
     )
-    access.add_argument("--tags", action="append", metavar="TAGS", help="comma list: tools with any of these tags")
-    access.add_argument("--tools", action="append", metavar="NAMES", help="comma list: only these tools")
-    access.add_argument("--exclude-tools", action="append", metavar="NAMES", help="comma list: never these tools")
-    access.add_argument("--read-only", action="store_true", help="only tools that do not change data")
+    access.add_argument(
+        "--tags", action="append", metavar="TAGS", help="comma list: tools with any of these tags"
+    )
+    access.add_argument(
+        "--tools", action="append", metavar="NAMES", help="comma list: only these tools"
+    )
+    access.add_argument(
+        "--exclude-tools", action="append", metavar="NAMES", help="comma list: never these tools"
+    )
+    access.add_argument(
+        "--read-only", action="store_true", help="only tools that do not change data"
+    )
     client = parser.add_argument_group("client (defaults: the generated client's retry policy)")
     client.add_argument("--max-retries", type=int, default=None, help="retries of a failed request")
     client.add_argument(
@@ -784,20 +852,23 @@ def _parser() -> argparse.ArgumentParser:
         help="shared (default): the field descriptions of an object returned by several tools are sent "
         "once per tools/list, the other tools carry its bare shape; full: every tool carries them",
     )
-{% if has_unified %}
-    parser.add_argument(
-        "--unified",
-        action="store_true",
-        help="also serve the Unified Ticketing / User Directory tools (list_all_unified_ticketing_tickets, ...)",
-    )
-{% endif %}
+    if HAS_UNIFIED:
+        parser.add_argument(
+            "--unified",
+            action="store_true",
+            help="also serve the Unified Ticketing / User Directory tools (list_all_unified_ticketing_tickets, ...)",
+        )
     parser.add_argument(
         "--sandbox",
         action="store_true",
         help="start the local sandbox in-process and serve it (no account needed; needs the [sandbox] extra)",
     )
-    parser.add_argument("--list-tools", action="store_true", help="print the enabled tools and exit")
-    parser.add_argument("--log-level", default="WARNING", help="log level on stderr (default WARNING)")
+    parser.add_argument(
+        "--list-tools", action="store_true", help="print the enabled tools and exit"
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="log level on stderr (default WARNING)"
+    )
     return parser
 
 
@@ -817,25 +888,24 @@ def filter_from_args(args: argparse.Namespace) -> ToolFilter:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=str(args.log_level).upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=str(args.log_level).upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     tool_filter = filter_from_args(args)
-{% if has_unified %}
     document = read_tools_document()
     unified_names: frozenset[str] = frozenset()
-    if args.unified:
-        from ..unified.tools import UNIFIED_TOOL_NAMES, unified_tools_document
-
-        extra = unified_tools_document()
+    if HAS_UNIFIED and args.unified:
+        unified_tools = importlib.import_module(f"{_PACKAGE}.unified.tools")
+        extra = unified_tools.unified_tools_document()
         document = {
             **document,
             "tools": [*document["tools"], *extra["tools"]],
             "$defs": {**document.get("$defs", {}), **extra.get("$defs", {})},
         }
-        unified_names = UNIFIED_TOOL_NAMES
+        unified_names = frozenset(unified_tools.UNIFIED_TOOL_NAMES)
     specs = load_tools(document)
-{% else %}
-    specs = load_tools()
-{% endif %}
     problems = tool_filter.check(specs)
     if problems:
         for problem in problems:
@@ -851,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..sandbox import serve_in_thread
         except ImportError as exc:
             print(
-                f"{SERVER_NAME}: --sandbox needs the sandbox extra: pip install '{{ package.distribution }}[sandbox]' ({exc})",
+                f"{SERVER_NAME}: --sandbox needs the sandbox extra: pip install '{DISTRIBUTION}[sandbox]' ({exc})",
                 file=sys.stderr,
             )
             return 2
@@ -862,11 +932,9 @@ def main(argv: list[str] | None = None) -> int:
         tool_filter,
         specs=specs,
         output_schemas=args.output_schemas,
-        client_factory=lambda: Async{{ package.client_class }}(**client_options),
+        client_factory=lambda: AsyncClient(**client_options),
     )
-{% if has_unified %}
     runner.unified_tools = unified_names
-{% endif %}
     if not runner.enabled:
         print(f"{SERVER_NAME}: the filters leave no tool to serve", file=sys.stderr)
         return 2
@@ -887,10 +955,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{SERVER_NAME}: {len(runner.enabled)} tools on http://{args.host}:{args.port}{args.path}",
             file=sys.stderr,
         )
-        security = transport_security(args.host, sorted(_split(args.allowed_hosts)), sorted(_split(args.allowed_origins)))
+        security = transport_security(
+            args.host, sorted(_split(args.allowed_hosts)), sorted(_split(args.allowed_origins))
+        )
         anyio.run(
             lambda: serve_http(
-                server, runner, host=args.host, port=args.port, path=args.path, token=token.strip(), security=security
+                server,
+                runner,
+                host=args.host,
+                port=args.port,
+                path=args.path,
+                token=token.strip(),
+                security=security,
             )
         )
         return 0
