@@ -18,6 +18,7 @@ from connectorgen.compiler import input_schema
 from connectorgen.emitters import docs, render_all
 from connectorgen.emitters.openapi import ERROR_RESPONSES
 from connectorgen.pipeline import build
+from tests.conftest import GORGIAS_SPEC
 
 HTML = "docs/html/index.html"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
@@ -27,7 +28,7 @@ HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 
 @pytest.fixture(scope="module")
 def connector() -> ir.Connector:
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_relative_links_resolve(files: dict[str, str]) -> None:
         **files,
         **{
             name: data.decode()
-            for name, data in render_all(build(), only=("unified",)).items()
+            for name, data in render_all(build(GORGIAS_SPEC), only=("unified",)).items()
             if name.startswith("docs/")
         },
     }
