@@ -380,7 +380,7 @@ class Planner:
             for prop, schema in props.items():
                 target = ref_target(schema)
                 item = array_item_ref(schema)
-                if target and target in by_schema and prop != "account":
+                if target and target in by_schema and not collections[by_schema[target]]["singleton"]:
                     belongs[prop] = by_schema[target]
                 elif item and item in by_schema:
                     child = collections[by_schema[item]]
