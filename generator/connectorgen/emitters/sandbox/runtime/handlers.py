@@ -649,8 +649,10 @@ def h_derived_list(call: Call) -> Reply:
         rendered = [
             r for r in rendered
             if any(needle in str(r.get(f) or "").lower() for f in text_fields)
-            or needle in str((r.get("customer") or {}).get("name") or "").lower()
-            or needle in str((r.get("customer") or {}).get("email") or "").lower()
+            or any(  # or in a summary of another object (its name or e-mail)
+                needle in str(v.get(f) or "").lower()
+                for v in r.values() if isinstance(v, dict) for f in ("name", "email")
+            )
         ]
     rendered = Q.apply_filters(rendered, call.route["filters"], call.query)
     default = source.spec["order_default"]
