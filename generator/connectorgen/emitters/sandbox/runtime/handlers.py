@@ -905,12 +905,19 @@ def h_report_rows(call: Call) -> Reply:
     inner = body.get("query")
     query: dict[str, Any] = inner if isinstance(inner, dict) else body
     rows = report_rows(call, query)
-    limit = int(call.query.get("limit") or _param_default(call.route, "limit", 30))
-    offset = Q.decode_offset(call.query["cursor"], "cursor") if call.query.get("cursor") else 0
-    page = rows[offset : offset + limit]
+    shape: dict[str, Any] = _reports().get("page") or {}
+    limit_param, cursor_param = shape.get("limit_param") or "limit", shape.get("cursor_param") or "cursor"
+    limit = int(call.query.get(limit_param) or _param_default(call.route, limit_param, 30))
+    offset = Q.decode_offset(call.query[cursor_param], cursor_param) if call.query.get(cursor_param) else 0
+    chunk = rows[offset : offset + limit]
     nxt = Q.encode_offset(offset + limit) if offset + limit < len(rows) else None
     prv = Q.encode_offset(max(0, offset - limit)) if offset > 0 else None
-    return Reply(call.route["status"], {"data": page, "meta": {"next_cursor": nxt, "prev_cursor": prv, "total_resources": len(rows)}})
+    page: dict[str, Any] = {}
+    _set(page, str(shape.get("items") or "data").split("."), chunk)
+    for key, value in (("next_cursor", nxt), ("prev_cursor", prv), ("total", len(rows))):
+        if shape.get(key):
+            _set(page, str(shape[key]).split("."), value)
+    return Reply(call.route["status"], page)
 
 
 def _statistic(call: Call) -> dict[str, Any]:
