@@ -893,8 +893,12 @@ def _recipes(site: SandboxSite) -> Iterator[tuple[str, JsonPath, dict[str, Any]]
         if not isinstance(recipe, dict):
             return
         yield name, at, recipe
-        for child, spec in (recipe.get("children") or {}).items():
-            yield from walk(child, (*at, "children", child), spec)
+        for child, specs in (recipe.get("children") or {}).items():
+            if isinstance(specs, list):
+                for i, spec in enumerate(specs):
+                    yield from walk(child, (*at, "children", child, i), spec)
+            else:
+                yield from walk(child, (*at, "children", child), specs)
 
     seed = site.data.get("seed") or {}
     for name, spec in (seed.get("collections") or {}).items():
@@ -931,8 +935,8 @@ def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
         for name in seed.get(key) or {}:
             yield ("seed", key, name), name
     for name, at, _ in _recipes(site):
-        if at[-2] == "children":
-            yield at, name
+        if "children" in at[-3:-1]:
+            yield at[: at.index("children", len(at) - 3) + 2], name
     for _, at, gen in _sandbox_generators(site):
         for key in ("ref", "sample"):
             if isinstance(gen.get(key), str):

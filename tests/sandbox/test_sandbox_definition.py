@@ -175,10 +175,14 @@ seed:
           sold: {const: "yes", when: {kind: gadget}, otherwise: {const: "no"}}
         children:
           notes:
-            count: 2
-            fields:
-              thing_id: {copy: parent.id}
-              text: {template: "note {index} of {parent.name}"}
+            - count: 2
+              fields:
+                thing_id: {copy: parent.id}
+                text: {template: "note {index} of {parent.name}"}
+            - when: {kind: widget}
+              fields: {text: only for widgets}
+            - probability: 0
+              fields: {text: never made}
 """
 
 
