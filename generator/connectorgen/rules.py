@@ -1012,6 +1012,9 @@ def _sandbox_generator(ctx: RuleContext) -> Iterator[Diagnostic]:
         if "weights" in gen and isinstance(gen.get("choice"), list) and len(gen["weights"]) != len(gen["choice"]):
             yield site.diag("sandbox-generator", "`weights` needs one weight per `choice` value", (*at, "weights"),
                             "give as many weights as choices, in the same order")
+        elif isinstance(gen.get("weights"), list) and not sum(w for w in gen["weights"] if isinstance(w, (int, float))) > 0:
+            yield site.diag("sandbox-generator", "`weights` add up to zero: no value can be chosen", (*at, "weights"),
+                            "give at least one choice a positive weight")
         for key in ("int", "float", "days_ago", "count", "seconds", "minutes", "hours", "days"):
             bounds = gen.get(key)
             if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) \

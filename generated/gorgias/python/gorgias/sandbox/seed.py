@@ -297,7 +297,10 @@ class Seeder:
             if unit in spec:
                 low, high = _range(spec[unit])
                 seconds += self.rng.uniform(low, high) * size
-        moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+        try:
+            moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+        except ValueError:  # not a date-time: nothing to be after
+            return None
         if spec.get("cap") and moment > self.anchor:
             moment = self.anchor
         return self.iso(moment)
