@@ -952,7 +952,7 @@ def _sandbox_unknown_collection(ctx: RuleContext) -> Iterator[Diagnostic]:
     for at, name in _collection_mentions(site):
         if name not in known:
             yield site.diag("sandbox-unknown-collection", f"no collection '{name}' in the sandbox{_suggest(name, known)}",
-                            at, "collections are named after the resources that store objects (see the generated _spec.py)")
+                            at, f"the sandbox stores: {', '.join(sorted(known)) or 'nothing'}")
 
 
 @rule("sandbox-unknown-field", "A sandbox record, generated field or behaviour names a field the collection's schema does not have.")
