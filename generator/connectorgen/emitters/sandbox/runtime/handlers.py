@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from . import query as Q
 from . import schemas as S
+from .sandbox_data import BEHAVIOURS, CREATED, stamp_updated
 from .store import ApiError, Collection, Store, dumps, field_error, not_found, project
 
 
@@ -146,15 +147,18 @@ class Call:
                 items, cursor=self.query.get(cursor_param), limit=int(limit), order=order or [("id", False)],
                 order_text=order_text, cursor_param=cursor_param,
             )
-            page["object"] = "list"
-            page["uri"] = self.request_path
+            declared = set(env.get("page_paths") or ())
+            if "object" in declared:
+                page["object"] = "list"
+            if "uri" in declared:
+                page["uri"] = self.request_path
             _set(page, env["items_path"] or ["data"], [render(i) for i in chunk])
             if env.get("next_cursor_path"):
                 _set(page, env["next_cursor_path"], nxt)
             if env.get("prev_cursor_path"):
                 _set(page, env["prev_cursor_path"], prv)
             meta_path = (env.get("next_cursor_path") or ["meta", "x"])[:-1]
-            if meta_path:
+            if meta_path and ".".join([*meta_path, "total_resources"]) in declared:
                 _set(page, [*meta_path, "total_resources"], len(items))
             if pagination:  # a cursor that also says whether more follows, and the next URL
                 if pagination.get("has_more_path"):
@@ -399,8 +403,7 @@ def h_set_property(call: Call) -> Reply:
     body = _body_dict(call)
     updated = copy.deepcopy(obj)
     updated[prop] = copy.deepcopy(body.get(prop))
-    if "updated_datetime" in col.props:
-        updated["updated_datetime"] = call.store.now()
+    stamp_updated(updated, col.props, call.store.now())
     call.store.repair(col, updated)
     col.put(updated, call.scope())
     call.store.record(col, updated, "updated")
@@ -418,8 +421,7 @@ def h_stamp_many(call: Call) -> Reply:
             raise field_error(("ids",), f"Object {key} not found.", status=404, msg="Resource not found.")
         obj = copy.deepcopy(obj)
         obj[stamp["field"]] = call.store.now() if stamp["value"] == "now" else None
-        if "updated_datetime" in col.props:
-            obj["updated_datetime"] = call.store.now()
+        stamp_updated(obj, col.props, call.store.now())
         col.put(obj)
         call.store.record(col, obj, "updated")
         changed.append(obj)
@@ -477,7 +479,7 @@ def h_merge(call: Call) -> Reply:
         sources.append(source)
     merged = copy.deepcopy(target)
     for source in sources:
-        for name in store.spec.get("merge_conflict_fields", []):
+        for name in BEHAVIOURS.get("merge_conflict_fields", []):
             a, b = merged.get(name), source.get(name)
             if isinstance(a, dict) and isinstance(b, dict) and set(a) & set(b):
                 raise ApiError(409, "Both objects hold data for the same integration and cannot be merged.",
@@ -499,8 +501,7 @@ def h_merge(call: Call) -> Reply:
         _repoint(store, col, source.get("id"), target_key)
         col.remove(source.get("id"))
         store.record(col, source, "deleted")
-    if "updated_datetime" in col.props:
-        merged["updated_datetime"] = store.now()
+    stamp_updated(merged, col.props, store.now())
     store.repair(col, merged)
     store.check_unique(col, merged)
     col.put(merged)
@@ -603,8 +604,7 @@ def h_relation_change(call: Call) -> Reply:
         result = [link for link in current if link.get("id") not in new_ids]
     updated = copy.deepcopy(parent)
     updated[prop] = [copy.deepcopy(call.store.render(target, link, depth=2)) for link in result]
-    if "updated_datetime" in parent_col.props:
-        updated["updated_datetime"] = call.store.now()
+    stamp_updated(updated, parent_col.props, call.store.now())
     parent_col.put(updated)
     call.store.record(parent_col, updated, "updated")
     if call.envelope["type"] == "empty":
@@ -649,8 +649,10 @@ def h_derived_list(call: Call) -> Reply:
         rendered = [
             r for r in rendered
             if any(needle in str(r.get(f) or "").lower() for f in text_fields)
-            or needle in str((r.get("customer") or {}).get("name") or "").lower()
-            or needle in str((r.get("customer") or {}).get("email") or "").lower()
+            or any(  # or in a summary of another object (its name or e-mail)
+                needle in str(v.get(f) or "").lower()
+                for v in r.values() if isinstance(v, dict) for f in ("name", "email")
+            )
         ]
     rendered = Q.apply_filters(rendered, call.route["filters"], call.query)
     default = source.spec["order_default"]
@@ -757,7 +759,7 @@ def h_raw_url(call: Call) -> Reply:
     """An absolute URL requested as is (an attachment URL): serve it when it is one of ours."""
     value = str(next(iter(call.path.values()), ""))
     parts = [p for p in value.split("/") if p]
-    if len(parts) >= 2 and "download" in parts:
+    if len(parts) >= 2:
         stored = call.store.find_file(parts[-1])
         if stored is not None:
             location = f"{call.base_url}/_sandbox/files/{stored.token}/{stored.resource_name}"
@@ -811,7 +813,8 @@ def _measure(name: str, items: list[dict[str, Any]], rng: random.Random) -> Any:
     if "time" in lower:
         durations = []
         for item in items:
-            start, end = item.get("created_datetime"), item.get("closed_datetime") or item.get("updated_datetime")
+            start = item.get(_report_time_field())
+            end = next((item[f] for f in _reports().get("end_fields", []) if item.get(f)), None)
             if start and end:
                 durations.append((S.parse_datetime(end) - S.parse_datetime(start)).total_seconds())
         durations.sort()
@@ -824,10 +827,20 @@ def _measure(name: str, items: list[dict[str, Any]], rng: random.Random) -> Any:
     return len(items)
 
 
+def _reports() -> dict[str, Any]:
+    reports: dict[str, Any] = BEHAVIOURS.get("reports") or {}
+    return reports
+
+
+def _report_time_field() -> str:
+    return str(_reports().get("time_field") or CREATED or "")
+
+
 def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
     store = call.store
+    time_field = _report_time_field()
     scope = str(query.get("scope") or "")
-    sources = store.spec.get("report_sources", {})
+    sources = _reports().get("sources", {})
     source_name = next((col for prefix, col in sources.items() if scope.startswith(prefix)), None) or sources.get("*")
     if source_name not in store.collections:
         source_name = max(store.collections, key=lambda n: store.col(n).count())
@@ -837,14 +850,14 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
         raise ApiError(400, "Maximum allowed period size is 366 days", {"query": {"filters": ["Maximum allowed period size is 366 days"]}})
 
     def in_period(item: dict[str, Any]) -> bool:
-        stamp = item.get("created_datetime")
+        stamp = item.get(time_field)
         if not stamp:
             return True
         moment = S.parse_datetime(stamp)
         return (start is None or moment >= start) and (end is None or moment <= end)
 
     items = [i for i in items if in_period(i)]
-    dims_map: dict[str, str] = store.spec.get("report_dimensions", {})
+    dims_map: dict[str, str] = _reports().get("dimensions", {})
     dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str)]
     time_dims = query.get("timeDimensions") or query.get("time_dimensions") or []
     measures = [m for m in query.get("measures") or [] if isinstance(m, str)] or ["count"]
@@ -861,8 +874,8 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
             key.append(value)
         for td in time_dims:
             if isinstance(td, dict):
-                field_name = dims_map.get(str(td.get("dimension")), "created_datetime")
-                key.append(_bucket(item.get(field_name) or item.get("created_datetime"), str(td.get("granularity") or "day")))
+                field_name = dims_map.get(str(td.get("dimension")), time_field)
+                key.append(_bucket(item.get(field_name) or item.get(time_field), str(td.get("granularity") or "day")))
         groups.setdefault(tuple(key), []).append(item)
     rng = random.Random(len(items))
     rows: list[dict[str, Any]] = []
@@ -892,12 +905,19 @@ def h_report_rows(call: Call) -> Reply:
     inner = body.get("query")
     query: dict[str, Any] = inner if isinstance(inner, dict) else body
     rows = report_rows(call, query)
-    limit = int(call.query.get("limit") or _param_default(call.route, "limit", 30))
-    offset = Q.decode_offset(call.query["cursor"], "cursor") if call.query.get("cursor") else 0
-    page = rows[offset : offset + limit]
+    shape: dict[str, Any] = _reports().get("page") or {}
+    limit_param, cursor_param = shape.get("limit_param") or "limit", shape.get("cursor_param") or "cursor"
+    limit = int(call.query.get(limit_param) or _param_default(call.route, limit_param, 30))
+    offset = Q.decode_offset(call.query[cursor_param], cursor_param) if call.query.get(cursor_param) else 0
+    chunk = rows[offset : offset + limit]
     nxt = Q.encode_offset(offset + limit) if offset + limit < len(rows) else None
     prv = Q.encode_offset(max(0, offset - limit)) if offset > 0 else None
-    return Reply(call.route["status"], {"data": page, "meta": {"next_cursor": nxt, "prev_cursor": prv, "total_resources": len(rows)}})
+    page: dict[str, Any] = {}
+    _set(page, str(shape.get("items") or "data").split("."), chunk)
+    for key, value in (("next_cursor", nxt), ("prev_cursor", prv), ("total", len(rows))):
+        if shape.get(key):
+            _set(page, str(shape[key]).split("."), value)
+    return Reply(call.route["status"], page)
 
 
 def _statistic(call: Call) -> dict[str, Any]:
@@ -912,7 +932,8 @@ def _statistic(call: Call) -> dict[str, Any]:
         start, end = end, start
     days = max(1, min(366, math.ceil((end - start).total_seconds() / 86400)))
     name = str(next(iter(call.path.values()), "statistic"))
-    sources = call.store.spec.get("report_sources", {})
+    sources = _reports().get("sources", {})
+    time_field = _report_time_field()
     source = sources.get("*")
     items = call.store.col(source).all() if source in call.store.collections else []
     lines = []
@@ -921,13 +942,22 @@ def _statistic(call: Call) -> dict[str, Any]:
         bucket_end = bucket_start + timedelta(days=1)
         count = sum(
             1 for i in items
-            if i.get("created_datetime") and bucket_start <= S.parse_datetime(i["created_datetime"]) < bucket_end
+            if i.get(time_field) and bucket_start <= S.parse_datetime(i[time_field]) < bucket_end
         )
         lines.append([S.format_datetime(bucket_start), count])
     return {
         "data": {"label": name, "axes": {"x": "datetime", "y": "count"}, "lines": lines},
         "meta": {"name": name, "start_datetime": S.format_datetime(start), "end_datetime": S.format_datetime(end)},
     }
+
+
+def h_me(call: Call) -> Reply:
+    """The authenticated user (a read of the collection that has a `me_alias`)."""
+    col = call.store.col(call.route["me_collection"])
+    me = call.store.me()
+    if me is None:
+        raise not_found()
+    return call.object_reply(call.store.render(col, me, full=True))
 
 
 def h_statistic(call: Call) -> Reply:
@@ -997,6 +1027,7 @@ HANDLERS: dict[str, Callable[[Call], Reply]] = {
     "raw_url": h_raw_url,
     "report_rows": h_report_rows,
     "statistic": h_statistic,
+    "me": h_me,
     "csv_export": h_csv_export,
     "generic": h_generic,
 }
