@@ -1,7 +1,8 @@
-"""The operation case table: loading and checking `tests/operations/cases/<resource>.yaml`.
+"""The operation case table: loading and checking `tests/operations/cases/<connector>/<resource>.yaml`.
 
-Each case file is written by hand from Gorgias's documentation and documented payloads
-(`spec/gorgias/reference/`), independently of the generated client. One entry per tool name:
+There is one folder of cases per connector of `spec/` (named like the connector's folder). Each case
+file is written by hand from the vendor's documentation and documented payloads
+(`spec/<connector>/reference/`), independently of the generated client. One entry per tool name:
 
 ```yaml
 resource: tags
@@ -31,7 +32,8 @@ on models a segment falls back to unknown fields kept in `model_extra`. An expec
 `{$datetime: ISO}` requires a parsed `datetime` with exactly that ISO form; `{$type: Name}`
 requires an instance of the class `Name`.
 
-`build_cassettes.py` turns the cases into `cassettes/operations/<tool>.yaml`; `test_operations.py`
+`build_cassettes.py` turns the cases into `cassettes/operations/<connector>/<tool>.yaml`;
+`test_operations.py`
 replays them through the generated client. Neither this module nor the builder imports the client.
 """
 
@@ -49,9 +51,25 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
-CASES_DIR = HERE / "cases"
-CASSETTE_DIR = REPO_ROOT / "cassettes" / "operations"
-BASE_URL = "https://acme.gorgias.com"
+CASES_ROOT = HERE / "cases"
+CASSETTE_ROOT = REPO_ROOT / "cassettes" / "operations"
+SPEC_ROOT = REPO_ROOT / "spec"
+
+
+def connectors() -> list[str]:
+    """Every connector of the project: the folders of `spec/` holding a connector.yaml."""
+    return sorted(
+        p.name for p in SPEC_ROOT.iterdir() if p.is_dir() and (p / "connector.yaml").is_file()
+    )
+
+
+def cases_dir(connector: str) -> Path:
+    return CASES_ROOT / connector
+
+
+def cassette_dir(connector: str) -> Path:
+    return CASSETTE_ROOT / connector
+
 
 CASE_KEYS = {"summary", "arguments", "exchanges", "invoke_exchanges", "expect"}
 REQUEST_KEYS = {"method", "url", "json", "multipart"}
@@ -111,6 +129,7 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Case:
+    connector: str
     tool: str
     resource: str
     file: Path
@@ -132,7 +151,7 @@ class Case:
 
     @property
     def cassette(self) -> Path:
-        return CASSETTE_DIR / f"{self.tool}.yaml"
+        return cassette_dir(self.connector) / f"{self.tool}.yaml"
 
 
 def _fail(path: Path, tool: str, message: str) -> CaseError:
@@ -182,7 +201,7 @@ def _expect(path: Path, tool: str, raw: Any, which: str) -> dict[str, Any]:
     return raw
 
 
-def _load_file(path: Path) -> dict[str, Case]:
+def _load_file(connector: str, path: Path) -> dict[str, Case]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -211,6 +230,7 @@ def _load_file(path: Path) -> dict[str, Case]:
         if set(expect) - {"typed", "invoke"}:
             raise _fail(path, tool, "expect has only `typed` and `invoke`")
         out[tool] = Case(
+            connector=connector,
             tool=tool,
             resource=resource,
             file=path,
@@ -225,11 +245,12 @@ def _load_file(path: Path) -> dict[str, Case]:
 
 
 @cache
-def load_cases() -> dict[str, Case]:
-    """Every case of every file, keyed by tool name (a tool in two files is an error)."""
+def load_cases(connector: str) -> dict[str, Case]:
+    """Every case of every file of one connector, keyed by tool name (a tool in two files is an
+    error)."""
     cases: dict[str, Case] = {}
-    for path in sorted(CASES_DIR.glob("*.yaml")):
-        for tool, case in _load_file(path).items():
+    for path in sorted(cases_dir(connector).glob("*.yaml")):
+        for tool, case in _load_file(connector, path).items():
             if tool in cases:
                 raise CaseError(f"{tool} is in both {cases[tool].file.name} and {path.name}")
             cases[tool] = case
