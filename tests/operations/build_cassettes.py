@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: make `tests.operations` import
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.operations.casebook import (
+    CASES_ROOT,
     REPO_ROOT,
     SPEC_ROOT,
     Case,
@@ -75,6 +76,9 @@ def _interaction(exchange: Exchange) -> dict[str, Any]:
         req_headers["Content-Type"] = ["application/json"]
     elif req.multipart is not None:
         req_headers["Content-Type"] = ["multipart/form-data"]
+    elif req.raw is not None:
+        req_headers["Content-Type"] = [req.raw_content_type or "application/octet-stream"]
+        body = req.raw.decode("utf-8")
     res_headers = {k: [v] for k, v in res.headers.items()}
     res_body: Any = ""
     if res.has_json:
@@ -96,7 +100,10 @@ def _interaction(exchange: Exchange) -> dict[str, Any]:
 
 def _title(connector: str) -> str:
     """The vendor's name as its definition spells it (`title:`), for the cassette header."""
-    data = yaml.safe_load((SPEC_ROOT / connector / "connector.yaml").read_text(encoding="utf-8"))
+    path = SPEC_ROOT / connector / "connector.yaml"
+    if not path.is_file():  # cases written ahead of their definition
+        return connector
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return str(data.get("title") or connector) if isinstance(data, dict) else connector
 
 
@@ -153,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="report stale cassettes, write none")
     parser.add_argument("--force", action="store_true", help="overwrite re-recorded cassettes too")
     options = parser.parse_args(argv)
-    known = connectors()
+    known = sorted(
+        set(connectors())
+        | {p.name for p in CASES_ROOT.iterdir() if p.is_dir() and any(p.glob("*.yaml"))}
+    )
     wrong = [c for c in options.connector or () if c not in known]
     if wrong:
         parser.error(f"no connector {', '.join(wrong)} under spec/ (known: {', '.join(known)})")

@@ -15,7 +15,8 @@ cases:
           method: GET
           url: https://acme.gorgias.com/api/tags/123456     # full URL, query exactly as sent
           json: {...}                      # JSON body (compared as JSON), or
-          multipart: [file names]          # multipart upload (matched without the body)
+          multipart: [file names]          # multipart upload (matched without the body), or
+          raw: {content_type: text/plain, text: "..."}   # raw bytes (or base64:), exact match
         response:
           status: 200
           headers: {X-Gorgias-Account-Api-Call-Limit: 2/40}
@@ -72,7 +73,7 @@ def cassette_dir(connector: str) -> Path:
 
 
 CASE_KEYS = {"summary", "arguments", "exchanges", "invoke_exchanges", "expect"}
-REQUEST_KEYS = {"method", "url", "json", "multipart"}
+REQUEST_KEYS = {"method", "url", "json", "multipart", "raw"}
 RESPONSE_KEYS = {"status", "headers", "json", "text", "base64"}
 EXPECT_KEYS = {"type", "count", "values", "equals", "base64"}
 
@@ -88,6 +89,8 @@ class Request:
     json: Any = None
     has_json: bool = False
     multipart: tuple[str, ...] | None = None
+    raw: bytes | None = None
+    raw_content_type: str | None = None
 
     @property
     def path(self) -> str:
@@ -165,12 +168,24 @@ def _request(path: Path, tool: str, raw: Any) -> Request:
     if not url.startswith("https://"):
         raise _fail(path, tool, f"request url must be an absolute https URL: {url}")
     multipart = raw.get("multipart")
+    body = raw.get("raw")
+    content: bytes | None = None
+    if body is not None:
+        if not isinstance(body, dict) or "content_type" not in body or len(body) != 2:
+            raise _fail(path, tool, f"raw needs content_type and text or base64: {body!r}")
+        content = (
+            base64.b64decode(body["base64"]) if "base64" in body else str(body["text"]).encode()
+        )
+    if sum(key in raw for key in ("json", "multipart", "raw")) > 1:
+        raise _fail(path, tool, "a request has one body: json, multipart or raw")
     return Request(
         method=str(raw["method"]).upper(),
         url=url,
         json=raw.get("json"),
         has_json="json" in raw,
         multipart=tuple(multipart) if multipart is not None else None,
+        raw=content,
+        raw_content_type=str(body["content_type"]) if body is not None else None,
     )
 
 

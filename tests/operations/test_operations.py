@@ -195,6 +195,9 @@ def check_requests(recorder: Recorder, case: Case) -> None:
         if wanted.has_json:
             assert request.headers["Content-Type"] == "application/json"
             assert json.loads(body) == wanted.json
+        elif wanted.raw is not None:
+            assert request.headers["Content-Type"] == wanted.raw_content_type
+            assert body == wanted.raw, f"raw body of {request.method} {request.url}"
         elif wanted.multipart is not None:
             assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
             for name in wanted.multipart:
