@@ -30,7 +30,7 @@ from .options import SandboxOptions
 from .seed import seed_store
 from .store import ApiError, DataFileError, Store, dumps, field_error
 
-log = logging.getLogger("gorgias.sandbox")
+log = logging.getLogger(__package__ or "sandbox")
 
 ERRORS = SPEC["errors"]
 ADMIN_PREFIX = "/_sandbox"
