@@ -49,6 +49,27 @@ from .conftest import connector as _connector_ir
 
 NO_BODY_MATCH = ["method", "scheme", "host", "port", "path", "query"]
 
+PENDING_FEATURES: dict[str, str] = {
+    "envelopes": (
+        "the generated clients do not apply `response.key` / `body.wrap_key` yet (the client "
+        "part of the envelopes work, branch wt-env); delete this entry once they do"
+    ),
+}
+"""Definition-language features the generated clients do not implement yet. An operation that
+uses one is an expected failure (`xfail(strict=True)`): its case is written from the vendor's
+documentation and fails until the client catches up, and an unexpected pass fails the run, so the
+entry here is removed as soon as the feature lands."""
+
+
+def pending(op: Any) -> str | None:
+    """Why an operation cannot pass yet (a feature of PENDING_FEATURES it uses), or None."""
+    uses_envelopes = op.response.key is not None or (
+        op.body is not None and getattr(op.body, "wrap_key", None) is not None
+    )
+    if uses_envelopes and "envelopes" in PENDING_FEATURES:
+        return PENDING_FEATURES["envelopes"]
+    return None
+
 
 def _params() -> list[Any]:
     params = []
@@ -59,6 +80,9 @@ def _params() -> list[Any]:
             case = cases.get(op.tool)
             if case is not None and case.multipart:
                 marks[0] = pytest.mark.vcr(match_on=NO_BODY_MATCH)
+            reason = pending(op)
+            if reason is not None and case is not None:
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
             params.append(pytest.param(name, op.tool, marks=marks, id=op.tool))
     return params
 
