@@ -156,7 +156,9 @@ def _ir(name: str) -> Any:
 @pytest.mark.parametrize("connector", CONNECTORS)
 def test_every_scenario_has_its_cassette(connector: str) -> None:
     """Scenarios of the table and hand-written cassettes are the same names."""
-    assert scenarios(connector), f"no error scenarios: write tests/operations/errors/{connector}.yaml"
+    assert scenarios(connector), (
+        f"no error scenarios: write tests/operations/errors/{connector}.yaml"
+    )
     folder = HERE.parents[1] / "cassettes" / "operation_errors" / connector
     files = {p.stem for p in folder.glob("*.yaml")}
     assert files == set(scenarios(connector)), f"cassettes/operation_errors/{connector}/"
