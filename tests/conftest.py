@@ -35,7 +35,7 @@ _URL_EMAIL = re.compile(
 )
 _TOKEN_FIELDS = re.compile(
     rb'("(?:access_token|refresh_token|api_key|api_token|client_secret|hmac_secret|password'
-    rb'|authenticity_token)"\s*:\s*")[^"]*(")'
+    rb'|authenticity_token|secret|signing_secret)"\s*:\s*")[^"]*(")'
 )
 _RECORDED_TOKEN_FIELDS = re.compile(rb'("(?:id_token)"\s*:\s*")[^"]*(")')
 """Redacted only while recording (replayed OAuth tests check the fake id_token)."""

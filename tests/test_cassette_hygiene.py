@@ -48,7 +48,8 @@ PLACEHOLDER_WORDS = (
     "xxx",
 )
 SECRET_KEYS = (
-    r"access_token|refresh_token|id_token|api_key|apikey|client_secret|hmac_secret|password"
+    r"access_token|refresh_token|id_token|api_key|apikey|api_token|client_secret|hmac_secret"
+    r"|password|authenticity_token|signing_secret|secret"
 )
 
 SECRET_HEADER = re.compile(
@@ -286,7 +287,8 @@ def test_scrubbers_map_every_connectors_real_account_to_acme(
         Request(
             "PUT",
             f"https://{real}/api/v2/users/7?email=ops%40realshop.fr",
-            f'{{"url": "https://{real}/api/v2/users/7.json", "authenticity_token": "a1b2c3d4e5f6g7h8i9"}}'.encode(),
+            f'{{"url": "https://{real}/api/v2/users/7.json", "authenticity_token": "a1b2c3d4e5f6g7h8i9", '
+            f'"signing_secret": {{"secret": "dGhpcyBpcyBhIHNpZ25pbmcgc2VjcmV0", "algorithm": "sha256"}}}}'.encode(),
             {"Host": real, "Authorization": "Basic b3BzQHJlYWxzaG9wLmZyL3Rva2VuOnNlY3JldA=="},
         ),
         recording=True,
@@ -295,6 +297,7 @@ def test_scrubbers_map_every_connectors_real_account_to_acme(
     assert request.headers == {"Host": acme}
     assert f"https://{acme}/api/v2/users/7.json" in request.body.decode()
     assert '"authenticity_token": "REDACTED"' in request.body.decode()
+    assert '"secret": "REDACTED"' in request.body.decode()
     response = scrub_response(
         {
             "headers": {"Location": [f"https://{real}/api/v2/tickets/35436.json"]},
