@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = REPO_ROOT / "cassettes"
@@ -33,7 +35,8 @@ _URL_EMAIL = re.compile(
     r"[A-Za-z0-9._+-]+(?:@|%40)(?!example\.(?:com|org|net)\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 )
 _TOKEN_FIELDS = re.compile(
-    rb'("(?:access_token|refresh_token|api_key|client_secret|hmac_secret|password)"\s*:\s*")[^"]*(")'
+    rb'("(?:access_token|refresh_token|api_key|api_token|client_secret|hmac_secret|password'
+    rb'|authenticity_token|secret|signing_secret)"\s*:\s*")[^"]*(")'
 )
 _RECORDED_TOKEN_FIELDS = re.compile(rb'("(?:id_token)"\s*:\s*")[^"]*(")')
 """Redacted only while recording (replayed OAuth tests check the fake id_token)."""
@@ -74,16 +77,46 @@ def pytest_configure(config: pytest.Config) -> None:
     _RECORDING = config.getoption("--record-mode", default=None) not in (None, "none")
 
 
-def _real_subdomain() -> str | None:
-    real = os.environ.get("GORGIAS_SUBDOMAIN")
-    return real if real and real != CASSETTE_SUBDOMAIN else None
+@cache
+def account_hosts() -> tuple[tuple[str, str | None], ...]:
+    """Per connector of `spec/`: the account host template of its server (`{subdomain}.zendesk.com`)
+    and the environment variable naming the real account's value (`ZENDESK_SUBDOMAIN`), read from
+    each `spec/<connector>/connector.yaml` (server `base_url` and its variables' `env`)."""
+    out: list[tuple[str, str | None]] = []
+    spec = REPO_ROOT / "spec"
+    for path in sorted(spec.glob("*/connector.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        server = data.get("server") if isinstance(data, dict) else None
+        if not isinstance(server, dict) or not isinstance(server.get("base_url"), str):
+            continue
+        host = re.sub(r"^[a-z]+://", "", server["base_url"]).split("/", 1)[0]
+        variables = server.get("variables") or {}
+        for name, var in variables.items():
+            if f"{{{name}}}" in host and isinstance(var, dict):
+                out.append((host.replace(f"{{{name}}}", "{}"), var.get("env")))
+    return tuple(out)
+
+
+def cassette_hosts() -> set[str]:
+    """The account hosts allowed in cassettes: every connector's host on the `acme` account."""
+    return {template.format(CASSETTE_SUBDOMAIN) for template, _ in account_hosts()}
+
+
+def _real_accounts() -> list[tuple[str, str, str]]:
+    """(real value, real host, cassette host) of each connector whose account variable is set in
+    the environment to something other than the cassette account (re-recording)."""
+    out = []
+    for template, env in account_hosts():
+        real = os.environ.get(env) if env else None
+        if real and real != CASSETTE_SUBDOMAIN:
+            out.append((real, template.format(real), template.format(CASSETTE_SUBDOMAIN)))
+    return out
 
 
 def _scrub_text(text: str) -> str:
     """URLs and header values: the account host back to `acme`, e-mail addresses to example.com."""
-    real = _real_subdomain()
-    if real:
-        text = text.replace(f"{real}.gorgias.com", f"{CASSETTE_SUBDOMAIN}.gorgias.com")
+    for _, real_host, cassette_host in _real_accounts():
+        text = text.replace(real_host, cassette_host)
     return _URL_EMAIL.sub(
         lambda m: "redacted%40example.com" if "%40" in m.group(0) else "redacted@example.com", text
     )
@@ -94,14 +127,12 @@ def _scrub_bytes(data: bytes, recording: bool = False) -> bytes:
     if recording:
         data = _RECORDED_TOKEN_FIELDS.sub(rb"\1REDACTED\2", data)
     data = _EMAIL.sub(b"redacted@example.com", data)
-    real = _real_subdomain()
-    if real:
-        data = data.replace(
-            f"{real}.gorgias.com".encode(), f"{CASSETTE_SUBDOMAIN}.gorgias.com".encode()
-        )
-        # the account object names its subdomain without the host (`"domain": "<sub>"`)
+    for real, real_host, cassette_host in _real_accounts():
+        data = data.replace(real_host.encode(), cassette_host.encode())
+        # an account object may name its subdomain without the host (`"domain": "<sub>"`,
+        # `"subdomain": "<sub>"`)
         data = re.sub(
-            rb'("domain"\s*:\s*")' + re.escape(real.encode()) + rb'(")',
+            rb'("(?:domain|subdomain)"\s*:\s*")' + re.escape(real.encode()) + rb'(")',
             rb"\1" + CASSETTE_SUBDOMAIN.encode() + rb"\2",
             data,
         )

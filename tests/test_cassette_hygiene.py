@@ -18,7 +18,15 @@ from urllib.parse import unquote
 import pytest
 from vcr.request import Request
 
-from tests.conftest import CASSETTES, GORGIAS_SPEC, scrub_request, scrub_response, vcr_config
+from tests.conftest import (
+    CASSETTES,
+    account_hosts,
+    cassette_hosts,
+    scrub_request,
+    scrub_response,
+    vcr_config,
+)
+from tests.operations.casebook import cassette_dir, connectors, load_cases
 
 CASSETTE_SUFFIXES = {".yaml", ".yml", ".json"}
 ALLOWED_EMAIL_DOMAINS = re.compile(r"(?:^|\.)example\.(?:com|org|net)$", re.IGNORECASE)
@@ -27,7 +35,8 @@ DOCUMENTED_SAMPLE_EMAILS = {
     "test@sample.com",
     "jk0nxgz1z70o74pm@email.gorgias.com",
 }
-ALLOWED_ACCOUNT_HOSTS = {"acme.gorgias.com"}
+ALLOWED_ACCOUNT_HOSTS = cassette_hosts()
+"""`acme.gorgias.com`, `acme.zendesk.com`, ...: the cassette account of every connector."""
 PLACEHOLDER_WORDS = (
     "redacted",
     "fake",
@@ -39,7 +48,8 @@ PLACEHOLDER_WORDS = (
     "xxx",
 )
 SECRET_KEYS = (
-    r"access_token|refresh_token|id_token|api_key|apikey|client_secret|hmac_secret|password"
+    r"access_token|refresh_token|id_token|api_key|apikey|api_token|client_secret|hmac_secret"
+    r"|password|authenticity_token|signing_secret|secret"
 )
 
 SECRET_HEADER = re.compile(
@@ -52,7 +62,13 @@ SECRET_VALUE = re.compile(
     rf"""["']?\b({SECRET_KEYS})\b["']?\s*(?::|=)\s*["']?([^"'&,\s}}\]\\]*)""", re.IGNORECASE
 )
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
-GORGIAS_HOST = re.compile(r"\b((?:[A-Za-z0-9-]+\.)+gorgias\.com)\b", re.IGNORECASE)
+ACCOUNT_HOST = re.compile(
+    r"\b((?:[A-Za-z0-9-]+\.)+(?:"
+    + "|".join(sorted({re.escape(t.split("{}", 1)[1].lstrip(".")) for t, _ in account_hosts()}))
+    + r"))\b",
+    re.IGNORECASE,
+)
+"""Any host under a connector's account domain (`<anything>.gorgias.com`, `<x>.zendesk.com`)."""
 
 
 def cassette_files() -> list[Path]:
@@ -94,11 +110,9 @@ def findings(path: Path) -> list[str]:
                     rest = rest.replace(address, "")
                 elif not ALLOWED_EMAIL_DOMAINS.search(domain):
                     out.append(f"{where}: e-mail address outside example.com/.org/.net: {address}")
-            for match in GORGIAS_HOST.finditer(rest):
+            for match in ACCOUNT_HOST.finditer(rest):
                 if match.group(1).lower() not in ALLOWED_ACCOUNT_HOSTS:
-                    out.append(
-                        f"{where}: account host other than acme.gorgias.com: {match.group(1)}"
-                    )
+                    out.append(f"{where}: account host other than the acme one: {match.group(1)}")
     return sorted(set(out))
 
 
@@ -108,7 +122,11 @@ def findings(path: Path) -> list[str]:
 def test_there_are_cassettes_to_scan() -> None:
     files = cassette_files()
     assert len(files) >= 117
-    assert {p.parent.name for p in files} >= {"operations", "operation_errors"}
+    folders = {p.relative_to(CASSETTES).parts[0] for p in files}
+    assert folders >= {"operations", "operation_errors"}
+    for connector in connectors():
+        assert list((CASSETTES / "operations" / connector).glob("*.yaml")), connector
+        assert list((CASSETTES / "operation_errors" / connector).glob("*.yaml")), connector
 
 
 def test_no_cassette_holds_credentials_real_emails_or_real_hosts() -> None:
@@ -256,20 +274,65 @@ def test_vcr_config_uses_the_scrubbers_and_strict_matching() -> None:
     assert {"authorization", "cookie", "set-cookie"} <= set(config["filter_headers"])
 
 
+@pytest.mark.parametrize(
+    ("template", "env"), account_hosts(), ids=[t.format("x") for t, _ in account_hosts()]
+)
+def test_scrubbers_map_every_connectors_real_account_to_acme(
+    template: str, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-recording any connector: its real account host becomes the `acme` one everywhere."""
+    monkeypatch.setenv(env, "realshop")
+    real, acme = template.format("realshop"), template.format("acme")
+    request = scrub_request(
+        Request(
+            "PUT",
+            f"https://{real}/api/v2/users/7?email=ops%40realshop.fr",
+            f'{{"url": "https://{real}/api/v2/users/7.json", "authenticity_token": "a1b2c3d4e5f6g7h8i9", '
+            f'"signing_secret": {{"secret": "dGhpcyBpcyBhIHNpZ25pbmcgc2VjcmV0", "algorithm": "sha256"}}}}'.encode(),
+            {"Host": real, "Authorization": "Basic b3BzQHJlYWxzaG9wLmZyL3Rva2VuOnNlY3JldA=="},
+        ),
+        recording=True,
+    )
+    assert request.uri == f"https://{acme}/api/v2/users/7?email=redacted%40example.com"
+    assert request.headers == {"Host": acme}
+    assert f"https://{acme}/api/v2/users/7.json" in request.body.decode()
+    assert '"authenticity_token": "REDACTED"' in request.body.decode()
+    assert '"secret": "REDACTED"' in request.body.decode()
+    response = scrub_response(
+        {
+            "headers": {"Location": [f"https://{real}/api/v2/tickets/35436.json"]},
+            "body": {"string": f'{{"subdomain": "realshop", "url": "https://{real}/x"}}'.encode()},
+        },
+        recording=True,
+    )
+    assert response["headers"]["Location"] == [f"https://{acme}/api/v2/tickets/35436.json"]
+    assert (
+        response["body"]["string"].decode() == f'{{"subdomain": "acme", "url": "https://{acme}/x"}}'
+    )
+    # and the scan refuses the real host
+    assert acme in ALLOWED_ACCOUNT_HOSTS and real not in ALLOWED_ACCOUNT_HOSTS
+
+
 # --- coverage of the definition ----------------------------------------------------------------
 
 
-def test_every_operation_has_a_case_and_a_cassette() -> None:
-    """Operations of the definition, cases and cassettes/operations are the same tool names."""
+@pytest.mark.parametrize("connector", connectors())
+def test_every_operation_has_a_case_and_a_cassette(connector: str) -> None:
+    """Operations of each definition, its cases and its cassettes/operations/<connector>/ folder
+    are the same tool names."""
     from connectorgen.pipeline import build
-    from tests.operations.casebook import CASSETTE_DIR, load_cases
+    from tests.operations.casebook import SPEC_ROOT
 
-    tools = {op.tool for op in build(GORGIAS_SPEC).operations}
-    cases = set(load_cases())
-    cassettes = {p.stem for p in CASSETTE_DIR.glob("*.yaml")}
-    assert sorted(tools - cases) == [], "operations without a case in tests/operations/cases/"
-    assert sorted(tools - cassettes) == [], "operations without a cassette in cassettes/operations/"
-    assert sorted(cases - tools) == [], "cases of no operation"
-    assert sorted(cassettes - tools) == [], "cassettes/operations/ files of no operation"
-    others = sorted(p.name for p in CASSETTE_DIR.iterdir() if p.suffix != ".yaml")
-    assert others == [], "unexpected files in cassettes/operations/"
+    tools = {op.tool for op in build(SPEC_ROOT / connector).operations}
+    cases = set(load_cases(connector))
+    folder = cassette_dir(connector)
+    cassettes = {p.stem for p in folder.glob("*.yaml")}
+    where = f"tests/operations/cases/{connector}/"
+    assert sorted(tools - cases) == [], f"operations without a case in {where}"
+    assert sorted(tools - cassettes) == [], f"operations without a cassette in {folder.name}/"
+    assert sorted(cases - tools) == [], f"cases of no operation in {where}"
+    assert sorted(cassettes - tools) == [], (
+        f"cassettes/operations/{connector}/ files of no operation"
+    )
+    others = sorted(p.name for p in folder.iterdir() if p.suffix != ".yaml")
+    assert others == [], f"unexpected files in cassettes/operations/{connector}/"

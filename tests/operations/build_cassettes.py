@@ -1,19 +1,21 @@
 """Build the operation cassettes from the hand-written case table (run by hand, output committed).
 
-    python -m tests.operations.build_cassettes            # (re)write every cassette
-    python -m tests.operations.build_cassettes TOOL ...   # only these tools
-    python -m tests.operations.build_cassettes --check    # exit 1 when a cassette is stale/missing
-    python -m tests.operations.build_cassettes --force    # also overwrite re-recorded cassettes
+    python -m tests.operations.build_cassettes                  # (re)write every cassette
+    python -m tests.operations.build_cassettes --connector X    # only this connector's
+    python -m tests.operations.build_cassettes TOOL ...         # only these tools
+    python -m tests.operations.build_cassettes --check          # exit 1 when one is stale/missing
+    python -m tests.operations.build_cassettes --force          # also overwrite re-recorded ones
 
-Each case in `tests/operations/cases/<resource>.yaml` becomes `cassettes/operations/<tool>.yaml`: a
-vcrpy cassette whose interactions are the case's exchanges in the order a test run sends them (the
+Each case in `tests/operations/cases/<connector>/<resource>.yaml` becomes
+`cassettes/operations/<connector>/<tool>.yaml`: a vcrpy cassette whose interactions are the case's exchanges in the order a test run sends them (the
 typed resource method first, then `client.invoke()`, which for lists reads only the first page).
 JSON request bodies carry `Content-Type: application/json` so vcrpy compares them as JSON;
 multipart uploads are matched without their body (the test checks the parts itself).
 
 A cassette without the builder's header line was re-recorded against a real account
 (`cassettes/README.md`); it is left alone unless `--force` is given.
-This script reads only the case files: it never imports the generated client.
+This script reads only the case files (and each connector's title in spec/<connector>/connector.yaml):
+it never imports the generated client.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ import yaml
 if __package__ in (None, ""):  # run as a script: make `tests.operations` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.operations.casebook import CASSETTE_DIR, REPO_ROOT, Case, Exchange, load_cases
+from tests.operations.casebook import (
+    CASES_ROOT,
+    REPO_ROOT,
+    SPEC_ROOT,
+    Case,
+    Exchange,
+    cassette_dir,
+    connectors,
+    load_cases,
+)
 
 HEADER = "# Built by tests/operations/build_cassettes.py"
 
@@ -65,6 +76,9 @@ def _interaction(exchange: Exchange) -> dict[str, Any]:
         req_headers["Content-Type"] = ["application/json"]
     elif req.multipart is not None:
         req_headers["Content-Type"] = ["multipart/form-data"]
+    elif req.raw is not None:
+        req_headers["Content-Type"] = [req.raw_content_type or "application/octet-stream"]
+        body = req.raw.decode("utf-8")
     res_headers = {k: [v] for k, v in res.headers.items()}
     res_body: Any = ""
     if res.has_json:
@@ -84,12 +98,22 @@ def _interaction(exchange: Exchange) -> dict[str, Any]:
     }
 
 
+def _title(connector: str) -> str:
+    """The vendor's name as its definition spells it (`title:`), for the cassette header."""
+    path = SPEC_ROOT / connector / "connector.yaml"
+    if not path.is_file():  # cases written ahead of their definition
+        return connector
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return str(data.get("title") or connector) if isinstance(data, dict) else connector
+
+
 def render(case: Case) -> str:
     """The cassette text of one case (deterministic: the same case gives the same bytes)."""
     source = case.file.relative_to(REPO_ROOT).as_posix()
     lines = [
         f"{HEADER} from {source} -- do not edit:",
-        "# change the case and rebuild. Bodies are hand-written from Gorgias's documented payloads",
+        f"# change the case and rebuild. Bodies are hand-written from {_title(case.connector)}'s "
+        "documented payloads",
         "# (see cassettes/README.md), not recorded from a live account.",
     ]
     lines += textwrap.wrap(
@@ -130,20 +154,48 @@ def stale(cases: dict[str, Case]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tools", nargs="*", help="only these tools (default: every case)")
+    parser.add_argument(
+        "--connector", action="append", help="only this connector's cases (repeatable)"
+    )
     parser.add_argument("--check", action="store_true", help="report stale cassettes, write none")
     parser.add_argument("--force", action="store_true", help="overwrite re-recorded cassettes too")
     options = parser.parse_args(argv)
-    cases = load_cases()
-    unknown = [t for t in options.tools if t not in cases]
+    known = sorted(
+        set(connectors())
+        | {p.name for p in CASES_ROOT.iterdir() if p.is_dir() and any(p.glob("*.yaml"))}
+    )
+    wrong = [c for c in options.connector or () if c not in known]
+    if wrong:
+        parser.error(f"no connector {', '.join(wrong)} under spec/ (known: {', '.join(known)})")
+    status = 0
+    selected_tools = set(options.tools)
+    found: set[str] = set()
+    for connector in options.connector or known:
+        cases = load_cases(connector)
+        tools = [t for t in sorted(cases) if not selected_tools or t in selected_tools]
+        found.update(tools)
+        if selected_tools and not tools:
+            continue
+        status |= _run(
+            connector, {t: cases[t] for t in tools}, options, everything=not selected_tools
+        )
+    unknown = sorted(selected_tools - found)
     if unknown:
         parser.error(f"no case for: {', '.join(unknown)}")
-    selected = {t: cases[t] for t in (options.tools or sorted(cases))}
+    return status
+
+
+def _run(
+    connector: str, selected: dict[str, Case], options: argparse.Namespace, *, everything: bool
+) -> int:
+    folder = cassette_dir(connector)
+    rel = folder.relative_to(REPO_ROOT).as_posix()
     if options.check:
         bad = stale(selected)
         for tool in bad:
-            print(f"stale or missing: cassettes/operations/{tool}.yaml")
+            print(f"stale or missing: {rel}/{tool}.yaml")
         return 1 if bad else 0
-    CASSETTE_DIR.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     written = kept = 0
     for case in selected.values():
         path = case.cassette
@@ -155,10 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             written += 1
-    orphans = sorted(p.stem for p in CASSETTE_DIR.glob("*.yaml") if p.stem not in cases)
-    for orphan in orphans:
-        print(f"warning: cassettes/operations/{orphan}.yaml has no case (delete it?)")
-    print(f"{len(selected)} cases: {written} cassettes written, {kept} re-recorded kept")
+    if everything:
+        cases = load_cases(connector)
+        for orphan in sorted(p.stem for p in folder.glob("*.yaml") if p.stem not in cases):
+            print(f"warning: {rel}/{orphan}.yaml has no case (delete it?)")
+    print(
+        f"{connector}: {len(selected)} cases: {written} cassettes written, {kept} re-recorded kept"
+    )
     return 0
 
 

@@ -1,171 +1,164 @@
-"""Error answers replayed through the generated client: the typed error class and its fields
-(status_code, message, field_errors, method, path), and the retry rules (429 with Retry-after is
-retried, a 5xx GET is retried, a 5xx POST is not).
+"""Error answers replayed through the generated client of every connector: the typed error class
+and its fields (status_code, message, field_errors, method, path), and the retry rules (429 with
+Retry-After is retried, a 5xx GET is retried, a 5xx POST is not).
 
-Cassettes: cassettes/operation_errors/<test name>.yaml, hand-written from Gorgias's documented
-error bodies (never re-recorded: the conftest skips these tests when recording).
+The scenarios of a connector are in `tests/operations/errors/<connector>.yaml`, one per cassette
+`cassettes/operation_errors/<connector>/<scenario>.yaml` (hand-written from the vendor's
+documented error bodies, never re-recorded: the conftest skips these tests when recording):
+
+```yaml
+scenarios:
+  test_404_not_found:
+    tool: get_single_zendesk_ticket_by_id   # the operation called
+    arguments: {ticket_id: 404404}          # flat arguments, as in the case table
+    client: {rate_limit: false}             # extra client options (optional)
+    match_body: false                       # match the requests without their body (uploads)
+    calls:                                  # in order: `typed` (resource method) or `invoke`
+      - via: typed
+        raises: {class: NotFoundError, status: 404, message: Not found, field_errors: {},
+                 method: GET, path: /api/v2/tickets/404404, text: "substring of str(error)"}
+      - via: invoke
+        returns: {type: Ticket, values: {id: 35436}}   # a success (after a retry)
+    requests: 2                             # requests sent in all (retries included)
+    methods: [GET, GET]                     # their methods, in order (optional)
+    log: "retrying GET /api/v2/tickets ..."  # a line the client logs (optional)
+    rate_limit_used: 1                      # client.rate_limit_status.used afterwards (optional)
+```
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from gorgias import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    GorgiasError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    ServerError,
-    models,
-)
-
-from .conftest import Recorder
+from .conftest import CONNECTORS, Recorder, connector, package
+from .test_operations import arguments, call_typed, check
 
 pytestmark = pytest.mark.hand_written_only
 
+HERE = Path(__file__).resolve().parent
 NO_BODY_MATCH = ["method", "scheme", "host", "port", "path", "query"]
-MESSAGE = {"channel": "email", "via": "api", "from_agent": True, "body_text": "Hello"}
+SCENARIO_KEYS = {
+    "summary",
+    "tool",
+    "arguments",
+    "client",
+    "match_body",
+    "calls",
+    "requests",
+    "methods",
+    "log",
+    "rate_limit_used",
+}
+RAISES_KEYS = {"class", "status", "message", "field_errors", "method", "path", "text"}
 
 
-@pytest.mark.vcr
-def test_400_field_errors(make_client: Any, recorder: Recorder, vcr: Any) -> None:
-    client = make_client()
-    with pytest.raises(BadRequestError) as typed:
-        client.tickets.create(messages=[MESSAGE])
-    err = typed.value
-    assert isinstance(err, APIError) and isinstance(err, GorgiasError)
-    assert (err.status_code, err.method, err.path) == (400, "POST", "/api/tickets")
-    assert err.message == "Failed to create ticket"
-    assert err.field_errors == {
-        "sender": ["Missing data for required field."],
-        "channel": ["Missing data for required field."],
-    }
-    assert "sender: Missing data for required field." in str(err)
+class _Args:
+    """Just enough of a Case for `arguments()`."""
 
-    with pytest.raises(BadRequestError) as invoked:  # invoke() raises the same typed errors
-        client.invoke("create_a_gorgias_ticket", {"messages": [MESSAGE]})
-    assert invoked.value.field_errors == err.field_errors
-    assert len(recorder.requests) == 2 and vcr.all_played
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.arguments = raw
 
 
-@pytest.mark.vcr
-def test_400_retired_statistic(make_client: Any) -> None:
-    client = make_client()
-    period = {
-        "start_datetime": "2024-01-01T00:00:00+00:00",
-        "end_datetime": "2024-01-31T23:59:59+00:00",
-    }
-    with pytest.raises(BadRequestError) as exc:
-        client.statistics.retrieve("support-volume", filters={"period": period})
-    assert exc.value.message == "Statistic support-volume does not exist."
-    assert exc.value.field_errors == {"filters.period": ["Maximum allowed period size is 366 days"]}
-    assert exc.value.path == "/api/stats/support-volume"
+def scenarios(name: str) -> dict[str, dict[str, Any]]:
+    path = HERE / "errors" / f"{name}.yaml"
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: dict[str, dict[str, Any]] = data["scenarios"]
+    for test, raw in out.items():
+        assert not set(raw) - SCENARIO_KEYS, f"{path.name}: {test}: {set(raw) - SCENARIO_KEYS}"
+        for call in raw["calls"]:
+            assert call["via"] in ("typed", "invoke"), f"{path.name}: {test}: {call}"
+            assert not set(call.get("raises") or {}) - RAISES_KEYS, f"{path.name}: {test}"
+    return out
 
 
-@pytest.mark.vcr
-def test_401_unauthorized(make_client: Any, vcr: Any) -> None:
-    client = make_client()
-    with pytest.raises(AuthenticationError) as live_shape:
-        client.account.get()
-    assert (live_shape.value.status_code, live_shape.value.message) == (401, "Unauthorized.")
-    assert live_shape.value.field_errors == {}
-    # the `{"message": ...}` shape of the spec examples, through invoke()
-    with pytest.raises(AuthenticationError) as spec_shape:
-        client.invoke("get_single_gorgias_account_by_id", {})
-    assert spec_shape.value.message == "Unauthorized"
-    assert vcr.play_count == 2  # a 401 with Basic auth is not retried
+def _params() -> list[Any]:
+    params = []
+    for name in CONNECTORS:
+        for test, raw in scenarios(name).items():
+            vcr = (
+                pytest.mark.vcr
+                if raw.get("match_body", True)
+                else pytest.mark.vcr(match_on=NO_BODY_MATCH)
+            )
+            marks = [vcr, pytest.mark.default_cassette(f"{name}/{test}")]
+            params.append(pytest.param(name, test, marks=marks, id=f"{name}-{test}"))
+    return params
 
 
-@pytest.mark.vcr
-def test_403_forbidden(make_client: Any, recorder: Recorder) -> None:
-    client = make_client()
-    with pytest.raises(PermissionDeniedError) as exc:
-        client.users.delete(3924)
-    assert exc.value.status_code == 403
-    assert exc.value.message == "You do not have the permission to perform this action."
-    assert (exc.value.method, exc.value.path) == ("DELETE", "/api/users/3924")
-    assert len(recorder.requests) == 1
+def check_error(err: Any, expected: dict[str, Any], pkg: Any, where: str) -> None:
+    assert type(err).__name__ == expected["class"], f"{where}: {type(err).__name__}"
+    assert isinstance(err, pkg.APIError), where
+    for key, attr in (
+        ("status", "status_code"),
+        ("message", "message"),
+        ("field_errors", "field_errors"),
+        ("method", "method"),
+        ("path", "path"),
+    ):
+        if key in expected:
+            assert getattr(err, attr) == expected[key], f"{where}: {attr} {getattr(err, attr)!r}"
+    if "text" in expected:
+        assert expected["text"] in str(err), f"{where}: {str(err)!r}"
 
 
-@pytest.mark.vcr
-def test_404_not_found(make_client: Any, vcr: Any) -> None:
-    client = make_client()
-    with pytest.raises(NotFoundError) as typed:
-        client.tickets.get(404404)
-    assert (typed.value.status_code, typed.value.message) == (404, "Resource not found.")
-    assert typed.value.path == "/api/tickets/404404"
-    with pytest.raises(NotFoundError):
-        client.invoke("get_single_gorgias_ticket_by_id", {"id": 404404})
-    assert vcr.all_played
-
-
-@pytest.mark.vcr
-def test_409_conflict(make_client: Any, recorder: Recorder) -> None:
-    client = make_client()
-    with pytest.raises(ConflictError) as exc:
-        client.customers.create(name="Jane Doe", email="jane@example.com")
-    assert (exc.value.status_code, exc.value.message) == (409, "The resource already exists.")
-    assert exc.value.field_errors == {}
-    assert len(recorder.requests) == 1  # a POST conflict is final
-
-
-@pytest.mark.vcr(match_on=NO_BODY_MATCH)
-def test_413_payload_too_large(make_client: Any, recorder: Recorder) -> None:
-    client = make_client()
-    with pytest.raises(PayloadTooLargeError) as exc:
-        client.files.upload(
-            files=[("scan.tiff", b"II*\0" + b"\0" * 2048, "image/tiff")], type="attachment"
-        )
-    assert (exc.value.status_code, exc.value.message) == (413, "File too large.")
-    assert b'filename="scan.tiff"' in recorder.requests[0].read()
-    assert len(recorder.requests) == 1
-
-
-@pytest.mark.vcr
-def test_429_retry_after_then_success(
-    make_client: Any, recorder: Recorder, vcr: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(("connector", "scenario"), _params())
+def test_error_scenario(
+    connector: str,
+    scenario: str,
+    make_client: Any,
+    recorder: Recorder,
+    vcr: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # rate_limit=False: the "40/40" usage header would otherwise make the client-side limiter
-    # pause before the retry; this test is about the server's 429 and Retry-after.
-    client = make_client(rate_limit=False)
-    with caplog.at_level(logging.INFO, logger="gorgias"):
-        tags = list(client.tags.list(limit=1))
-    assert [type(t) for t in tags] == [models.Tag] and tags[0].name == "urgent"
-    assert len(recorder.requests) == 2 and vcr.all_played
-    # Retry-after: 5 was honoured, capped by the test client's max_retry_after (0.01 s)
-    assert "retrying GET /api/tags after status 429 in 0.01 s (retry 1 of 3)" in caplog.text
-    assert client.rate_limit_status is not None and client.rate_limit_status.used == 1
+    name = connector
+    raw = scenarios(name)[scenario]
+    pkg = package(name)
+    op = _ir(name).operation(raw["tool"])
+    client = make_client(name, **(raw.get("client") or {}))
+    args = arguments(_Args(dict(raw.get("arguments") or {})))  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO, logger=pkg.__name__):
+        for number, call in enumerate(raw["calls"]):
+            where = f"{scenario} call {number} ({call['via']})"
+
+            def run(call: dict[str, Any] = call) -> Any:
+                if call["via"] == "typed":
+                    return call_typed(name, client, op, args)
+                return client.invoke(raw["tool"], args)
+
+            if "raises" in call:
+                with pytest.raises(pkg.APIError) as caught:
+                    run()
+                check_error(caught.value, call["raises"], pkg, where)
+            else:
+                check(run(), call.get("returns") or {}, where, pkg.models)
+    assert len(recorder.requests) == raw["requests"], [r.url for r in recorder.requests]
+    if "methods" in raw:
+        assert [r.method for r in recorder.requests] == raw["methods"]
+    if "log" in raw:
+        assert raw["log"] in caplog.text
+    if "rate_limit_used" in raw:
+        assert client.rate_limit_status is not None
+        assert client.rate_limit_status.used == raw["rate_limit_used"]
+    assert vcr.all_played, f"{vcr.play_count} of {len(vcr.data)} interactions played"
 
 
-@pytest.mark.vcr
-def test_500_then_success_for_get(make_client: Any, recorder: Recorder, vcr: Any) -> None:
-    client = make_client()
-    ticket = client.tickets.get(86538298)
-    assert isinstance(ticket, models.Ticket)
-    assert ticket.customer is not None and ticket.customer.email == "jane@example.com"
-    assert [r.method for r in recorder.requests] == ["GET", "GET"] and vcr.all_played
+def _ir(name: str) -> Any:
+    return connector(name)
 
 
-@pytest.mark.vcr
-def test_500_for_post_is_not_retried(make_client: Any, recorder: Recorder, vcr: Any) -> None:
-    client = make_client()
-    with pytest.raises(ServerError) as exc:
-        client.messages.create(
-            86538298,
-            channel="internal-note",
-            via="api",
-            from_agent=True,
-            sender={"id": 387654483},
-            public=False,
-            body_text="Refund approved.",
-        )
-    assert (exc.value.status_code, exc.value.message) == (500, "An external service had an issue.")
-    assert len(recorder.requests) == 1
-    assert vcr.play_count == 1
+@pytest.mark.parametrize("connector", CONNECTORS)
+def test_every_scenario_has_its_cassette(connector: str) -> None:
+    """Scenarios of the table and hand-written cassettes are the same names."""
+    assert scenarios(connector), (
+        f"no error scenarios: write tests/operations/errors/{connector}.yaml"
+    )
+    folder = HERE.parents[1] / "cassettes" / "operation_errors" / connector
+    files = {p.stem for p in folder.glob("*.yaml")}
+    assert files == set(scenarios(connector)), f"cassettes/operation_errors/{connector}/"
