@@ -10,6 +10,7 @@ interprets a mapping.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -417,6 +418,8 @@ class QueryPlan:
 
     args: dict[str, Any] = field(default_factory=dict)
     scan: Scan | None = None
+    order: dict[str, Any] = field(default_factory=dict)
+    """The arguments the scan set to get its order (a sort must agree with them)."""
 
 
 def reject(tool: str, filter_name: str, message: str) -> UnsupportedFilterError:
@@ -511,18 +514,19 @@ def q_scan(
     plan: QueryPlan,
     name: str,
     value: Any,
-    param: str,
-    order: str,
+    order: Mapping[str, Any],
     field: tuple[str | int, ...],
     op: str,
 ) -> None:
+    """Ask for the order (`order`: the arguments that give it) and stop at the first record failing `op`."""
     if plan.scan is not None:
         raise reject(
             tool,
             name,
             f"'{name}' cannot be combined with '{plan.scan.filter}' (each needs its own order)",
         )
-    plan.args[param] = order
+    plan.args.update(order)
+    plan.order = dict(order)
     plan.scan = Scan(name, field, op, q_datetime(tool, name, value))
 
 
@@ -535,7 +539,10 @@ def q_sort(
     table: Mapping[str, tuple[str, str]],
     unsupported: frozenset[str],
     connector: str,
+    direction: tuple[str, tuple[str, str]] | None = None,
 ) -> None:
+    """Arguments of a sort order: `param` carries the field and direction, or only the field when
+    `direction` names the parameter (and its ascending/descending values) that carries the direction."""
     if sort_by not in table:
         if sort_by in unsupported:
             raise reject(
@@ -550,15 +557,17 @@ def q_sort(
     order = (sort_order or "asc").lower()
     if order not in ("asc", "desc"):
         raise InvalidArgumentsError(tool, {"sort_order": ["expected 'asc' or 'desc'"]})
-    value = table[sort_by][0 if order == "asc" else 1]
-    if plan.scan is not None and plan.args.get(param) != value:
+    wanted = {param: table[sort_by][0 if order == "asc" else 1]}
+    if direction is not None:
+        wanted[direction[0]] = direction[1][0 if order == "asc" else 1]
+    if plan.scan is not None and any(plan.order.get(k, v) != v for k, v in wanted.items()):
         raise reject(
             tool,
             "sort_by",
-            f"'{plan.scan.filter}' reads records in the order {plan.args.get(param)!r}; "
-            f"sort_by={sort_by!r} sort_order={order!r} would need {value!r}",
+            f"'{plan.scan.filter}' reads records in the order {plan.order!r}; "
+            f"sort_by={sort_by!r} sort_order={order!r} would need {wanted!r}",
         )
-    plan.args[param] = value
+    plan.args.update(wanted)
 
 
 # --- pages and pagers --------------------------------------------------------------------------
@@ -674,6 +683,19 @@ class MethodSpec:
     flatten: tuple[str, ...] | None = None
     reread: MethodSpec | None = None
     """The get method, used when a create/update answers without the object (e.g. 202, no body)."""
+    cursor_arg: str | None = None
+    """Argument of the backing list operation that takes the page cursor (the paginator's)."""
+    limit_arg: str | None = None
+    """Argument of the backing list operation that takes the page size; None when it has none."""
+    cases: tuple[tuple[Condition, MethodSpec], ...] = ()
+    """Alternatives chosen from the unified input: the first whose condition holds runs instead."""
+
+    def choose(self, body: Mapping[str, Any], ctx: Mapping[str, Any]) -> MethodSpec:
+        """The spec that runs for this input: the first case whose condition holds, else this one."""
+        for condition, case in self.cases:
+            if condition(body, ctx):
+                return case
+        return self
 
 
 def no_object(raw: Any) -> bool:
@@ -692,13 +714,37 @@ def reread_body(spec: MethodSpec, body: Mapping[str, Any], raw: Any) -> dict[str
     return out if "id" in out else None
 
 
-def base_context(base_url: str, subdomain: str | None, host_suffix: str) -> dict[str, Any]:
-    """Context values every mapping can read: `subdomain` and `base_url`."""
-    if subdomain is None:
-        host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        if host_suffix and host.endswith(host_suffix) and len(host) > len(host_suffix):
-            subdomain = host[: -len(host_suffix)]
-    return {"subdomain": subdomain, "base_url": base_url}
+def base_context(base_url: str, given: Mapping[str, str | None], template: str) -> dict[str, Any]:
+    """Context values every mapping can read: `base_url` and the server variables (`given`), each
+    read from the base URL when it matches the server template and not given."""
+    parts = re.split(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template.rstrip("/"))
+    pattern = "".join(
+        re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/.:?#]+)" for i, p in enumerate(parts)
+    )
+    found = re.match(pattern + r"(?:[/?#]|$)", base_url)
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        out[name] = (
+            value
+            if value is not None
+            else (found.group(name) if found and name in found.groupdict() else None)
+        )
+    out["base_url"] = base_url
+    return out
+
+
+def page_args(
+    spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    """Arguments of one page: the plan's, plus the cursor and page size under the paginator's names."""
+    args = dict(plan.args)
+    if cursor is not None:
+        if spec.cursor_arg is None:
+            raise InvalidArgumentsError(spec.tool, {"cursor": ["this list has a single page"]})
+        args[spec.cursor_arg] = cursor
+    if limit is not None and spec.limit_arg is not None:
+        args[spec.limit_arg] = limit
+    return args
 
 
 def request_args(spec: MethodSpec, body: Mapping[str, Any], ctx: Mapping[str, Any]) -> Record:
@@ -739,9 +785,11 @@ def cache_key(step: BeforeSpec, args: Mapping[str, Any]) -> str:
 class SyncRunner:
     """Runs unified methods on a synchronous client; caches before-step results per client."""
 
-    def __init__(self, client: SyncClient, *, subdomain: str | None, host_suffix: str) -> None:
+    def __init__(
+        self, client: SyncClient, variables: Mapping[str, str | None], template: str
+    ) -> None:
         self.client = client
-        self.context = base_context(str(client.base_url), subdomain, host_suffix)
+        self.context = base_context(str(client.base_url), variables, template)
         self.cache: dict[str, Any] = {}
 
     def prepare(self, spec: MethodSpec, body: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
@@ -758,6 +806,7 @@ class SyncRunner:
 
     def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
         """get/create/update: the unified record (dict); delete: `{"id", "deleted"}`."""
+        spec = spec.choose(body, self.context)
         args, ctx = self.prepare(spec, body)
         raw = self.client.invoke(spec.operation, args)
         if spec.response is None:
@@ -771,11 +820,7 @@ class SyncRunner:
     def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
-        args = dict(plan.args)
-        if cursor is not None:
-            args["cursor"] = cursor
-        if limit is not None:
-            args["limit"] = limit
+        args = page_args(spec, plan, cursor, limit)
         raw = self.client.invoke(spec.operation, args)
         return page_dict(raw, spec, self.context, plan.scan)
 
@@ -783,9 +828,11 @@ class SyncRunner:
 class AsyncRunner:
     """Async twin of `SyncRunner`."""
 
-    def __init__(self, client: AsyncClient, *, subdomain: str | None, host_suffix: str) -> None:
+    def __init__(
+        self, client: AsyncClient, variables: Mapping[str, str | None], template: str
+    ) -> None:
         self.client = client
-        self.context = base_context(str(client.base_url), subdomain, host_suffix)
+        self.context = base_context(str(client.base_url), variables, template)
         self.cache: dict[str, Any] = {}
 
     async def prepare(
@@ -803,6 +850,7 @@ class AsyncRunner:
         return request_args(spec, body, ctx), ctx
 
     async def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
+        spec = spec.choose(body, self.context)
         args, ctx = await self.prepare(spec, body)
         raw = await self.client.invoke(spec.operation, args)
         if spec.response is None:
@@ -816,11 +864,7 @@ class AsyncRunner:
     async def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
-        args = dict(plan.args)
-        if cursor is not None:
-            args["cursor"] = cursor
-        if limit is not None:
-            args["limit"] = limit
+        args = page_args(spec, plan, cursor, limit)
         raw = await self.client.invoke(spec.operation, args)
         return page_dict(raw, spec, self.context, plan.scan)
 

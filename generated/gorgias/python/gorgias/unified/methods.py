@@ -114,8 +114,7 @@ def plan_ticketing_comments(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -173,8 +172,7 @@ def plan_ticketing_contacts(
             plan,
             "updated_after",
             value,
-            "order_by",
-            "updated_datetime:desc",
+            {"order_by": "updated_datetime:desc"},
             ("updated_datetime",),
             ">=",
         )
@@ -185,8 +183,7 @@ def plan_ticketing_contacts(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -338,8 +335,7 @@ def plan_ticketing_tickets(
             plan,
             "updated_after",
             value,
-            "order_by",
-            "updated_datetime:desc",
+            {"order_by": "updated_datetime:desc"},
             ("updated_datetime",),
             ">=",
         )
@@ -350,8 +346,7 @@ def plan_ticketing_tickets(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -487,6 +482,8 @@ TICKETING_ATTACHMENTS_LIST = MethodSpec(
     plan=plan_ticketing_attachments,
     flatten=("attachments",),
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COLLECTIONS_LIST = MethodSpec(
@@ -502,6 +499,8 @@ TICKETING_COLLECTIONS_LIST = MethodSpec(
     plan=plan_ticketing_collections,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COLLECTIONS_GET = MethodSpec(
@@ -577,6 +576,8 @@ TICKETING_COMMENTS_LIST = MethodSpec(
     plan=plan_ticketing_comments,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COMMENTS_GET = MethodSpec(
@@ -592,6 +593,28 @@ TICKETING_COMMENTS_GET = MethodSpec(
     plan=None,
     flatten=None,
     reread=None,
+)
+
+TICKETING_COMMENTS_CREATE_CASE1 = MethodSpec(
+    tool="create_a_unified_ticketing_comment",
+    kind="create",
+    operation="create_a_gorgias_message",
+    request=_m.ticketing_comments_create_case1_request,
+    response=_m.ticketing_comment_from_gorgias,
+    model=UnifiedComment,
+    inputs=("author", "body", "html_body", "receiver", "subject", "ticket_id"),
+    required=(),
+    before=(
+        BeforeSpec(
+            "me",
+            "get_single_gorgias_user_by_id",
+            _m.ticketing_comments_create_case1_before_me,
+            _m.ticketing_comments_create_case1_before_me_when,
+        ),
+    ),
+    plan=None,
+    flatten=None,
+    reread=TICKETING_COMMENTS_GET,
 )
 
 TICKETING_COMMENTS_CREATE = MethodSpec(
@@ -623,6 +646,7 @@ TICKETING_COMMENTS_CREATE = MethodSpec(
     plan=None,
     flatten=None,
     reread=TICKETING_COMMENTS_GET,
+    cases=((_m.ticketing_comments_create_case1_when, TICKETING_COMMENTS_CREATE_CASE1),),
 )
 
 TICKETING_COMMENTS_UPDATE = MethodSpec(
@@ -668,6 +692,8 @@ TICKETING_CONTACTS_LIST = MethodSpec(
     plan=plan_ticketing_contacts,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_CONTACTS_GET = MethodSpec(
@@ -764,6 +790,8 @@ TICKETING_FIELDS_LIST = MethodSpec(
     plan=plan_ticketing_fields,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_FIELDS_GET = MethodSpec(
@@ -841,6 +869,8 @@ TICKETING_TAGS_LIST = MethodSpec(
     plan=plan_ticketing_tags,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TAGS_GET = MethodSpec(
@@ -916,6 +946,8 @@ TICKETING_TEAMS_LIST = MethodSpec(
     plan=plan_ticketing_teams,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TEAMS_GET = MethodSpec(
@@ -991,6 +1023,8 @@ TICKETING_TICKETS_LIST = MethodSpec(
     plan=plan_ticketing_tickets,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TICKETS_GET = MethodSpec(
@@ -1087,6 +1121,8 @@ TICKETING_USERS_LIST = MethodSpec(
     plan=plan_ticketing_users,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_USERS_GET = MethodSpec(
@@ -1162,6 +1198,8 @@ USER_DIRECTORY_USERS_LIST = MethodSpec(
     plan=plan_user_directory_users,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 USER_DIRECTORY_USERS_GET = MethodSpec(
