@@ -775,3 +775,115 @@ def test_offset_mark_reaches_properties_named_example_but_not_example_values() -
     assert schema["properties"]["example"]["x-offset-optional"] is True
     assert schema["properties"]["examples"]["x-offset-optional"] is True
     assert schema["example"] == {"format": "date-time"}
+
+
+# --- every connector: the validators the Gorgias document passes ----------------------------------
+
+CONNECTORS = sorted(p.parent.name for p in (REPO / "spec").glob("*/connector.yaml"))
+"""Every connector of `spec/`; each document is held to the same validators."""
+
+
+@pytest.fixture(scope="module", params=CONNECTORS)
+def each(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ir.Connector, dict[str, Any], Path]:
+    """(connector, its OpenAPI document, the folder the YAML and JSON files are written to)."""
+    name: str = request.param
+    built = build(REPO / "spec" / name)
+    rendered = render_all(built, only=("openapi",))
+    root = tmp_path_factory.mktemp(f"openapi_{name}")
+    for file_name, data in rendered.items():
+        target = root / file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    as_json = json.loads(rendered[f"openapi/{name}.openapi.json"])
+    as_yaml = YAML(typ="safe", pure=False).load(rendered[f"openapi/{name}.openapi.yaml"].decode())
+    assert as_yaml == as_json
+    return built, as_json, root
+
+
+def test_each_connector_document_is_valid_openapi_31(each: tuple[ir.Connector, dict[str, Any], Path]) -> None:
+    from openapi_spec_validator import validate
+
+    built, document, _ = each
+    assert document["openapi"].startswith("3.1.")
+    validate(document)
+    found = _operations(document)
+    primaries = [op for op in built.operations if not op.same_endpoint_as]
+    assert len(found) == len(primaries)
+    for op in primaries:
+        path, method, operation = found[op.tool]
+        assert (path, method) == (openapi.openapi_path(op), op.http_method)
+        assert str(op.response.status) in operation["responses"]
+        assert set(operation["responses"]) >= ERROR_STATUSES
+    for op in built.operations:
+        if op.same_endpoint_as:
+            assert op.tool in found[openapi.primary_of(built, op).tool][2]["x-tool-aliases"]
+    assert set(built.schemas) <= set(document["components"]["schemas"])
+    for ref in _refs(document):
+        assert ref.startswith("#/components/")
+        _resolve(document, ref)  # raises KeyError when dangling
+
+
+def test_each_connector_document_passes_redocly(each: tuple[ir.Connector, dict[str, Any], Path]) -> None:
+    built, _, root = each
+    proc = subprocess.run(
+        [*REDOCLY.split(), "lint", str(root / f"openapi/{built.name}.openapi.yaml"), "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
+    assert report["totals"]["errors"] == 0, errors
+    warnings = collections.Counter(p["ruleId"] for p in report["problems"] if p["severity"] == "warn")
+    expected = collections.Counter(rule for rule, _, _ in openapi.lint_expectations(built))
+    assert warnings == expected
+
+
+def test_each_connector_document_passes_spectral(each: tuple[ir.Connector, dict[str, Any], Path]) -> None:
+    built, _, root = each
+    proc = subprocess.run(
+        [
+            *SPECTRAL.split(),
+            "lint",
+            *("--ruleset", str(REPO / ".spectral.yaml"), "--format", "json", "--quiet"),
+            str(root / f"openapi/{built.name}.openapi.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert "[" in proc.stdout, proc.stderr[-2000:]
+    results = json.loads(proc.stdout[proc.stdout.index("[") :])
+    assert [(r["code"], r["path"], r["message"]) for r in results if r["severity"] == SPECTRAL_ERROR] == []
+
+
+def test_each_connector_document_builds_an_openapi_python_client(
+    each: tuple[ir.Connector, dict[str, Any], Path], tmp_path: Path
+) -> None:
+    built, _, root = each
+    command = _openapi_python_client()
+    assert command is not None, "openapi-python-client is not installed (pip install -e '.[test]')"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    out = tmp_path / f"{built.name}_oapi"
+    proc = subprocess.run(
+        [
+            *command,
+            "generate",
+            *("--path", str(root / f"openapi/{built.name}.openapi.yaml")),
+            *("--output-path", str(out), "--meta", "none"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log
+    assert (out / "client.py").exists() and (out / "api").is_dir()
+    assert "WARNING" not in log and "Unable to" not in log and "Cannot parse" not in log, log

@@ -37,12 +37,22 @@ def source_hash(raw: RawDefinition) -> str:
     return digest.hexdigest()
 
 
+def _plan_budget(spec: dict[str, Any]) -> int:
+    """The requests per period of a rate limit: `requests`, or the default plan's budget."""
+    plans = spec.get("plans") or {}
+    if "requests" in spec or not plans:
+        return int(spec.get("requests", 1))
+    return int(plans.get(spec.get("default_plan"), next(iter(plans.values()))))
+
+
 def _rate_limits(data: dict[str, Any]) -> dict[str, ir.RateLimit]:
     return {
         name: ir.RateLimit(
             name=name,
             description=spec.get("description", ""),
-            requests=int(spec["requests"]),
+            requests=_plan_budget(spec),
+            plans=tuple((plan, int(n)) for plan, n in (spec.get("plans") or {}).items()),
+            default_plan=spec.get("default_plan"),
             period_seconds=float(spec["period_seconds"]),
             retry_after_header=spec.get("retry_after_header"),
             usage_header=spec.get("usage_header"),
@@ -376,6 +386,7 @@ def build_body(op: dict[str, Any], registry: dict[str, Any]) -> ir.Body | None:
         schema=ir.freeze(schema),
         resolved_schema=ir.freeze(resolved),
         argument=argument,
+        wrap_key=spec.get("wrap_key"),
     )
 
 
@@ -433,6 +444,11 @@ def compile_operation(
             schema_name=ir.ref_name(response_schema) if response_schema else None,
             description=op["response"].get("description", envelope.description).strip(),
             alternatives=tuple(envelopes[name] for name in op["response"].get("alternative_envelopes", [])),
+            key=op["response"].get("key"),
+            sideloads=tuple(
+                ir.Sideload(name=name, schema=ir.freeze(schema), schema_name=ir.ref_name(schema))
+                for name, schema in (op["response"].get("sideloads") or {}).items()
+            ),
         ),
         arguments=flat_arguments(params, body),
         annotations=_annotations(op, read_only),

@@ -413,6 +413,12 @@ def iter_schema_fragments(raw: RawDefinition) -> list[tuple[SourceFile, JsonPath
                 part = op.get(section)
                 if isinstance(part, dict) and isinstance(part.get("schema"), dict):
                     found.append((source, ("operations", i, section, "schema"), part["schema"]))
+            response = op.get("response")
+            sideloads = response.get("sideloads") if isinstance(response, dict) else None
+            if isinstance(sideloads, dict):
+                for name, schema in sideloads.items():
+                    if isinstance(schema, dict):
+                        found.append((source, ("operations", i, "response", "sideloads", name), schema))
     return found
 
 

@@ -141,6 +141,9 @@ class RateLimit:
     remaining_header: str | None = None
     reset_header: str | None = None
     reset_format: Literal["delta_seconds", "epoch_seconds"] = "delta_seconds"
+    plans: tuple[tuple[str, int], ...] = ()
+    """Budget per account plan (name, requests per period); `requests` is the default plan's."""
+    default_plan: str | None = None
 
     @property
     def status_headers(self) -> bool:
@@ -411,6 +414,8 @@ class Body:
     """The body schema with the top-level `$ref` chain followed (properties visible)."""
     argument: str | None
     """Flat argument carrying the whole body when the body is not an object, else None."""
+    wrap_key: str | None = None
+    """The body is sent wrapped under this key (`{"ticket": {...}}`); `schema` is the inner object."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +436,17 @@ class Argument:
 
 
 @dataclass(frozen=True, slots=True)
+class Sideload:
+    """One side-loaded collection: a top-level array `name` of objects of `schema`."""
+
+    name: str
+    schema: FrozenDict
+    """Item schema (refs rewritten)."""
+    schema_name: str | None
+    """Registry name when the item schema is a plain `$ref`, else None."""
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     status: int
     envelope: Envelope
@@ -441,6 +457,22 @@ class Response:
     description: str
     alternatives: tuple[Envelope, ...] = ()
     """Other list envelopes the API also answers with (`alternative_envelopes`), same items."""
+    key: str | None = None
+    """Object envelope: the object is wrapped under this key. List envelopes: the items' key."""
+    sideloads: tuple[Sideload, ...] = ()
+    """Extra top-level arrays the API adds on request (`include=`), in declaration order."""
+
+    @property
+    def items_path(self) -> tuple[str, ...] | None:
+        """Where a list response carries its items: the operation's `key`, else the envelope's."""
+        if self.key is not None and self.envelope.is_list:
+            return (self.key,)
+        return self.envelope.items_path
+
+    @property
+    def wrapped(self) -> bool:
+        """True when an object response is wrapped under `key`."""
+        return self.key is not None and self.envelope.type == "object"
 
 
 @dataclass(frozen=True, slots=True)

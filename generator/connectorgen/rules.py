@@ -346,6 +346,60 @@ def _response_schema(ctx: RuleContext) -> Iterator[Diagnostic]:
         yield from _alternative_envelopes_share_items(site, env, envelopes)
 
 
+KEYLESS_ENVELOPES = frozenset({"empty", "binary", "csv", "bare_array"})
+
+
+@rule("response-key-envelope", "A response `key` or side-loads on an envelope that has no top-level object (empty, binary, csv, bare_array).")
+def _response_key_envelope(ctx: RuleContext) -> Iterator[Diagnostic]:
+    envelopes = ctx.connector.get("envelopes") or {}
+    for site in ctx.sites:
+        env = envelopes.get(site.op["response"]["envelope"])
+        if not isinstance(env, dict) or env.get("type") not in KEYLESS_ENVELOPES:
+            continue
+        for part in ("key", "sideloads"):
+            if part in site.op["response"]:
+                yield site.diag("response-key-envelope",
+                                f"'{env['type']}' responses have no top-level object to hold '{part}'",
+                                ("response", part), "use an object, cursor_list or data_list envelope, or remove it")
+
+
+@rule("wrap-key-body", "A body `wrap_key` on a body that is not a JSON object.")
+def _wrap_key_body(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        body = site.op.get("body")
+        if not isinstance(body, dict) or "wrap_key" not in body:
+            continue
+        if body.get("content_type") != "application/json":
+            yield site.diag("wrap-key-body", f"wrap_key needs a JSON body, not {body.get('content_type')}",
+                            ("body", "wrap_key"), "remove wrap_key or send application/json")
+            continue
+        resolved = resolve_schema(ctx.registry, body.get("schema"))
+        if "argument" in body or not (isinstance(resolved, dict) and isinstance(resolved.get("properties"), dict)):
+            yield site.diag("wrap-key-body", "wrap_key needs an object body schema with properties (the inner object)",
+                            ("body", "wrap_key"), "describe the inner object in body.schema, or remove wrap_key")
+
+
+def _is_object_schema(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return "object" in kinds or (kind is None and isinstance(schema.get("properties"), dict))
+
+
+@rule("sideload-list", "A side-load's item schema is not an object schema.")
+def _sideload_list(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        sideloads = site.op["response"].get("sideloads") or {}
+        for name, schema in sideloads.items():
+            if _mentions_unresolved(schema):
+                continue
+            if not _is_object_schema(resolve_schema(ctx.registry, schema)):
+                yield site.diag("sideload-list", f"side-load '{name}' must describe the objects of its array",
+                                ("response", "sideloads", name),
+                                "give the item schema of one object, e.g. {$ref: ../schemas/user.yaml}")
+
+
 def _alternative_envelopes_share_items(
     site: OperationSite, env: dict[str, Any], envelopes: dict[str, Any]
 ) -> Iterator[Diagnostic]:
@@ -708,6 +762,42 @@ def _rate_limit_headers(ctx: RuleContext) -> Iterator[Diagnostic]:
             )
 
 
+@rule("rate-limit-plan", "A rate limit's plan budgets are incomplete or contradict its `requests`.")
+def _rate_limit_plan(ctx: RuleContext) -> Iterator[Diagnostic]:
+    connector = ctx.raw.connector
+    if connector.path not in ctx.raw.structurally_valid:
+        return
+    for name, limit in (ctx.connector.get("rate_limits") or {}).items():
+        if not isinstance(limit, dict):
+            continue
+        at: JsonPath = ("rate_limits", name)
+        plans = limit.get("plans")
+        default = limit.get("default_plan")
+        if plans is None:
+            if default is not None:
+                yield connector.diagnostic("rate-limit-plan", f"rate limit '{name}' has a default_plan but no plans",
+                                           (*at, "default_plan"), "declare plans: {<plan>: <requests>} or remove it")
+            elif "requests" not in limit:
+                yield connector.diagnostic("rate-limit-plan", f"rate limit '{name}' declares neither requests nor plans",
+                                           at, "add requests: <per period>, or plans with a default_plan")
+            continue
+        if "requests" in limit:
+            yield connector.diagnostic(
+                "rate-limit-plan", f"rate limit '{name}' declares both requests and plan budgets",
+                (*at, "requests"), "keep one: plans (with default_plan) when the budget depends on the plan",
+            )
+        if not plans:
+            yield connector.diagnostic("rate-limit-plan", f"rate limit '{name}' declares no plans", (*at, "plans"),
+                                       "list each plan with its requests per period, e.g. {team: 200}")
+        elif default is None:
+            yield connector.diagnostic("rate-limit-plan", f"rate limit '{name}' has plans but no default_plan", at,
+                                       f"add default_plan: one of {', '.join(plans)}")
+        elif default not in plans:
+            yield connector.diagnostic("rate-limit-plan", f"default_plan '{default}' of '{name}' is not one of its plans",
+                                       (*at, "default_plan"),
+                                       _did_you_mean(default, set(plans)) or f"declared plans: {', '.join(plans)}")
+
+
 @rule("username-template", "A Basic username template does not contain its username placeholder exactly once.")
 def _username_template(ctx: RuleContext) -> Iterator[Diagnostic]:
     connector = ctx.raw.connector
@@ -807,6 +897,10 @@ def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
                                     ("examples", k, "arguments", *error.absolute_path))
             if "response" in example and response_schema is not None:
                 validator = jsonschema.Draft202012Validator({**response_schema, "$defs": defs})
-                for error in validator.iter_errors(example["response"]):
+                payload, at = example["response"], ("examples", k, "response")
+                key = site.op["response"].get("key")
+                if key and envelope.type == "object" and isinstance(payload, dict) and set(payload) == {key}:
+                    payload, at = payload[key], (*at, key)  # written as the API sends it: wrapped
+                for error in validator.iter_errors(payload):
                     yield site.diag("invalid-example", f"example '{example['name']}': {error.message[:160]}",
-                                    ("examples", k, "response", *error.absolute_path))
+                                    (*at, *error.absolute_path))

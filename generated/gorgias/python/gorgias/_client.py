@@ -41,6 +41,8 @@ from ._base import (
     prepare,
     raw_page,
     server_url,
+    sideloads_of,
+    unwrap,
 )
 from ._errors import (
     APIConnectionError,
@@ -563,15 +565,19 @@ class _BaseClient:
         env = op.envelope
         where = f"{op.method} {response.request.url.path}"
         if op.is_list:
+            data = _base.loads(response.content, where, response.status_code)
             items, nxt, prv = raw_page(
-                _base.loads(response.content, where, response.status_code),
+                data,
                 op,
                 where,
                 response.status_code,
                 sent=list(response.request.url.params.multi_items()),
                 link=response.headers.get("link"),
             )
-            return {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            page: dict[str, Any] = {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            if op.sideloads:
+                page["included"] = sideloads_of(data, op, typed=False, strict=False, where=where)
+            return page
         if env == "binary":
             return binary_result(response)
         if env == "csv":
@@ -581,7 +587,11 @@ class _BaseClient:
             }
         if env == "empty" or not response.content.strip():
             return {"ok": True, "status": response.status_code}
-        return _base.loads(response.content, where, response.status_code)
+        data = _base.loads(response.content, where, response.status_code)
+        if op.sideloads:  # the object and the side-loaded objects, apart
+            included = sideloads_of(data, op, typed=False, strict=False, where=where)
+            return {"result": unwrap(data, op.response_key), "included": included}
+        return unwrap(data, op.response_key)
 
 
 class Gorgias(_BaseClient):
@@ -1021,6 +1031,7 @@ class Gorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     def _call_empty(
@@ -1073,7 +1084,19 @@ class Gorgias(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        if op.sideloads:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included)
 
     def _paginate(
         self,
@@ -1633,6 +1656,7 @@ class AsyncGorgias(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     async def _call_empty(
@@ -1685,7 +1709,19 @@ class AsyncGorgias(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        if op.sideloads:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included)
 
     def _paginate(
         self,

@@ -118,6 +118,12 @@ class OperationSpec:
     media_type: str | None = None
     download_locations: tuple[DownloadLocation, ...] = ()
     """Where a file download may fetch from, its redirects included (see `TrustedHosts.check_download`)."""
+    response_key: str | None = None
+    """The object of an object response is wrapped under this key (`{"ticket": {...}}`)."""
+    body_wrap_key: str | None = None
+    """The JSON body is sent wrapped under this key; the flat body arguments are its fields."""
+    sideloads: tuple[tuple[str, Any], ...] = ()
+    """Side-loaded top-level arrays the response may carry: (name, item model or None)."""
     by_name: dict[str, ArgumentSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -159,9 +159,11 @@ def _response_text(op: ir.Operation, link: Link, code: Callable[[str], str]) -> 
     status = code(str(response.status))
     if envelope.type == "object":
         shape = f"{item_text} object"
+        if response.wrapped and response.key:
+            shape += f", wrapped under {code(response.key)} (clients return the inner object)"
     elif envelope.type == "cursor_list":
         paginator = envelope.paginator
-        items = ".".join(envelope.items_path or ("data",))
+        items = ".".join(response.items_path or ("data",))
         if paginator is None or paginator.next_cursor_path:
             next_path = ".".join(paginator.next_cursor_path) if paginator and paginator.next_cursor_path else "next cursor"
             shape = f"a page of {item_text}: items under {code(items)}, next page cursor at {code(next_path)}"
@@ -177,7 +179,7 @@ def _response_text(op: ir.Operation, link: Link, code: Callable[[str], str]) -> 
         if envelope.page_schema:
             shape += f" (page: {link(envelope.page_schema)})"
     elif envelope.type == "data_list":
-        items = ".".join(envelope.items_path or ("data",))
+        items = ".".join(response.items_path or ("data",))
         shape = f"the whole list of {item_text} under {code(items)}, no cursors"
     elif envelope.type == "bare_array":
         shape = f"a JSON array of {item_text}"
@@ -189,6 +191,12 @@ def _response_text(op: ir.Operation, link: Link, code: Callable[[str], str]) -> 
         shape = f"a CSV document ({code(envelope.media_type or 'text/csv')})"
     if response.status in (301, 302, 303, 307, 308):
         shape += f", reached through a {response.status} redirect (the {code('Location')} header)"
+    if response.sideloads:
+        loads = ", ".join(
+            f"{code(s.name)} ({render.type_text(s.schema, link)})" for s in response.sideloads
+        )
+        shape += (f"; side-loads on request (include=): {loads}, as top-level arrays "
+                  f"(`page.included[...]` in the client, `included` in MCP results)")
     return f"{status}: {shape}."
 
 

@@ -131,6 +131,17 @@ CSV_RESULT = {
 }
 
 
+def _included_schema(response: ir.Response) -> dict[str, Any] | None:
+    """The side-loaded objects of a result (`included`), by name; None when none are declared."""
+    if not response.sideloads:
+        return None
+    return {
+        "type": "object",
+        "description": "Related objects the answer side-loads (ask for them with the operation's include argument).",
+        "properties": {s.name: {"type": "array", "items": ir.thaw(s.schema)} for s in response.sideloads},
+    }
+
+
 def tool_output_schema(op: ir.Operation) -> dict[str, Any] | None:
     """`outputSchema`: the object, one page for list envelopes, or the file/CSV result shape.
 
@@ -144,11 +155,17 @@ def tool_output_schema(op: ir.Operation) -> dict[str, Any] | None:
     if not response.envelope.is_json or response.schema is None:
         return None
     schema = ir.thaw(response.schema)
+    included = _included_schema(response)
     if not response.envelope.is_list:
+        if included is not None:  # the (unwrapped) object and its side-loads, apart
+            return {"type": "object", "properties": {"result": schema, "included": included},
+                    "required": ["result", "included"]}
         if ir.ref_name(schema):
             return {"type": "object", **schema}
         return schema if schema.get("type") == "object" else {"type": "object", "allOf": [schema]}
     properties: dict[str, Any] = {"result": {"type": "array", "items": schema}}
+    if included is not None:
+        properties["included"] = included
     if response.envelope.paginator is not None:
         cursor_param = response.envelope.paginator.cursor_param
         properties["next_cursor"] = {
@@ -192,6 +209,8 @@ def tool_routing(op: ir.Operation) -> dict[str, Any]:
     routing: dict[str, Any] = {"arguments": arguments}
     if op.body is not None:
         routing["body"] = op.body.content_type
+        if op.body.wrap_key:
+            routing["wrap_key"] = op.body.wrap_key
     return routing
 
 

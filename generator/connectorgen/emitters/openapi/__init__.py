@@ -119,14 +119,17 @@ class _Pages:
     def __init__(self, connector: ir.Connector) -> None:
         self.connector = connector
         self.schemas: dict[str, Any] = {}
-        self._by_key: dict[tuple[str, str], str] = {}
+        self._by_key: dict[tuple[Any, ...], str] = {}
 
     def name_for(self, op: ir.Operation, envelope: ir.Envelope | None = None) -> str:
         """The page schema of the operation's items in `envelope` (default: its own envelope)."""
         response = op.response
         envelope = envelope or response.envelope
         item_name = response.schema_name or f"{_pascal(op.tool)}Item"
-        key = (envelope.name, item_name)
+        own = envelope is response.envelope or envelope.name == response.envelope.name
+        items_path = (response.items_path if own else envelope.items_path) or ("data",)
+        sideloads = response.sideloads if own else ()
+        key = (envelope.name, item_name, items_path, tuple(s.name for s in sideloads))
         if key in self._by_key:
             return self._by_key[key]
         suffix = "Page" if envelope.type == "cursor_list" else "List"
@@ -137,11 +140,15 @@ class _Pages:
             item: Any = _ref(response.schema_name)
         else:
             item = convert_schema(response.schema) if response.schema is not None else {}
-        self.schemas[name] = self._page(envelope, item, item_name, name)
+        self.schemas[name] = self._page(envelope, item, item_name, name, items_path)
+        for sideload in sideloads:
+            self.schemas[name].setdefault("properties", {})[sideload.name] = _sideload_schema(sideload)
         self._by_key[key] = name
         return name
 
-    def _page(self, envelope: ir.Envelope, item: Any, item_name: str, name: str) -> dict[str, Any]:
+    def _page(
+        self, envelope: ir.Envelope, item: Any, item_name: str, name: str, path: tuple[str, ...]
+    ) -> dict[str, Any]:
         base = self.connector.schemas.get(envelope.page_schema or "")
         page: dict[str, Any] = convert_schema(base) if base is not None else {"type": "object"}
         kind = "page" if envelope.type == "cursor_list" else "list"
@@ -150,7 +157,11 @@ class _Pages:
             **{k: v for k, v in page.items() if k != "title"},
             "description": f"A {kind} of {item_name} items. {envelope.description}",
         }
-        path = envelope.items_path or ("data",)
+        declared = envelope.items_path or ("data",)
+        if path != declared and len(declared) == 1:  # the operation's key holds the items instead
+            page.get("properties", {}).pop(declared[0], None)
+            if declared[0] in page.get("required", []):
+                page["required"] = [r for r in page["required"] if r != declared[0]]
         node = page
         for depth, part in enumerate(path):
             properties = node.setdefault("properties", {})
@@ -169,6 +180,20 @@ class _Pages:
                 properties[part] = child if isinstance(child, dict) else {"type": "object"}
                 node = properties[part]
         return page
+
+
+def _sideload_schema(sideload: ir.Sideload) -> dict[str, Any]:
+    item = _ref(sideload.schema_name) if sideload.schema_name else convert_schema(sideload.schema)
+    return {
+        "type": "array",
+        "description": f"Side-loaded {sideload.name}: present when the request asks for them (include).",
+        "items": item,
+    }
+
+
+def _wrapped(key: str, schema: Any) -> dict[str, Any]:
+    """`{key: schema}`: an object the API wraps under one key (`{"ticket": {...}}`)."""
+    return {"type": "object", "properties": {key: schema}, "required": [key]}
 
 
 # --- operations ------------------------------------------------------------------------------
@@ -232,12 +257,15 @@ def _response_example(op: ir.Operation, value: Any) -> Any:
         return [value]
     if envelope.type in ("cursor_list", "data_list"):
         page: dict[str, Any] = {}
-        _set_path(page, envelope.items_path or ("data",), [value])
+        _set_path(page, op.response.items_path or ("data",), [value])
         if envelope.paginator is not None and envelope.paginator.next_cursor_path:
             _set_path(page, envelope.paginator.next_cursor_path, None)
             if envelope.paginator.prev_cursor_path:
                 _set_path(page, envelope.paginator.prev_cursor_path, None)
         return page
+    key = op.response.key if op.response.wrapped else None
+    if key is not None and not (isinstance(value, dict) and set(value) == {key}):
+        return {key: value}
     return value
 
 
@@ -332,6 +360,15 @@ def _success_response(op: ir.Operation, pages: _Pages) -> dict[str, Any]:
                 if response.schema is not None
                 else {"type": "object"}
             )
+        if response.wrapped and response.key is not None:
+            schema = _wrapped(response.key, schema)
+        if response.sideloads:
+            schema = {**schema, "properties": {**schema.get("properties", {}),
+                                               **{s.name: _sideload_schema(s) for s in response.sideloads}}}
+            schema.setdefault("type", "object")
+            if "$ref" in schema:  # properties beside a $ref: keep the object apart
+                ref = {"$ref": schema.pop("$ref")}
+                schema = {"allOf": [ref, schema]}
     elif envelope.is_list:
         schema = _list_schema(op, envelope, pages)
         if response.alternatives:
@@ -416,13 +453,15 @@ def _request_body(op: ir.Operation) -> dict[str, Any] | None:
         return None
     schema = _multipart_form(body) if body.content_type == "multipart/form-data" else None
     content: dict[str, Any] = {"schema": schema or convert_schema(body.schema)}
+    if body.wrap_key:
+        content["schema"] = _wrapped(body.wrap_key, content["schema"])
     examples = {}
     for example in op.examples:
         if example.arguments is None:
             continue
         _, value = _split_example(op, ir.thaw(example.arguments))
         if value is not None:
-            examples[example.name] = _example_entry(example, value)
+            examples[example.name] = _example_entry(example, {body.wrap_key: value} if body.wrap_key else value)
     if examples and body.content_type == "application/json":
         content["examples"] = examples
     out: dict[str, Any] = {}
@@ -506,8 +545,14 @@ def _operation(
         "envelope": op.response.envelope.type,
         "categories": list(op.tags),
     }
-    if op.response.envelope.items_path and op.response.envelope.is_list:
-        codegen["items_path"] = ".".join(op.response.envelope.items_path)
+    if op.response.items_path and op.response.envelope.is_list:
+        codegen["items_path"] = ".".join(op.response.items_path)
+    if op.response.wrapped:
+        codegen["response_key"] = op.response.key
+    if op.body is not None and op.body.wrap_key:
+        codegen["body_wrap_key"] = op.body.wrap_key
+    if op.response.sideloads:
+        codegen["sideloads"] = [s.name for s in op.response.sideloads]
     if op.body is not None and op.body.argument:
         codegen["body_argument"] = op.body.argument
     out["x-codegen"] = codegen
@@ -522,7 +567,7 @@ def _operation(
             pagination["position_param"] = paginator.position_param
         if paginator.limit_param:
             pagination["limit_param"] = paginator.limit_param
-        pagination["items_path"] = ".".join(paginator.items_path)
+        pagination["items_path"] = ".".join(op.response.items_path or paginator.items_path)
         for key in ("next_cursor_path", "prev_cursor_path", "has_more_path", "total_path", "end_of_stream_path", "next_start_path"):
             path = getattr(paginator, key)
             if path:

@@ -187,7 +187,12 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "read_only": op.read_only,
         "idempotent": op.idempotent,
         "arguments": _arguments(op),
-        "items_path": env.items_path if env.is_list else None,
+        "items_path": op.response.items_path if env.is_list else None,
+        "response_key": op.response.key if op.response.wrapped else None,
+        "body_wrap_key": op.body.wrap_key if op.body else None,
+        "sideloads": [
+            (s.name, f"_models.{s.schema_name}" if s.schema_name else "None") for s in op.response.sideloads
+        ],
         "next_cursor_path": paginator.next_cursor_path if paginator else None,
         "prev_cursor_path": paginator.prev_cursor_path if paginator else None,
         "next_url_path": paginator.next_url_path if paginator else None,
@@ -476,6 +481,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "resources": [_resource_context(r, connector.schemas) for r in connector.resources],
         "operations": [_operation_context(op) for op in connector.operations],
         "rate_limits": connector.rate_limits,
+        "has_plans": any(rl.plans for rl in connector.rate_limits),
         "usage_header": usage,
         "status_limit": status_limit,
         "message_paths": (errors.message_path, *errors.fallback_message_paths),

@@ -5,8 +5,8 @@ operation of the definition on 127.0.0.1 from an in-memory store seeded with rea
 `plan.py` derives, from the IR only, the stored collections and one route per method + path with
 the handler that serves it (by operation kind, envelope and path shape); that plan, the auth and
 error shapes and the schema registry go into the generated `_spec.py`. The other modules are
-fixed runtime code rendered from `templates/` (jinja2 with `<<[ ]>>` delimiters, so Python braces
-stay untouched). The sandbox needs the package's `sandbox` extra (starlette, uvicorn, jsonschema,
+fixed runtime code: real Python modules under `runtime/`, copied as they are; `templates/` holds
+only what varies per connector (jinja2 with `<<[ ]>>` delimiters, so Python braces stay untouched). The sandbox needs the package's `sandbox` extra (starlette, uvicorn, jsonschema,
 python-multipart).
 """
 
@@ -25,19 +25,11 @@ from . import hints
 from .plan import build_plan
 
 TEMPLATES = Path(__file__).parent / "templates"
-MODULES = (
-    "__init__",
-    "__main__",
-    "_spec",
-    "app",
-    "handlers",
-    "options",
-    "query",
-    "schemas",
-    "seed",
-    "server",
-    "store",
-)
+RUNTIME = Path(__file__).parent / "runtime"
+#: Modules rendered from `templates/` (what varies per connector).
+MODULES = ("__init__", "__main__", "_spec", "options", "seed")
+#: Modules copied as they are from `runtime/` (real Python, linted with the generator).
+RUNTIME_MODULES = ("app", "handlers", "query", "schemas", "server", "store")
 DEFAULT_PORT = 8400
 
 
@@ -151,7 +143,14 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
     for module in MODULES:
         text = _env().get_template(f"{module}.py.j2").render(**context)
         files[f"python/{package}/sandbox/{module}.py"] = text
+    for module in RUNTIME_MODULES:
+        files[f"python/{package}/sandbox/{module}.py"] = _runtime(module)
     return files
+
+
+@cache
+def _runtime(module: str) -> str:
+    return (RUNTIME / f"{module}.py").read_text(encoding="utf-8")
 
 
 __all__ = ["build_spec", "emit"]

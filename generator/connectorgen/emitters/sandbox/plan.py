@@ -491,7 +491,7 @@ class Planner:
             "status": op.response.status,
             "envelope": {
                 "type": env.type,
-                "items_path": list(env.items_path) if env.items_path else None,
+                "items_path": list(op.response.items_path) if op.response.items_path else None,
                 "next_cursor_path": list(env.paginator.next_cursor_path)
                 if env.paginator and env.paginator.next_cursor_path
                 else None,
@@ -528,6 +528,16 @@ class Planner:
         pagination = _pagination(env.paginator)
         if pagination is not None:
             route["envelope"]["pagination"] = pagination
+        if op.response.wrapped:
+            route["envelope"]["key"] = op.response.key
+        if op.response.sideloads:
+            route["sideloads"] = {
+                s.name: next(
+                    (n for n, col in sorted(collections.items()) if col["schema"] == s.schema_name and col["scope"] is None),
+                    None,
+                )
+                for s in op.response.sideloads
+            }
         if op.body is not None:
             route["body"] = {
                 "content_type": op.body.content_type,
@@ -537,6 +547,8 @@ class Planner:
                     (ir.thaw(op.body.resolved_schema).get("properties") or {}).keys()
                 ),
             }
+        if op.body is not None and op.body.wrap_key:
+            route["body"]["wrap_key"] = op.body.wrap_key
         route.update(extra)
         if op.kind == "list" or handler in ("list", "derived_list"):
             source = route.get("source") or collection

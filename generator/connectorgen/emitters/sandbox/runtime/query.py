@@ -11,7 +11,6 @@ from typing import Any
 from . import schemas as S
 from .store import ApiError, field_error
 
-
 # --- filters -----------------------------------------------------------------------------------
 
 
