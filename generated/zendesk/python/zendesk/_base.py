@@ -645,6 +645,8 @@ def prepare(
                 prefix = next((a.name for a in op.arguments if a.location == "body_whole"), "")
                 errors.update(_pydantic_errors(exc, names, prefix))
         if has_body and not errors:
+            if op.body_wrap_key is not None:  # the API takes the object under one key
+                body = {op.body_wrap_key: body}
             if content_type == "application/x-www-form-urlencoded":
                 prepared.data = {
                     k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()
@@ -710,15 +712,62 @@ def loads(content: bytes, where: str, status: int) -> Any:
         ) from exc
 
 
-def decode_model(content: bytes, model: Any, *, strict: bool, where: str, status: int = 200) -> Any:
-    """Validate a JSON object response into `model`: tolerant per field (see `_model`) unless `strict`."""
-    if model is None:
-        return loads(content, where, status)
-    try:
-        return model.__pydantic_validator__.validate_json(content)  # pydantic alone: the fast path
-    except ValidationError as exc:
-        error = exc
-    raw = loads(content, where, status)
+def unwrap(data: Any, key: str | None) -> Any:
+    """The object an API wraps under `key` (`{"ticket": {...}}`); a payload without the wrapper as it is."""
+    if key is not None and isinstance(data, Mapping) and key in data:
+        return data[key]
+    return data
+
+
+def sideloads_of(
+    data: Any, op: OperationSpec, *, typed: bool, strict: bool, where: str, status: int = 200
+) -> dict[str, list[Any]]:
+    """The declared side-loaded arrays a response carries (`include=`), typed when `typed` and named."""
+    out: dict[str, list[Any]] = {}
+    if not isinstance(data, Mapping):
+        return out
+    for name, model in op.sideloads:
+        items = data.get(name)
+        if isinstance(items, list):
+            out[name] = (
+                _typed_items(items, model, strict, where, status)
+                if typed and model is not None
+                else items
+            )
+    return out
+
+
+def decode_model(
+    content: bytes,
+    model: Any,
+    *,
+    strict: bool,
+    where: str,
+    status: int = 200,
+    key: str | None = None,
+) -> Any:
+    """Validate a JSON object response into `model`: tolerant per field (see `_model`) unless `strict`.
+
+    With `key`, the object is the one wrapped under that key.
+    """
+    if key is not None:
+        raw = unwrap(loads(content, where, status), key)
+        if model is None:
+            return raw
+        try:
+            return model.__pydantic_validator__.validate_python(raw)
+        except ValidationError as exc:
+            error = exc
+    else:
+        if model is None:
+            return loads(content, where, status)
+        try:
+            return model.__pydantic_validator__.validate_json(
+                content
+            )  # pydantic alone: the fast path
+        except ValidationError as exc:
+            error = exc
+        raw = loads(content, where, status)
     if strict:
         raise _mismatch(model, error, where, status)
     instance, problems = _tolerant(model, raw, error, where, status)
@@ -1062,14 +1111,19 @@ def decode_page(
 def _typed_items(
     items: list[Any], item_type: Any, strict: bool, where: str, status: int
 ) -> list[Any]:
-    """Every item as an `item_type` instance, the raw ones validated tolerantly (one warning a page)."""
-    if all(isinstance(item, item_type) for item in items):
+    """Every item as an `item_type` instance, the raw ones validated tolerantly (one warning a page).
+
+    `item_type` may also be a union of models (items of mixed types, told apart by a discriminator).
+    """
+    is_class = isinstance(item_type, type)
+    typed_as = item_type if is_class else pydantic.BaseModel
+    if all(isinstance(item, typed_as) for item in items):
         return items
     item_adapter = adapter(item_type)
     out: list[Any] = []
     problems = Problems()
     for index, item in enumerate(items):
-        if isinstance(item, item_type):
+        if isinstance(item, typed_as):
             out.append(item)
             continue
         try:
@@ -1077,7 +1131,9 @@ def _typed_items(
         except ValidationError as exc:
             if strict:
                 raise _mismatch(item_type, exc, where, status) from None
-            if not isinstance(item, Mapping):  # not an object at all: kept as it came
+            if (
+                not isinstance(item, Mapping) or not is_class
+            ):  # not one model's object: kept as it came
                 problems.invalid[str(index)] = item
                 out.append(item)
                 continue

@@ -41,6 +41,8 @@ from ._base import (
     prepare,
     raw_page,
     server_url,
+    sideloads_of,
+    unwrap,
 )
 from ._errors import (
     APIConnectionError,
@@ -120,6 +122,30 @@ _RATE_LIMITS: Final[dict[str, tuple[int, float, bool]]] = {
     "api_token": (200, 60, True),
     "oauth2": (200, 60, True),
 }
+_PLANS: Final[dict[str, dict[str, int]]] = {
+    "api_token": {
+        "team": 200,
+        "growth": 400,
+        "professional": 400,
+        "enterprise": 700,
+        "enterprise_plus": 2500,
+        "high_volume": 2500,
+    },
+    "oauth2": {
+        "team": 200,
+        "growth": 400,
+        "professional": 400,
+        "enterprise": 700,
+        "enterprise_plus": 2500,
+        "high_volume": 2500,
+    },
+}
+"""Requests per period of each plan, per auth scheme whose budget depends on the account's plan."""
+_DEFAULT_PLANS: Final[dict[str, str]] = {
+    "api_token": "team",
+    "oauth2": "team",
+}
+_KNOWN_PLANS: Final = tuple(dict.fromkeys(plan for plans in _PLANS.values() for plan in plans))
 _ENV: Final = os.environ
 _MAX_REDIRECTS: Final = 5
 """Redirect hops a download follows (Gorgias uses one, to a signed storage URL)."""
@@ -211,10 +237,18 @@ class _BaseClient:
         max_pages: int,
         deadline: float | None,
         rate_limit: bool | RateLimiter,
+        plan: str | None,
         default_headers: Mapping[str, str] | None,
         trusted_hosts: tuple[str, ...] | list[str],
         strict_response_validation: bool,
     ) -> None:
+        plan = plan or _env("ZENDESK_PLAN")
+        if plan is not None and plan not in _KNOWN_PLANS:
+            raise ConfigurationError(
+                f"unknown plan {plan!r}: expected one of {', '.join(_KNOWN_PLANS)}"
+            )
+        self.plan = plan
+        """The account plan the rate limiter is sized for (None: each budget's default plan)."""
         self.base_url = base_url_from(base_url, subdomain=subdomain)
         auth = _resolve_auth(
             email,
@@ -231,7 +265,10 @@ class _BaseClient:
         if isinstance(rate_limit, RateLimiter):
             limiter = rate_limit
         elif rate_limit and auth.kind in _RATE_LIMITS:
-            limiter = RateLimiter(*_RATE_LIMITS[auth.kind])
+            requests, period, window = _RATE_LIMITS[auth.kind]
+            plans = _PLANS.get(auth.kind, {})
+            chosen = plan if plan in plans else _DEFAULT_PLANS.get(auth.kind)
+            limiter = RateLimiter(plans.get(chosen or "", requests), period, window)
         else:
             limiter = None
         self._shared = _Shared(auth, limiter)
@@ -552,15 +589,19 @@ class _BaseClient:
         env = op.envelope
         where = f"{op.method} {response.request.url.path}"
         if op.is_list:
+            data = _base.loads(response.content, where, response.status_code)
             items, nxt, prv = raw_page(
-                _base.loads(response.content, where, response.status_code),
+                data,
                 op,
                 where,
                 response.status_code,
                 sent=list(response.request.url.params.multi_items()),
                 link=response.headers.get("link"),
             )
-            return {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            page: dict[str, Any] = {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            if op.sideloads:
+                page["included"] = sideloads_of(data, op, typed=False, strict=False, where=where)
+            return page
         if env == "binary":
             return binary_result(response)
         if env == "csv":
@@ -570,7 +611,11 @@ class _BaseClient:
             }
         if env == "empty" or not response.content.strip():
             return {"ok": True, "status": response.status_code}
-        return _base.loads(response.content, where, response.status_code)
+        data = _base.loads(response.content, where, response.status_code)
+        if op.sideloads:  # the object and the side-loaded objects, apart
+            included = sideloads_of(data, op, typed=False, strict=False, where=where)
+            return {"result": unwrap(data, op.response_key), "included": included}
+        return unwrap(data, op.response_key)
 
 
 class Zendesk(_BaseClient):
@@ -662,6 +707,7 @@ class Zendesk(_BaseClient):
         max_pages: int = DEFAULT_MAX_PAGES,
         deadline: float | None = DEFAULT_DEADLINE,
         rate_limit: bool | RateLimiter = True,
+        plan: str | None = None,
         http_client: httpx.Client | None = None,
         default_headers: Mapping[str, str] | None = None,
         trusted_hosts: tuple[str, ...] | list[str] = (),
@@ -700,6 +746,8 @@ class Zendesk(_BaseClient):
                 Exceeding it raises `APITimeoutError`.
             rate_limit: True to pace requests to the definition's budget for the auth scheme, False to
                 disable client-side pacing, or a `RateLimiter` to share one between clients.
+            plan: The account's plan, which sets the rate-limit budget (`team`: 200, `growth`: 400, `professional`: 400, `enterprise`: 700, `enterprise_plus`: 2500, `high_volume`: 2500 requests per 60 s; default `team`).
+                Falls back to `ZENDESK_PLAN`. An unknown plan raises `ConfigurationError`.
             http_client: An `httpx.Client` to use (proxies, custom transports). It is not closed by `close()`.
             default_headers: Headers sent with every request.
             trusted_hosts: Extra host suffixes URL-taking operations (downloads) may fetch (without credentials).
@@ -729,6 +777,7 @@ class Zendesk(_BaseClient):
             max_pages=max_pages,
             deadline=deadline,
             rate_limit=rate_limit,
+            plan=plan,
             default_headers=default_headers,
             trusted_hosts=trusted_hosts,
             strict_response_validation=strict_response_validation,
@@ -988,6 +1037,7 @@ class Zendesk(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     def _call_empty(
@@ -1040,7 +1090,19 @@ class Zendesk(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        if op.sideloads:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included)
 
     def _paginate(
         self,
@@ -1246,6 +1308,7 @@ class AsyncZendesk(_BaseClient):
         max_pages: int = DEFAULT_MAX_PAGES,
         deadline: float | None = DEFAULT_DEADLINE,
         rate_limit: bool | RateLimiter = True,
+        plan: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         default_headers: Mapping[str, str] | None = None,
         trusted_hosts: tuple[str, ...] | list[str] = (),
@@ -1284,6 +1347,8 @@ class AsyncZendesk(_BaseClient):
                 Exceeding it raises `APITimeoutError`.
             rate_limit: True to pace requests to the definition's budget for the auth scheme, False to
                 disable client-side pacing, or a `RateLimiter` to share one between clients.
+            plan: The account's plan, which sets the rate-limit budget (`team`: 200, `growth`: 400, `professional`: 400, `enterprise`: 700, `enterprise_plus`: 2500, `high_volume`: 2500 requests per 60 s; default `team`).
+                Falls back to `ZENDESK_PLAN`. An unknown plan raises `ConfigurationError`.
             http_client: An `httpx.AsyncClient` to use (proxies, custom transports). It is not closed by `aclose()`.
             default_headers: Headers sent with every request.
             trusted_hosts: Extra host suffixes URL-taking operations (downloads) may fetch (without credentials).
@@ -1313,6 +1378,7 @@ class AsyncZendesk(_BaseClient):
             max_pages=max_pages,
             deadline=deadline,
             rate_limit=rate_limit,
+            plan=plan,
             default_headers=default_headers,
             trusted_hosts=trusted_hosts,
             strict_response_validation=strict_response_validation,
@@ -1578,6 +1644,7 @@ class AsyncZendesk(_BaseClient):
             strict=self._strict,
             where=self._where(prepared),
             status=response.status_code,
+            key=op.response_key,
         )
 
     async def _call_empty(
@@ -1630,7 +1697,19 @@ class AsyncZendesk(_BaseClient):
             sent=prepared.params,
             link=response.headers.get("link"),
         )
-        return Page(items, nxt, prv, response.status_code)
+        included: dict[str, list[Any]] = {}
+        if op.sideloads:
+            where = self._where(prepared)
+            data = _base.loads(response.content, where, response.status_code)
+            included = sideloads_of(
+                data,
+                op,
+                typed=item_type is not None,
+                strict=self._strict,
+                where=where,
+                status=response.status_code,
+            )
+        return Page(items, nxt, prv, response.status_code, included)
 
     def _paginate(
         self,

@@ -118,6 +118,12 @@ class OperationSpec:
     media_type: str | None = None
     download_locations: tuple[DownloadLocation, ...] = ()
     """Where a file download may fetch from, its redirects included (see `TrustedHosts.check_download`)."""
+    response_key: str | None = None
+    """The object of an object response is wrapped under this key (`{"ticket": {...}}`)."""
+    body_wrap_key: str | None = None
+    """The JSON body is sent wrapped under this key; the flat body arguments are its fields."""
+    sideloads: tuple[tuple[str, Any], ...] = ()
+    """Side-loaded top-level arrays the response may carry: (name, item model or None)."""
     by_name: dict[str, ArgumentSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -181,6 +187,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.Attachment,
+        response_key="attachment",
     ),
     "list_all_zendesk_deleted_tickets": OperationSpec(
         tool="list_all_zendesk_deleted_tickets",
@@ -207,7 +214,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("deleted_tickets",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -269,7 +276,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("group_memberships",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -302,6 +309,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.GroupMembershipCreate,
         response_type=_models.GroupMembership,
+        response_key="group_membership",
+        body_wrap_key="group_membership",
     ),
     "delete_a_zendesk_group_membership_by_id": OperationSpec(
         tool="delete_a_zendesk_group_membership_by_id",
@@ -352,7 +361,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("groups",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -389,6 +398,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.Group,
+        response_key="group",
     ),
     "create_a_zendesk_group": OperationSpec(
         tool="create_a_zendesk_group",
@@ -410,6 +420,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.GroupCreate,
         response_type=_models.Group,
+        response_key="group",
+        body_wrap_key="group",
     ),
     "update_a_zendesk_group_by_id": OperationSpec(
         tool="update_a_zendesk_group_by_id",
@@ -440,6 +452,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.GroupUpdate,
         response_type=_models.Group,
+        response_key="group",
+        body_wrap_key="group",
     ),
     "delete_a_zendesk_group_by_id": OperationSpec(
         tool="delete_a_zendesk_group_by_id",
@@ -495,13 +509,18 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 "per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=1000)]
             ),
         ),
-        items_path=("items",),
+        items_path=("tickets",),
         next_cursor_path=("after_cursor",),
         prev_cursor_path=("before_cursor",),
         cursor_param="cursor",
         next_url_path=("after_url",),
         prev_url_path=None,
         response_type=_models.Ticket,
+        sideloads=(
+            ("users", _models.User),
+            ("groups", _models.Group),
+            ("organizations", _models.Organization),
+        ),
     ),
     "zendesk_incremental_tickets_time": OperationSpec(
         tool="zendesk_incremental_tickets_time",
@@ -530,7 +549,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 "per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=1000)]
             ),
         ),
-        items_path=("items",),
+        items_path=("tickets",),
         cursor_param="cursor",
         next_url_path=("next_page",),
         pagination=PaginationSpec(
@@ -542,6 +561,11 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             next_start_path=("end_time",),
         ),
         response_type=_models.Ticket,
+        sideloads=(
+            ("users", _models.User),
+            ("groups", _models.Group),
+            ("organizations", _models.Organization),
+        ),
     ),
     "zendesk_incremental_ticket_events": OperationSpec(
         tool="zendesk_incremental_ticket_events",
@@ -569,7 +593,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 "per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=1000)]
             ),
         ),
-        items_path=("items",),
+        items_path=("ticket_events",),
         cursor_param="cursor",
         next_url_path=("next_page",),
         pagination=PaginationSpec(
@@ -608,13 +632,18 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 "per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=1000)]
             ),
         ),
-        items_path=("items",),
+        items_path=("users",),
         next_cursor_path=("after_cursor",),
         prev_cursor_path=("before_cursor",),
         cursor_param="cursor",
         next_url_path=("after_url",),
         prev_url_path=None,
         response_type=_models.User,
+        sideloads=(
+            ("identities", _models.UserIdentity),
+            ("organizations", _models.Organization),
+            ("groups", _models.Group),
+        ),
     ),
     "zendesk_incremental_organizations": OperationSpec(
         tool="zendesk_incremental_organizations",
@@ -634,7 +663,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 "per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=1000)]
             ),
         ),
-        items_path=("items",),
+        items_path=("organizations",),
         cursor_param="cursor",
         next_url_path=("next_page",),
         pagination=PaginationSpec(
@@ -673,7 +702,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("ticket_metric_events",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -737,7 +766,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("job_statuses",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -774,6 +803,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "list_all_zendesk_macros": OperationSpec(
         tool="list_all_zendesk_macros",
@@ -819,7 +849,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("macros",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -856,6 +886,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.Macro,
+        response_key="macro",
     ),
     "zendesk_macros_apply": OperationSpec(
         tool="zendesk_macros_apply",
@@ -880,6 +911,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.MacroResult,
+        response_key="result",
     ),
     "zendesk_macros_apply_to_ticket": OperationSpec(
         tool="zendesk_macros_apply_to_ticket",
@@ -913,6 +945,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.MacroResult,
+        response_key="result",
     ),
     "list_all_zendesk_organization_fields": OperationSpec(
         tool="list_all_zendesk_organization_fields",
@@ -939,7 +972,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("organization_fields",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -978,7 +1011,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("organization_memberships",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1017,7 +1050,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("organizations",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1054,6 +1087,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.Organization,
+        response_key="organization",
     ),
     "create_a_zendesk_organization": OperationSpec(
         tool="create_a_zendesk_organization",
@@ -1088,6 +1122,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.OrganizationCreate,
         response_type=_models.Organization,
+        response_key="organization",
+        body_wrap_key="organization",
     ),
     "update_a_zendesk_organization_by_id": OperationSpec(
         tool="update_a_zendesk_organization_by_id",
@@ -1132,6 +1168,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.OrganizationUpdate,
         response_type=_models.Organization,
+        response_key="organization",
+        body_wrap_key="organization",
     ),
     "delete_a_zendesk_organization_by_id": OperationSpec(
         tool="delete_a_zendesk_organization_by_id",
@@ -1171,7 +1209,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             _a("name", "query", "name", False, "form", str),
             _a("external_id", "query", "external_id", False, "form", str),
         ),
-        items_path=("items",),
+        items_path=("organizations",),
         response_type=_models.Organization,
     ),
     "zendesk_organizations_create_or_update": OperationSpec(
@@ -1208,6 +1246,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.OrganizationUpdate,
         response_type=_models.Organization,
+        response_key="organization",
+        body_wrap_key="organization",
     ),
     "list_all_zendesk_satisfaction_ratings": OperationSpec(
         tool="list_all_zendesk_satisfaction_ratings",
@@ -1256,7 +1296,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("satisfaction_ratings",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1293,6 +1333,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.SatisfactionRating,
+        response_key="satisfaction_rating",
     ),
     "create_a_zendesk_satisfaction_rating": OperationSpec(
         tool="create_a_zendesk_satisfaction_rating",
@@ -1321,6 +1362,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.SatisfactionRatingCreate,
         response_type=_models.SatisfactionRating,
+        response_key="satisfaction_rating",
+        body_wrap_key="satisfaction_rating",
     ),
     "zendesk_search": OperationSpec(
         tool="zendesk_search",
@@ -1348,7 +1391,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             _a("page", "query", "page", False, "form", Annotated[int, Field(ge=1)]),
             _a("per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=100)]),
         ),
-        items_path=("items",),
+        items_path=("results",),
         cursor_param="cursor",
         next_url_path=("next_page",),
         pagination=PaginationSpec(
@@ -1404,7 +1447,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("results",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1570,7 +1613,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("tags",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1632,7 +1675,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("audits",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1683,7 +1726,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("comments",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1696,6 +1739,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             has_more_path=("meta", "has_more"),
         ),
         response_type=_models.Comment,
+        sideloads=(("users", _models.User),),
     ),
     "create_a_zendesk_ticket_comment": OperationSpec(
         tool="create_a_zendesk_ticket_comment",
@@ -1731,6 +1775,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketCommentAdd,
         response_type=_models.Ticket,
+        response_key="ticket",
+        body_wrap_key="ticket",
     ),
     "zendesk_ticket_comments_make_private": OperationSpec(
         tool="zendesk_ticket_comments_make_private",
@@ -1799,6 +1845,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.CommentRedact,
         response_type=_models.Comment,
+        response_key="comment",
     ),
     "list_all_zendesk_ticket_fields": OperationSpec(
         tool="list_all_zendesk_ticket_fields",
@@ -1827,7 +1874,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("ticket_fields",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -1864,6 +1911,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.TicketField,
+        response_key="ticket_field",
     ),
     "create_a_zendesk_ticket_field": OperationSpec(
         tool="create_a_zendesk_ticket_field",
@@ -1919,6 +1967,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketFieldCreate,
         response_type=_models.TicketField,
+        response_key="ticket_field",
+        body_wrap_key="ticket_field",
     ),
     "update_a_zendesk_ticket_field_by_id": OperationSpec(
         tool="update_a_zendesk_ticket_field_by_id",
@@ -1961,6 +2011,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketFieldUpdate,
         response_type=_models.TicketField,
+        response_key="ticket_field",
+        body_wrap_key="ticket_field",
     ),
     "delete_a_zendesk_ticket_field_by_id": OperationSpec(
         tool="delete_a_zendesk_ticket_field_by_id",
@@ -2002,7 +2054,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             _a("fallback_to_default", "query", "fallback_to_default", False, "form", bool),
             _a("associated_to_brand", "query", "associated_to_brand", False, "form", bool),
         ),
-        items_path=("items",),
+        items_path=("ticket_forms",),
         response_type=_models.TicketForm,
     ),
     "list_all_zendesk_ticket_metrics": OperationSpec(
@@ -2030,7 +2082,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("ticket_metrics",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2098,7 +2150,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("tickets",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2111,6 +2163,11 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             has_more_path=("meta", "has_more"),
         ),
         response_type=_models.Ticket,
+        sideloads=(
+            ("users", _models.User),
+            ("groups", _models.Group),
+            ("organizations", _models.Organization),
+        ),
     ),
     "get_single_zendesk_ticket_by_id": OperationSpec(
         tool="get_single_zendesk_ticket_by_id",
@@ -2155,6 +2212,12 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.Ticket,
+        response_key="ticket",
+        sideloads=(
+            ("users", _models.User),
+            ("groups", _models.Group),
+            ("organizations", _models.Organization),
+        ),
     ),
     "create_a_zendesk_ticket": OperationSpec(
         tool="create_a_zendesk_ticket",
@@ -2223,6 +2286,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketCreate,
         response_type=_models.Ticket,
+        response_key="ticket",
+        body_wrap_key="ticket",
     ),
     "update_a_zendesk_ticket_by_id": OperationSpec(
         tool="update_a_zendesk_ticket_by_id",
@@ -2296,6 +2361,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketUpdate,
         response_type=_models.Ticket,
+        response_key="ticket",
+        body_wrap_key="ticket",
     ),
     "delete_a_zendesk_ticket_by_id": OperationSpec(
         tool="delete_a_zendesk_ticket_by_id",
@@ -2371,6 +2438,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketMerge,
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "zendesk_tickets_create_many": OperationSpec(
         tool="zendesk_tickets_create_many",
@@ -2396,6 +2464,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketsCreateMany,
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "zendesk_tickets_update_many": OperationSpec(
         tool="zendesk_tickets_update_many",
@@ -2432,6 +2501,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.TicketsUpdateMany,
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "zendesk_tickets_delete_many": OperationSpec(
         tool="zendesk_tickets_delete_many",
@@ -2457,6 +2527,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "zendesk_tickets_show_many": OperationSpec(
         tool="zendesk_tickets_show_many",
@@ -2489,8 +2560,13 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 builtins.list[Literal["users", "groups", "organizations"]],
             ),
         ),
-        items_path=("items",),
+        items_path=("tickets",),
         response_type=_models.Ticket,
+        sideloads=(
+            ("users", _models.User),
+            ("groups", _models.Group),
+            ("organizations", _models.Organization),
+        ),
     ),
     "zendesk_tickets_count": OperationSpec(
         tool="zendesk_tickets_count",
@@ -2505,6 +2581,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         idempotent=True,
         arguments=(),
         response_type=_models.TicketCount,
+        response_key="count",
     ),
     "zendesk_tickets_mark_as_spam": OperationSpec(
         tool="zendesk_tickets_mark_as_spam",
@@ -2573,7 +2650,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("triggers",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2635,7 +2712,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("user_fields",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2683,7 +2760,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("identities",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2732,7 +2809,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("users",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -2781,6 +2858,12 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.User,
+        response_key="user",
+        sideloads=(
+            ("identities", _models.UserIdentity),
+            ("organizations", _models.Organization),
+            ("groups", _models.Group),
+        ),
     ),
     "create_a_zendesk_user": OperationSpec(
         tool="create_a_zendesk_user",
@@ -2812,6 +2895,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.UserCreate,
         response_type=_models.User,
+        response_key="user",
+        body_wrap_key="user",
     ),
     "update_a_zendesk_user_by_id": OperationSpec(
         tool="update_a_zendesk_user_by_id",
@@ -2851,6 +2936,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.UserUpdate,
         response_type=_models.User,
+        response_key="user",
+        body_wrap_key="user",
     ),
     "delete_a_zendesk_user_by_id": OperationSpec(
         tool="delete_a_zendesk_user_by_id",
@@ -2875,6 +2962,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.User,
+        response_key="user",
     ),
     "zendesk_users_me": OperationSpec(
         tool="zendesk_users_me",
@@ -2889,6 +2977,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         idempotent=True,
         arguments=(),
         response_type=_models.User,
+        response_key="user",
     ),
     "zendesk_users_search": OperationSpec(
         tool="zendesk_users_search",
@@ -2908,7 +2997,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             _a("page", "query", "page", False, "form", Annotated[int, Field(ge=1)]),
             _a("per_page", "query", "per_page", False, "form", Annotated[int, Field(ge=1, le=100)]),
         ),
-        items_path=("items",),
+        items_path=("users",),
         cursor_param="cursor",
         next_url_path=("next_page",),
         pagination=PaginationSpec(
@@ -2951,6 +3040,8 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.UserCreate,
         response_type=_models.User,
+        response_key="user",
+        body_wrap_key="user",
     ),
     "zendesk_users_create_many": OperationSpec(
         tool="zendesk_users_create_many",
@@ -2976,6 +3067,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/json",
         body_type=_models.UsersCreateMany,
         response_type=_models.JobStatus,
+        response_key="job_status",
     ),
     "zendesk_users_show_many": OperationSpec(
         tool="zendesk_users_show_many",
@@ -3006,7 +3098,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 Annotated[builtins.list[str], Field(max_length=100)],
             ),
         ),
-        items_path=("items",),
+        items_path=("users",),
         response_type=_models.User,
     ),
     "list_all_zendesk_views": OperationSpec(
@@ -3039,7 +3131,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("views",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -3076,6 +3168,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.View,
+        response_key="view",
     ),
     "zendesk_views_list_tickets": OperationSpec(
         tool="zendesk_views_list_tickets",
@@ -3113,7 +3206,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("tickets",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -3150,6 +3243,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             ),
         ),
         response_type=_models.ViewCount,
+        response_key="view_count",
     ),
     "zendesk_views_execute": OperationSpec(
         tool="zendesk_views_execute",
@@ -3187,7 +3281,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("rows",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",
@@ -3200,6 +3294,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
             has_more_path=("meta", "has_more"),
         ),
         response_type=_models.ViewRow,
+        sideloads=(("columns", _models.ViewColumn),),
     ),
     "list_all_zendesk_webhooks": OperationSpec(
         tool="list_all_zendesk_webhooks",
@@ -3227,7 +3322,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
                 python_name="page_size_",
             ),
         ),
-        items_path=("items",),
+        items_path=("webhooks",),
         next_cursor_path=("meta", "after_cursor"),
         prev_cursor_path=("meta", "before_cursor"),
         cursor_param="page[after]",

@@ -25,12 +25,14 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Page(Generic[T]):
-    """One page of a list: its items and the cursors of the neighbouring pages."""
+    """One page of a list: its items, the cursors of the neighbouring pages and, for lists that
+    side-load related objects (`include=`), those objects by name (`included["users"]`)."""
 
     items: list[T]
     next_cursor: str | None = None
     prev_cursor: str | None = None
     status_code: int = field(default=200, repr=False)
+    included: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def has_next_page(self) -> bool:
@@ -38,11 +40,16 @@ class Page(Generic[T]):
 
     def to_dict(self) -> dict[str, Any]:
         """Normalized envelope: `{"result": [...], "next_cursor": ..., "prev_cursor": ...}` (JSON-ready)."""
-        return {
+        out: dict[str, Any] = {
             "result": [jsonable(item) for item in self.items],
             "next_cursor": self.next_cursor,
             "prev_cursor": self.prev_cursor,
         }
+        if self.included:
+            out["included"] = {
+                name: [jsonable(item) for item in items] for name, items in self.included.items()
+            }
+        return out
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

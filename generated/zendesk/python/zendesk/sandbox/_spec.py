@@ -518,6 +518,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "attachment",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -608,7 +609,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "deleted_tickets"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -737,7 +738,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "group_memberships"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -821,12 +822,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/GroupMembershipCreate"
-    }
+    },
+    "wrap_key": "group_membership"
    },
    "collection": "group_memberships",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "group_membership",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -899,7 +902,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "groups"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -999,12 +1002,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/GroupCreate"
-    }
+    },
+    "wrap_key": "group"
    },
    "collection": "groups",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "group",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -1077,6 +1082,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "group",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -1125,12 +1131,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/GroupUpdate"
-    }
+    },
+    "wrap_key": "group"
    },
    "collection": "groups",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "group",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -1173,7 +1181,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "organizations"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -1253,7 +1261,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "ticket_events"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -1355,7 +1363,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "ticket_metric_events"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -1451,7 +1459,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "tickets"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -1552,6 +1560,11 @@ SPEC = json.loads(
    "resource": "incremental_exports",
    "route_path": "/api/v2/incremental/tickets",
    "schema": "Ticket",
+   "sideloads": {
+    "groups": "groups",
+    "organizations": "organizations",
+    "users": "users"
+   },
    "status": 200,
    "tool": "zendesk_incremental_tickets_time"
   },
@@ -1563,7 +1576,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "tickets"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -1667,6 +1680,11 @@ SPEC = json.loads(
    "resource": "incremental_exports",
    "route_path": "/api/v2/incremental/tickets/cursor",
    "schema": "Ticket",
+   "sideloads": {
+    "groups": "groups",
+    "organizations": "organizations",
+    "users": "users"
+   },
    "status": 200,
    "tool": "zendesk_incremental_tickets_cursor"
   },
@@ -1678,7 +1696,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "users"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -1765,6 +1783,11 @@ SPEC = json.loads(
    "resource": "incremental_exports",
    "route_path": "/api/v2/incremental/users/cursor",
    "schema": "User",
+   "sideloads": {
+    "groups": "groups",
+    "identities": null,
+    "organizations": "organizations"
+   },
    "status": 200,
    "tool": "zendesk_incremental_users_cursor"
   },
@@ -1834,7 +1857,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "job_statuses"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -1913,6 +1936,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -1955,7 +1979,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "macros"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -2124,6 +2148,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "macro",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2166,6 +2191,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "result",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2214,7 +2240,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "organization_fields"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -2300,7 +2326,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "organization_memberships"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -2380,7 +2406,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "organizations"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -2471,12 +2497,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/OrganizationCreate"
-    }
+    },
+    "wrap_key": "organization"
    },
    "collection": "organizations",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "organization",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2520,12 +2548,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/OrganizationUpdate"
-    }
+    },
+    "wrap_key": "organization"
    },
    "collection": "organizations",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "organization",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2556,7 +2586,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": [
-     "items"
+     "organizations"
     ],
     "limit_param": null,
     "media_type": null,
@@ -2651,6 +2681,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "organization",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2706,12 +2737,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/OrganizationUpdate"
-    }
+    },
+    "wrap_key": "organization"
    },
    "collection": "organizations",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "organization",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2754,7 +2787,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "satisfaction_ratings"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -2894,6 +2927,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "satisfaction_rating",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -2942,7 +2976,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "results"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -3130,7 +3164,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "results"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -3261,7 +3295,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "tags"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -3341,7 +3375,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "ticket_fields"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -3463,12 +3497,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/TicketFieldCreate"
-    }
+    },
+    "wrap_key": "ticket_field"
    },
    "collection": "ticket_fields",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket_field",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -3541,6 +3577,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket_field",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -3594,12 +3631,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/TicketFieldUpdate"
-    }
+    },
+    "wrap_key": "ticket_field"
    },
    "collection": "ticket_fields",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket_field",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -3648,7 +3687,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": [
-     "items"
+     "ticket_forms"
     ],
     "limit_param": null,
     "media_type": null,
@@ -3748,7 +3787,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "ticket_metrics"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -3828,7 +3867,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "tickets"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -3964,6 +4003,11 @@ SPEC = json.loads(
    "resource": "tickets",
    "route_path": "/api/v2/tickets",
    "schema": "Ticket",
+   "sideloads": {
+    "groups": "groups",
+    "organizations": "organizations",
+    "users": "users"
+   },
    "status": 200,
    "tool": "list_all_zendesk_tickets"
   },
@@ -4000,12 +4044,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/TicketCreate"
-    }
+    },
+    "wrap_key": "ticket"
    },
    "collection": "tickets",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4036,6 +4082,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "count",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4075,6 +4122,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4105,6 +4153,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4152,7 +4201,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": [
-     "items"
+     "tickets"
     ],
     "limit_param": null,
     "media_type": null,
@@ -4208,6 +4257,11 @@ SPEC = json.loads(
    "resource": "tickets",
    "route_path": "/api/v2/tickets/show_many",
    "schema": "Ticket",
+   "sideloads": {
+    "groups": "groups",
+    "organizations": "organizations",
+    "users": "users"
+   },
    "status": 200,
    "tool": "zendesk_tickets_show_many"
   },
@@ -4229,6 +4283,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4318,6 +4373,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4373,6 +4429,11 @@ SPEC = json.loads(
    "resource": "tickets",
    "route_path": "/api/v2/tickets/{ticket_id}",
    "schema": "Ticket",
+   "sideloads": {
+    "groups": "groups",
+    "organizations": "organizations",
+    "users": "users"
+   },
    "status": 200,
    "tool": "get_single_zendesk_ticket_by_id"
   },
@@ -4407,12 +4468,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/TicketUpdate"
-    }
+    },
+    "wrap_key": "ticket"
    },
    "collection": "tickets",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "ticket",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4461,7 +4524,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "audits"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -4558,7 +4621,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "comments"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -4690,6 +4753,9 @@ SPEC = json.loads(
    "resource": "ticket_comments",
    "route_path": "/api/v2/tickets/{ticket_id}/comments",
    "schema": "Comment",
+   "sideloads": {
+    "users": "users"
+   },
    "source": "tickets",
    "status": 200,
    "tool": "list_all_zendesk_ticket_comments"
@@ -4777,6 +4843,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "comment",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4831,6 +4898,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "result",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4939,6 +5007,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -4985,12 +5054,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/SatisfactionRatingCreate"
-    }
+    },
+    "wrap_key": "satisfaction_rating"
    },
    "collection": "satisfaction_ratings",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "satisfaction_rating",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -5264,7 +5335,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "triggers"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -5448,7 +5519,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "user_fields"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -5528,7 +5599,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "users"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -5678,12 +5749,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/UserCreate"
-    }
+    },
+    "wrap_key": "user"
    },
    "collection": "users",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -5723,6 +5796,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "job_status",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -5769,12 +5843,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/UserCreate"
-    }
+    },
+    "wrap_key": "user"
    },
    "collection": "users",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -5805,6 +5881,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -5835,7 +5912,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "cursor",
     "items_path": [
-     "items"
+     "users"
     ],
     "limit_param": "per_page",
     "media_type": null,
@@ -5927,7 +6004,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": [
-     "items"
+     "users"
     ],
     "limit_param": null,
     "media_type": null,
@@ -5989,6 +6066,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -6031,6 +6109,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -6082,6 +6161,11 @@ SPEC = json.loads(
    "resource": "users",
    "route_path": "/api/v2/users/{user_id}",
    "schema": "User",
+   "sideloads": {
+    "groups": "groups",
+    "identities": null,
+    "organizations": "organizations"
+   },
    "status": 200,
    "tool": "get_single_zendesk_user_by_id"
   },
@@ -6108,12 +6192,14 @@ SPEC = json.loads(
     "required": true,
     "schema": {
      "$ref": "#/$defs/UserUpdate"
-    }
+    },
+    "wrap_key": "user"
    },
    "collection": "users",
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "user",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -6162,7 +6248,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "identities"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -6253,7 +6339,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "views"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -6384,6 +6470,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "view",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -6426,6 +6513,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": null,
     "items_path": null,
+    "key": "view_count",
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
@@ -6474,7 +6562,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "rows"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -6586,6 +6674,9 @@ SPEC = json.loads(
    "resource": "views",
    "route_path": "/api/v2/views/{view_id}/execute",
    "schema": "ViewRow",
+   "sideloads": {
+    "columns": null
+   },
    "source": "satisfaction_ratings",
    "status": 200,
    "tool": "zendesk_views_execute"
@@ -6598,7 +6689,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "tickets"
     ],
     "limit_param": "page[size]",
     "media_type": null,
@@ -6727,7 +6818,7 @@ SPEC = json.loads(
    "envelope": {
     "cursor_param": "page[after]",
     "items_path": [
-     "items"
+     "webhooks"
     ],
     "limit_param": "page[size]",
     "media_type": null,

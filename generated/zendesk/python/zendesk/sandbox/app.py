@@ -112,6 +112,50 @@ def error_body(msg: str, data: Any = None) -> dict[str, Any]:
     return body
 
 
+def _referenced_ids(items: list[Any]) -> set[Any]:
+    """Ids the items point at through `<x>_id` / `<x>_ids` fields."""
+    found: set[Any] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for name, value in item.items():
+            values = (
+                value
+                if name.endswith("_ids") and isinstance(value, list)
+                else [value]
+                if name.endswith("_id")
+                else []
+            )
+            found.update(v for v in values if isinstance(v, int | str) and not isinstance(v, bool))
+    return found
+
+
+def enveloped(route: dict[str, Any], store: Any, body: Any, include: str | None) -> Any:
+    """A successful answer as the definition shapes it: an object wrapped under the response key,
+    and the side-loads `include=` asks for (the objects the answer's items point at)."""
+    env = route["envelope"]
+    if env["type"] == "object" and env.get("key") and body is not None:
+        items = [body]
+        body = {env["key"]: body}
+    elif isinstance(body, dict):
+        node: Any = body
+        for part in env.get("items_path") or ["data"]:
+            node = node.get(part) if isinstance(node, dict) else None
+        items = node if isinstance(node, list) else []
+    else:
+        return body
+    wanted = {w.strip() for w in (include or "").split(",") if w.strip()}
+    for name, collection in (route.get("sideloads") or {}).items():
+        if name in wanted and isinstance(body, dict):
+            ids = _referenced_ids(items)
+            col = store.collections.get(collection)
+            objects = (
+                sorted(col.all(None), key=lambda o: str(o.get("id"))) if col is not None else []
+            )
+            body[name] = [store.render(col, obj) for obj in objects if obj.get("id") in ids]
+    return body
+
+
 def error_reply(exc: ApiError) -> Reply:
     return Reply(exc.status, error_body(exc.msg, exc.data), headers=dict(exc.headers))
 
@@ -407,6 +451,10 @@ class Sandbox:
                 position=request.query_params.get("sandbox_page"),
             )
             reply = HANDLERS.get(route["handler"], HANDLERS["generic"])(call)
+            if 200 <= reply.status < 300 and reply.raw is None:
+                reply.body = enveloped(
+                    route, self.store, reply.body, request.query_params.get("include")
+                )
             reply.raw = reply.content()
             return reply
 
@@ -515,6 +563,13 @@ class Sandbox:
             return None, []
         else:
             body = parse_json(raw)
+        wrap_key = spec.get("wrap_key")
+        if wrap_key:  # the object comes wrapped under one key, as the API takes it
+            if not isinstance(body, dict) or not isinstance(body.get(wrap_key), dict):
+                raise ApiError(
+                    400, self._failure(route), {wrap_key: ["Missing data for required field."]}
+                )
+            body = body[wrap_key]
         errs = S.errors(spec["schema"], body)
         if errs:
             raise ApiError(400, self._failure(route), S.field_errors(errs))
