@@ -476,7 +476,7 @@ class Compiler:
         expr: u.Expr = path
         if "map" in raw:
             table = self.value_table(raw["map"], source_schema, scope)
-            self.check_map(raw["map"], table, (*at, "map"), scope, source_schema, target)
+            self.check_map(raw["map"], table, (*at, "map"), scope, source_schema, target, keep=raw.get("keep") or ())
             expr = u.ValueMap(path, table)
         return expr
 
@@ -496,7 +496,7 @@ class Compiler:
         return tuple(out)
 
     def check_map(self, raw_map: dict[str, Any], table: tuple[tuple[Any, Any], ...], at: JsonPath,
-                  scope: Scope, source_schema: Any, target: Any) -> None:
+                  scope: Scope, source_schema: Any, target: Any, keep: Iterable[Any] = ()) -> None:
         target_known = scope.schemas.known_values(target) if target is not None else None
         if target_known is not None:
             for (key, value), raw_key in zip(table, raw_map, strict=True):
@@ -511,12 +511,14 @@ class Compiler:
         if source_known is None:
             return
         keys = {k for k, _ in table}
-        missing = [v for v in source_known if v not in keys and (target_known is None or v not in target_known)]
+        kept = set(keep)
+        missing = [v for v in source_known
+                   if v not in keys and v not in kept and (target_known is None or v not in target_known)]
         if missing:
             self.diag(scope, "mapping-enum-coverage",
                       "value map does not cover the source value(s) "
                       + ", ".join(json.dumps(v) for v in missing) + " and they are not unified values",
-                      at, "map every known source value (unmapped values are passed through unchanged)")
+                      at, "map every known source value, or list the ones returned unchanged under `keep`")
 
     def check_const(self, value: Any, at: JsonPath, scope: Scope, target: Any) -> None:
         if target is None or value is None or isinstance(value, dict | list):
@@ -1041,13 +1043,21 @@ class ResourceCompiler:
             sort = self.sort(source, spec, at, op, model)
         scope = self.scope(source, "request", input_schema, context=context, inputs=inputs_used)
         request = self.c.fieldmap(spec.get("request") or {}, (*at, "request"), scope, args_schema, nullable=False)
+        read_op = op
+        read_back: u.ReadBack | None = None
+        if "read_back" in spec and kind in ("create", "update"):
+            read_back, read_op_found = self.read_back(source, spec["read_back"], (*at, "read_back"), op,
+                                                      input_schema, context, inputs_used)
+            if read_back is None or read_op_found is None:
+                return None
+            read_op = read_op_found
         # response
         response: u.Record | None = None
         flatten: tuple[str | int, ...] | None = None
         if kind != "delete":
             raw_response = spec.get("response", data.get("response") or {})
             response_at: JsonPath = (*at, "response") if "response" in spec else ("response",)
-            item_schema: Any = op.response.schema if op.response.schema is not None else ANY
+            item_schema: Any = read_op.response.schema if read_op.response.schema is not None else ANY
             parent: Any = None
             if kind == "list" and "flatten" in spec:
                 rscope = self.scope(source, "response", item_schema)
@@ -1061,7 +1071,8 @@ class ResourceCompiler:
                 flatten = path.parts
                 parent = item_schema
                 item_schema = self.schemas.child(list_schema, 0) or ANY
-            rscope = self.scope(source, "response", item_schema, parent=parent)
+            given = ({"type": "object", "properties": ir.thaw(model.filters)} if kind == "list" else input_schema)
+            rscope = self.scope(source, "response", item_schema, parent=parent, context={"input": given})
             response = self.c.fieldmap(raw_response, response_at, rscope, model_schema, nullable=False)
             if response is not None:
                 response = u.Record(response.fields, nullable=False, drop_none=False)
@@ -1106,7 +1117,36 @@ class ResourceCompiler:
             cursor_arg=(env.paginator.cursor_param if env.paginator else None) if kind == "list" else None,
             limit_arg=(env.paginator.limit_param if env.paginator else None) if kind == "list" else None,
             cases=tuple(cases),
+            read_back=read_back,
         )
+
+    def read_back(self, source: SourceFile, raw: dict[str, Any], at: JsonPath, written: ir.Operation,
+                  input_schema: dict[str, Any], context: dict[str, Any],
+                  inputs_used: set[str]) -> tuple[u.ReadBack | None, ir.Operation | None]:
+        op = self.operation(source, raw["operation"], (*at, "operation"))
+        if op is None:
+            return None, None
+        many = op.response.envelope.is_list
+        if not many and op.response.envelope.type != "object":
+            self.c.diagnostics.append(source.diagnostic(
+                "mapping-operation-kind", f"'{op.tool}' answers no object or list to read the record from",
+                (*at, "operation")))
+            return None, None
+        scope = self.scope(source, "request", input_schema, context={**context, "written": written.response.schema or ANY},
+                           inputs=inputs_used)
+        request = self.c.fieldmap(raw.get("request") or {}, (*at, "request"), scope,
+                                  _op_arguments_schema(op, drop=pagination_args(op)), nullable=False)
+        if request is None:
+            return None, None
+        pick = raw.get("pick", "first")
+        field: tuple[str | int, ...] = ()
+        if isinstance(pick, dict):
+            rscope = self.scope(source, "response", op.response.schema or ANY)
+            path, _ = self.c.path(pick["max"], (*at, "pick", "max"), rscope)
+            if path is None:
+                return None, None
+            field, pick = path.parts, "max"
+        return u.ReadBack(op.tool, request, many, pick, field), op
 
     def cases(self, source: SourceFile, kind: u.MethodKind, spec: dict[str, Any], at: JsonPath,
               data: dict[str, Any], model: u.UnifiedModel, model_schema: dict[str, Any], tool: str,

@@ -243,6 +243,21 @@ class BeforeStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadBack:
+    """After a write whose answer is not the record (e.g. a comment added through its ticket), the
+    record is read with another operation: its object, or one item of its first page."""
+
+    tool: str
+    request: Record
+    """Arguments (sources: the unified input, `context`, and `context.written`: the write's answer)."""
+    many: bool
+    """The operation answers a list: `pick` chooses the item."""
+    pick: Literal["first", "last", "max"] = "first"
+    field: tuple[str | int, ...] = ()
+    """For `max`: the item with the greatest value here (e.g. the newest id)."""
+
+
+@dataclass(frozen=True, slots=True)
 class InputField:
     name: str
     schema: FrozenDict
@@ -277,6 +292,7 @@ class UnifiedMethod:
     """Argument of the backing list operation carrying the page size, if it has one."""
     cases: tuple[MethodCase, ...] = ()
     """Alternatives chosen from the unified input: the first case whose `when` holds runs instead."""
+    read_back: ReadBack | None = None
 
 
 @dataclass(frozen=True, slots=True)

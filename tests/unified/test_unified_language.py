@@ -110,7 +110,7 @@ def test_context_values_are_the_connector_server_variables(tmp_path: Path) -> No
     _, errors = compile_with(tmp_path, TICKETS, old, 'ticket_url: {template: "https://{context.region}.x/{id}"}')
     assert len(errors) == 1
     assert "error[mapping-unknown-source]: unknown context value 'region'" in errors[0]
-    assert "known context values: base_url, subdomain" in errors[0]
+    assert "known context values: base_url, input, subdomain" in errors[0]
 
 
 def test_server_variables_come_from_the_base_url_unless_given() -> None:

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import httpx
 
@@ -58,6 +58,9 @@ from ._pagination import AsyncPager, Page, SyncPager
 from ._ratelimit import RateLimiter, RateLimitStatus, parse_rate_limit_headers
 from ._types import RequestOptions, Timeout
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .unified import AsyncUnified, Unified
 from .resources import (
     AsyncAttachmentsResource,
     AsyncDeletedTicketsResource,
@@ -813,6 +816,16 @@ class Zendesk(_BaseClient):
         self.users = UsersResource(self)
         self.views = ViewsResource(self)
         self.webhooks = WebhooksResource(self)
+        self._unified: Unified | None = None
+
+    @property
+    def unified(self) -> Unified:
+        """Unified Ticketing and User Directory APIs on top of this client (same auth, retries, limits)."""
+        if self._unified is None:
+            from .unified import Unified
+
+            self._unified = Unified(self)
+        return self._unified
 
     def with_options(
         self,
@@ -1414,6 +1427,16 @@ class AsyncZendesk(_BaseClient):
         self.users = AsyncUsersResource(self)
         self.views = AsyncViewsResource(self)
         self.webhooks = AsyncWebhooksResource(self)
+        self._unified: AsyncUnified | None = None
+
+    @property
+    def unified(self) -> AsyncUnified:
+        """Unified Ticketing and User Directory APIs on top of this client (same auth, retries, limits)."""
+        if self._unified is None:
+            from .unified import AsyncUnified
+
+            self._unified = AsyncUnified(self)
+        return self._unified
 
     def with_options(
         self,

@@ -75,6 +75,7 @@ class Mappers:
         self.request_names: dict[tuple[str, str], str] = {}
         self.before_names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
         self.case_names: dict[tuple[str, str, int], str] = {}
+        self.read_back_names: dict[tuple[str, str], str] = {}
         self._records: dict[u.Record, str] = {}
         self._build()
 
@@ -104,6 +105,12 @@ class Mappers:
                 doc = f"Arguments of {method.operation} for {method.tool}."
                 self.functions.append(request_function(self.module, req_name, method.request, doc))
                 self.request_names[key] = req_name
+                if method.read_back is not None:
+                    rb_name = f"{prefix(resource)}_{variant}_read_back"
+                    self.functions.append(request_function(
+                        self.module, rb_name, method.read_back.request,
+                        f"Arguments of {method.read_back.tool} (reading the record back after {method.operation})."))
+                    self.read_back_names[key] = rb_name
                 for step in method.before:
                     step_name = f"{prefix(resource)}_{variant}_before_{step.name}"
                     self.functions.append(request_function(
@@ -159,6 +166,7 @@ def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method:
         f"    tool = {method.tool!r}",
         f"    check_filters(tool, filters, frozenset({supported!r}), frozenset({unsupported!r}), {title!r})",
         f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), 'list')]}({{}}, {{}}))",
+        "    plan.filters = {k: v for k, v in filters.items() if v is not None}",
     ]
     if method.query:
         lines.append("    value: Any = None")
@@ -249,6 +257,10 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
             cases = [f"(_m.{mappers.case_names[(key, method.kind, i)]}, {key.upper()}_{method.kind.upper()}_CASE{i + 1})"
                      for i in range(len(method.cases))]
             pages = ""
+            if method.read_back is not None:
+                rb = method.read_back
+                pages += (f"    read_back=ReadBack({rb.tool!r}, _m.{mappers.read_back_names[(key, variant)]}, "
+                          f"{rb.many!r}, {rb.pick!r}, {tuple(rb.field)!r}),\n")
             if method.kind == "list":
                 pages = f"    cursor_arg={method.cursor_arg!r},\n    limit_arg={method.limit_arg!r},\n"
             specs.append(
@@ -261,6 +273,7 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
                 f"    reread={reread},\n{pages}"
                 + (f"    cases=({', '.join(cases)},),\n" if cases else "") + ")"
             )
+    uses_read_back = any(v.read_back is not None for r in api.resources for m in r.methods for _, v in method_variants(m))
     all_specs = [spec_name(r, m) for r in api.resources for m in r.methods]
     header = (
         f'"""Unified methods of the {py_docline(connector.title)} connector: one `MethodSpec` per method and one query\n'
@@ -271,7 +284,8 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
         "from typing import Any\n\n"
         "from .._errors import InvalidArgumentsError\n"
         "from . import mappers as _m\n"
-        "from ._runtime import BeforeSpec, MethodSpec, QueryPlan, check_filters, q_allowed, q_bool, q_int, "
+        "from ._runtime import BeforeSpec, MethodSpec, QueryPlan, " + ("ReadBack, " if uses_read_back else "")
+        + "check_filters, q_allowed, q_bool, q_int, "
         "q_num, q_scan, q_sort, q_str\n"
         f"from .models import {', '.join(sorted(model_names))}\n\n"
     )

@@ -420,6 +420,8 @@ class QueryPlan:
     scan: Scan | None = None
     order: dict[str, Any] = field(default_factory=dict)
     """The arguments the scan set to get its order (a sort must agree with them)."""
+    filters: dict[str, Any] = field(default_factory=dict)
+    """The unified filters given (response mappings read them as `context.input`)."""
 
 
 def reject(tool: str, filter_name: str, message: str) -> UnsupportedFilterError:
@@ -667,6 +669,41 @@ class BeforeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadBack:
+    """Reads the record back with another operation after a write that answers something else."""
+
+    tool: str
+    request: RequestMapper
+    many: bool
+    pick: str = "first"
+    field: tuple[str | int, ...] = ()
+
+    def select(self, raw: Any) -> Any:
+        """The object read back: the answer itself, or the picked item of a page (None when empty)."""
+        if not self.many:
+            return raw
+        items = raw.get("result") if isinstance(raw, Mapping) else raw
+        if not isinstance(items, list) or not items:
+            return None
+        if self.pick == "last":
+            return items[-1]
+        if self.pick == "max":
+
+            def key(item: Any) -> Any:
+                value = item
+                for part in self.field:
+                    value = (
+                        at(value, part)
+                        if isinstance(part, int)
+                        else (value.get(part) if isinstance(value, Mapping) else None)
+                    )
+                return (value is not None, value if value is not None else 0)
+
+            return max(items, key=key)
+        return items[0]
+
+
+@dataclass(frozen=True, slots=True)
 class MethodSpec:
     """Everything needed to run one unified method (generated per method in `methods.py`)."""
 
@@ -689,6 +726,7 @@ class MethodSpec:
     """Argument of the backing list operation that takes the page size; None when it has none."""
     cases: tuple[tuple[Condition, MethodSpec], ...] = ()
     """Alternatives chosen from the unified input: the first whose condition holds runs instead."""
+    read_back: ReadBack | None = None
 
     def choose(self, body: Mapping[str, Any], ctx: Mapping[str, Any]) -> MethodSpec:
         """The spec that runs for this input: the first case whose condition holds, else this one."""
@@ -754,6 +792,15 @@ def request_args(spec: MethodSpec, body: Mapping[str, Any], ctx: Mapping[str, An
         raise InvalidArgumentsError(spec.tool, {exc.field: [str(exc).split(": ", 1)[-1]]}) from None
 
 
+def read_back_args(
+    spec: MethodSpec, back: ReadBack, body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> Record:
+    try:
+        return back.request(body, ctx)
+    except InputError as exc:
+        raise InvalidArgumentsError(spec.tool, {exc.field: [str(exc).split(": ", 1)[-1]]}) from None
+
+
 def step_args(
     spec: MethodSpec, step: BeforeSpec, body: Mapping[str, Any], ctx: Mapping[str, Any]
 ) -> Record:
@@ -793,7 +840,7 @@ class SyncRunner:
         self.cache: dict[str, Any] = {}
 
     def prepare(self, spec: MethodSpec, body: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
-        ctx = dict(self.context)
+        ctx = {**self.context, "input": body}
         for step in spec.before:
             if step.when is not None and not step.when(body, ctx):
                 continue
@@ -809,6 +856,10 @@ class SyncRunner:
         spec = spec.choose(body, self.context)
         args, ctx = self.prepare(spec, body)
         raw = self.client.invoke(spec.operation, args)
+        if spec.read_back is not None:
+            ctx["written"] = raw
+            back = spec.read_back
+            raw = back.select(self.client.invoke(back.tool, read_back_args(spec, back, body, ctx)))
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}
         if no_object(raw):
@@ -822,7 +873,7 @@ class SyncRunner:
     ) -> dict[str, Any]:
         args = page_args(spec, plan, cursor, limit)
         raw = self.client.invoke(spec.operation, args)
-        return page_dict(raw, spec, self.context, plan.scan)
+        return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)
 
 
 class AsyncRunner:
@@ -838,7 +889,7 @@ class AsyncRunner:
     async def prepare(
         self, spec: MethodSpec, body: Mapping[str, Any]
     ) -> tuple[Record, dict[str, Any]]:
-        ctx = dict(self.context)
+        ctx = {**self.context, "input": body}
         for step in spec.before:
             if step.when is not None and not step.when(body, ctx):
                 continue
@@ -853,6 +904,12 @@ class AsyncRunner:
         spec = spec.choose(body, self.context)
         args, ctx = await self.prepare(spec, body)
         raw = await self.client.invoke(spec.operation, args)
+        if spec.read_back is not None:
+            ctx["written"] = raw
+            back = spec.read_back
+            raw = back.select(
+                await self.client.invoke(back.tool, read_back_args(spec, back, body, ctx))
+            )
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}
         if no_object(raw):
@@ -866,7 +923,7 @@ class AsyncRunner:
     ) -> dict[str, Any]:
         args = page_args(spec, plan, cursor, limit)
         raw = await self.client.invoke(spec.operation, args)
-        return page_dict(raw, spec, self.context, plan.scan)
+        return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)
 
 
 def _typed_page(page: Mapping[str, Any], model: type[T]) -> UnifiedPage[T]:

@@ -45,6 +45,7 @@ def plan_ticketing_attachments(
     tool = "list_all_unified_ticketing_attachments"
     check_filters(tool, filters, frozenset(["ticket_id"]), frozenset(["comment_id"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_attachments_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("ticket_id")
     if value is not None:
@@ -73,6 +74,7 @@ def plan_ticketing_collections(
     tool = "list_all_unified_ticketing_collections"
     check_filters(tool, filters, frozenset([]), frozenset(["type"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_collections_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     if sort_by is not None:
         q_sort(
             tool,
@@ -102,6 +104,7 @@ def plan_ticketing_comments(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_comments_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("ticket_id")
     if value is not None:
@@ -147,6 +150,7 @@ def plan_ticketing_contacts(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_contacts_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:
@@ -215,6 +219,7 @@ def plan_ticketing_fields(
         tool, filters, frozenset(["entity_type", "is_hidden", "search"]), frozenset([]), "Gorgias"
     )
     plan = QueryPlan(_m.ticketing_fields_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("entity_type")
     if value is None:
@@ -252,6 +257,7 @@ def plan_ticketing_tags(
     tool = "list_all_unified_ticketing_tags"
     check_filters(tool, filters, frozenset(["search"]), frozenset(["name"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_tags_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("search")
     if value is not None:
@@ -283,6 +289,7 @@ def plan_ticketing_teams(
     tool = "list_all_unified_ticketing_teams"
     check_filters(tool, filters, frozenset([]), frozenset([]), "Gorgias")
     plan = QueryPlan(_m.ticketing_teams_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     if sort_by is not None:
         q_sort(
             tool,
@@ -315,6 +322,7 @@ def plan_ticketing_tickets(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_tickets_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("contact_id")
     if value is not None:
@@ -382,6 +390,7 @@ def plan_ticketing_users(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_users_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:
@@ -432,6 +441,7 @@ def plan_user_directory_users(
         "Gorgias",
     )
     plan = QueryPlan(_m.user_directory_users_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:

@@ -574,7 +574,12 @@ class ToolRunner:
             )
         try:
             client = await self.client()
-            data = await client.invoke(name, args)
+            if name in self.unified_tools:
+                from ..unified import ainvoke_unified
+
+                data = await ainvoke_unified(client, name, args)
+            else:
+                data = await client.invoke(name, args)
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
         return _success_result(data)
@@ -864,6 +869,11 @@ def _parser() -> argparse.ArgumentParser:
         "once per tools/list, the other tools carry its bare shape; full: every tool carries them",
     )
     parser.add_argument(
+        "--unified",
+        action="store_true",
+        help="also serve the Unified Ticketing / User Directory tools (list_all_unified_ticketing_tickets, ...)",
+    )
+    parser.add_argument(
         "--sandbox",
         action="store_true",
         help="start the local sandbox in-process and serve it (no account needed; needs the [sandbox] extra)",
@@ -899,7 +909,19 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     tool_filter = filter_from_args(args)
-    specs = load_tools()
+    document = read_tools_document()
+    unified_names: frozenset[str] = frozenset()
+    if args.unified:
+        from ..unified.tools import UNIFIED_TOOL_NAMES, unified_tools_document
+
+        extra = unified_tools_document()
+        document = {
+            **document,
+            "tools": [*document["tools"], *extra["tools"]],
+            "$defs": {**document.get("$defs", {}), **extra.get("$defs", {})},
+        }
+        unified_names = UNIFIED_TOOL_NAMES
+    specs = load_tools(document)
     problems = tool_filter.check(specs)
     if problems:
         for problem in problems:
@@ -928,6 +950,7 @@ def main(argv: list[str] | None = None) -> int:
         output_schemas=args.output_schemas,
         client_factory=lambda: AsyncZendesk(**client_options),
     )
+    runner.unified_tools = unified_names
     if not runner.enabled:
         print(f"{SERVER_NAME}: the filters leave no tool to serve", file=sys.stderr)
         return 2
