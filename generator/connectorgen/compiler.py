@@ -538,4 +538,82 @@ def compile_definition(raw: RawDefinition) -> ir.Connector:
         source_hash=source_hash(raw),
         source_files=tuple(sorted(s.path.relative_to(raw.root).as_posix() for s in raw.files)),
         datetime_offset_optional=data.get("datetime_offset", "required") == "optional",
+        sandbox=_sandbox(raw),
+    )
+
+
+def sandbox_references(recipe: Any) -> set[str]:
+    """Collections whose existing objects a seed recipe's generators read (`ref`, `sample`)."""
+    found: set[str] = set()
+    if isinstance(recipe, dict):
+        for key in ("ref", "sample"):
+            if isinstance(recipe.get(key), str):
+                found.add(recipe[key])
+        for value in recipe.values():
+            found |= sandbox_references(value)
+    elif isinstance(recipe, list):
+        for value in recipe:
+            found |= sandbox_references(value)
+    return found
+
+
+def sandbox_order(collections: dict[str, Any]) -> tuple[list[str], list[str] | None]:
+    """Seed collections ordered so each follows the ones it refers to; and a cycle when there is one.
+
+    A collection made as `children` of another is ready once its parent is; declaration order
+    breaks ties. Literal records refer to nothing.
+    """
+    owner: dict[str, str] = {}
+
+    def walk_children(root: str, recipe: Any) -> None:
+        for child, spec in ((recipe or {}).get("children") or {}).items():
+            owner.setdefault(child, root)
+            walk_children(root, spec)
+
+    for name, spec in collections.items():
+        walk_children(name, (spec or {}).get("generate"))
+    needs = {
+        name: {owner.get(r, r) for r in sandbox_references((spec or {}).get("generate"))} - {name}
+        for name, spec in collections.items()
+    }
+    order: list[str] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        if state.get(name) == 2:
+            return None
+        if state.get(name) == 1:
+            return [*stack[stack.index(name):], name]
+        state[name] = 1
+        stack.append(name)
+        for dep in sorted(needs.get(name, ()), key=lambda n: list(collections).index(n) if n in collections else -1):
+            if dep in collections:
+                cycle = visit(dep)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[name] = 2
+        order.append(name)
+        return None
+
+    for name in collections:
+        cycle = visit(name)
+        if cycle:
+            return list(collections), cycle
+    return order, None
+
+
+def _sandbox(raw: RawDefinition) -> ir.Sandbox | None:
+    if raw.sandbox is None or not isinstance(raw.sandbox.data, dict):
+        return None
+    data = raw.sandbox.data
+    seed = dict(data.get("seed") or {})
+    collections = dict(seed.get("collections") or {})
+    order, _ = sandbox_order(collections)
+    seed["collections"] = {name: collections[name] for name in order}
+    return ir.Sandbox(
+        timestamps=ir.freeze(data.get("timestamps") or {}),
+        behaviours=ir.freeze(data.get("behaviours") or {}),
+        seed=ir.freeze(seed),
     )

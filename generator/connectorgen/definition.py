@@ -35,6 +35,8 @@ SCHEMA_DATA_KEYWORDS = frozenset(
 )
 SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 DEFINITION_FILE = "connector.yaml"
+#: The optional sandbox definition (seed data and vendor behaviours), next to connector.yaml.
+SANDBOX_FILE = "sandbox/sandbox.yaml"
 
 
 @cache
@@ -72,10 +74,11 @@ class RawDefinition:
     schema_files: list[SourceFile] = field(default_factory=list)
     registry: dict[str, SchemaEntry] = field(default_factory=dict)
     structurally_valid: set[Path] = field(default_factory=set)
+    sandbox: SourceFile | None = None
 
     @property
     def files(self) -> list[SourceFile]:
-        return [self.connector, *self.resources, *self.schema_files]
+        return [self.connector, *self.resources, *self.schema_files, *([self.sandbox] if self.sandbox else [])]
 
 
 def _json_type(value: Any) -> str:
@@ -269,6 +272,14 @@ def load_definition(root: Path) -> tuple[RawDefinition | None, list[Diagnostic]]
             target.append(loaded)
             if not errors:
                 raw.structurally_valid.add(loaded.path)
+    sandbox_path = base / SANDBOX_FILE
+    if sandbox_path.is_file() and sandbox_path.resolve().is_relative_to(base.resolve()):
+        raw.sandbox = _load(sandbox_path, diagnostics)
+        if raw.sandbox is not None:
+            errors = check_language(raw.sandbox, "sandbox")
+            diagnostics.extend(errors)
+            if not errors:
+                raw.structurally_valid.add(raw.sandbox.path)
     diagnostics.extend(build_registry(raw))
     return raw, diagnostics
 

@@ -373,6 +373,19 @@ class FieldErrors:
 
 
 @dataclass(frozen=True, slots=True)
+class Sandbox:
+    """The sandbox definition (`sandbox/sandbox.yaml`): plain data the generated sandbox interprets."""
+
+    timestamps: FrozenDict
+    """`created` / `updated` fields stamped on writes, `suffix` of action stamps (may be empty)."""
+    behaviours: FrozenDict
+    """Vendor behaviours by key (unique_fields, me_alias, search_types, reports, ...)."""
+    seed: FrozenDict
+    """anchor, vocabulary, id_start and per-collection records / generate recipes, the collections
+    ordered so that each comes after those its generators refer to."""
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorShape:
     description: str
     schema_name: str
@@ -602,6 +615,8 @@ class Connector:
     """Unified ticketing / user-directory API compiled from `unified_mappings/`, when it exists."""
     datetime_offset_optional: bool = False
     """The API may send `date-time` values without a UTC offset (`datetime_offset: optional`)."""
+    sandbox: Sandbox | None = None
+    """The sandbox definition, when the connector has one."""
 
     @property
     def operations(self) -> tuple[Operation, ...]:

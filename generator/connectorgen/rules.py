@@ -904,3 +904,209 @@ def _invalid_example(ctx: RuleContext) -> Iterator[Diagnostic]:
                 for error in validator.iter_errors(payload):
                     yield site.diag("invalid-example", f"example '{example['name']}': {error.message[:160]}",
                                     (*at, *error.absolute_path))
+
+
+# --- sandbox definition (sandbox/sandbox.yaml) ---------------------------------------------------
+
+SANDBOX_GENERATORS = (
+    "const", "choice", "pick", "one_of", "template", "render", "ref", "sample", "days_ago", "after",
+    "sequence", "int", "float", "bool", "copy", "object", "list", "items", "file", "cycle", "hex", "nested_id",
+)
+
+
+def _suggest(value: str, candidates: set[str]) -> str:
+    close = _did_you_mean(value, candidates)
+    return f"; {close}" if close else ""
+
+
+class SandboxSite:
+    """The sandbox file and the collections the sandbox derives from the rest of the definition."""
+
+    def __init__(self, source: SourceFile, collections: dict[str, set[str]]) -> None:
+        self.source = source
+        self.data: dict[str, Any] = source.data
+        self.collections = collections
+
+    def diag(self, rule_id: str, message: str, at: JsonPath, hint: str = "") -> Diagnostic:
+        return self.source.diagnostic(rule_id, message, at, hint)
+
+
+def _sandbox_site(ctx: RuleContext) -> SandboxSite | None:
+    """None when there is no sandbox file, or the definition has errors other checks report."""
+    source = ctx.raw.sandbox
+    if source is None or source.path not in ctx.raw.structurally_valid:
+        return None
+    cached = getattr(ctx, "_sandbox_site", None)
+    if cached is not None:
+        return cached if isinstance(cached, SandboxSite) else None
+    site: SandboxSite | bool = False
+    if all(f.path in ctx.raw.structurally_valid for f in ctx.raw.files):
+        from .emitters.sandbox.plan import build_plan
+
+        try:
+            plan = build_plan(compiler.compile_definition(ctx.raw))
+        except Exception:  # the definition's own errors are reported by the other rules
+            plan = None
+        if plan is not None:
+            collections = {}
+            for name, col in plan["collections"].items():
+                props = ctx.registry.get(col["schema"], {}).get("properties")
+                collections[name] = set(props) if isinstance(props, dict) else set()
+            site = SandboxSite(source, collections)
+    ctx._sandbox_site = site  # type: ignore[attr-defined]
+    return site if isinstance(site, SandboxSite) else None
+
+
+def _generator_specs(spec: Any, at: JsonPath) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
+    """Every field generator (a mapping) inside a field's value, with its path."""
+    if not isinstance(spec, dict):
+        return
+    yield at, spec
+    if isinstance(spec.get("object"), dict):
+        for name, sub in spec["object"].items():
+            yield from _generator_specs(sub, (*at, "object", name))
+    if "list" in spec:
+        yield from _generator_specs(spec["list"], (*at, "list"))
+    if isinstance(spec.get("items"), list):
+        for i, sub in enumerate(spec["items"]):
+            yield from _generator_specs(sub, (*at, "items", i))
+    for key in ("otherwise", "count"):
+        if key in spec:
+            yield from _generator_specs(spec[key], (*at, key))
+
+
+def _recipes(site: SandboxSite) -> Iterator[tuple[str, JsonPath, dict[str, Any]]]:
+    """(collection, path, recipe) for every generate block and every `children` recipe in it."""
+
+    def walk(name: str, at: JsonPath, recipe: Any) -> Iterator[tuple[str, JsonPath, dict[str, Any]]]:
+        if not isinstance(recipe, dict):
+            return
+        yield name, at, recipe
+        for child, spec in (recipe.get("children") or {}).items():
+            yield from walk(child, (*at, "children", child), spec)
+
+    seed = site.data.get("seed") or {}
+    for name, spec in (seed.get("collections") or {}).items():
+        if isinstance(spec, dict) and "generate" in spec:
+            yield from walk(name, ("seed", "collections", name, "generate"), spec["generate"])
+
+
+def _sandbox_generators(site: SandboxSite) -> Iterator[tuple[str, JsonPath, dict[str, Any]]]:
+    for name, at, recipe in _recipes(site):
+        for field_name, spec in (recipe.get("fields") or {}).items():
+            for where, gen in _generator_specs(spec, (*at, "fields", field_name)):
+                yield name, where, gen
+        if "count" in recipe:
+            for where, gen in _generator_specs(recipe["count"], (*at, "count")):
+                yield name, where, gen
+
+
+def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
+    data = site.data
+    behaviours = data.get("behaviours") or {}
+    for key in ("unique_fields", "me_alias", "contact_channels"):
+        for name in behaviours.get(key) or {}:
+            yield ("behaviours", key, name), name
+    for prop, name in (behaviours.get("field_collections") or {}).items():
+        yield ("behaviours", "field_collections", prop), name
+    for kind, spec in (behaviours.get("search_types") or {}).items():
+        yield ("behaviours", "search_types", kind, "collection"), spec["collection"]
+    if behaviours.get("event_log"):
+        yield ("behaviours", "event_log", "collection"), behaviours["event_log"]["collection"]
+    for prefix, name in ((behaviours.get("reports") or {}).get("sources") or {}).items():
+        yield ("behaviours", "reports", "sources", prefix), name
+    seed = data.get("seed") or {}
+    for key in ("collections", "id_start"):
+        for name in seed.get(key) or {}:
+            yield ("seed", key, name), name
+    for name, at, _ in _recipes(site):
+        if at[-2] == "children":
+            yield at, name
+    for _, at, gen in _sandbox_generators(site):
+        for key in ("ref", "sample"):
+            if isinstance(gen.get(key), str):
+                yield (*at, key), gen[key]
+
+
+@rule("sandbox-unknown-collection", "The sandbox file names a collection the sandbox does not derive from the resources.")
+def _sandbox_unknown_collection(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    known = set(site.collections)
+    for at, name in _collection_mentions(site):
+        if name not in known:
+            yield site.diag("sandbox-unknown-collection", f"no collection '{name}' in the sandbox{_suggest(name, known)}",
+                            at, "collections are named after the resources that store objects (see the generated _spec.py)")
+
+
+@rule("sandbox-unknown-field", "A sandbox record, generated field or behaviour names a field the collection's schema does not have.")
+def _sandbox_unknown_field(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    hint = "use a property of the collection's schema, or start a helper field's name with '_'"
+
+    def check(collection: str, field_name: str, at: JsonPath) -> Iterator[Diagnostic]:
+        props = site.collections.get(collection)
+        if props is not None and not field_name.startswith("_") and field_name not in props:
+            yield site.diag("sandbox-unknown-field", f"collection '{collection}' has no field '{field_name}'"
+                            f"{_suggest(field_name, props)}", at, hint)
+
+    behaviours = site.data.get("behaviours") or {}
+    for collection, fields in (behaviours.get("unique_fields") or {}).items():
+        for i, field_name in enumerate(fields):
+            yield from check(collection, field_name, ("behaviours", "unique_fields", collection, i))
+    for collection, spec in (behaviours.get("contact_channels") or {}).items():
+        for key in ("field", "list"):
+            yield from check(collection, spec[key], ("behaviours", "contact_channels", collection, key))
+    seed = site.data.get("seed") or {}
+    for collection, spec in (seed.get("collections") or {}).items():
+        for i, record in enumerate(spec.get("records") or []):
+            for field_name in record:
+                yield from check(collection, field_name, ("seed", "collections", collection, "records", i, field_name))
+    for collection, at, recipe in _recipes(site):
+        for field_name in recipe.get("fields") or {}:
+            yield from check(collection, field_name, (*at, "fields", field_name))
+
+
+@rule("sandbox-vocabulary-missing", "A `pick` generator names a vocabulary list that seed.vocabulary does not declare.")
+def _sandbox_vocabulary_missing(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    vocabulary = set((site.data.get("seed") or {}).get("vocabulary") or {})
+    for _, at, gen in _sandbox_generators(site):
+        if isinstance(gen.get("pick"), str) and gen["pick"] not in vocabulary:
+            yield site.diag("sandbox-vocabulary-missing", f"no vocabulary list '{gen['pick']}'"
+                            f"{_suggest(gen['pick'], vocabulary)}", (*at, "pick"),
+                            "declare the list under seed.vocabulary")
+
+
+@rule("sandbox-generator", "A field generator must have exactly one generator key (const, choice, pick, template, ref, ...).")
+def _sandbox_generator(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    for _, at, gen in _sandbox_generators(site):
+        kinds = [k for k in SANDBOX_GENERATORS if k in gen]
+        if len(kinds) != 1:
+            found = f"found {', '.join(kinds)}" if kinds else "found none"
+            yield site.diag("sandbox-generator", f"a field generator needs exactly one generator key ({found})", at,
+                            "wrap a literal mapping in {const: ...}; use `object` for a mapping of generators")
+        if "weights" in gen and isinstance(gen.get("choice"), list) and len(gen["weights"]) != len(gen["choice"]):
+            yield site.diag("sandbox-generator", "`weights` needs one weight per `choice` value", (*at, "weights"),
+                            "give as many weights as choices, in the same order")
+
+
+@rule("sandbox-ref-cycle", "Seed collections refer to each other in a cycle, so none can be made first.")
+def _sandbox_ref_cycle(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    collections = (site.data.get("seed") or {}).get("collections") or {}
+    _, cycle = compiler.sandbox_order(collections)
+    if cycle:
+        yield site.diag("sandbox-ref-cycle", f"seed collections refer to each other in a cycle: {' -> '.join(cycle)}",
+                        ("seed", "collections", cycle[0]),
+                        "write one side's objects as literal records, or drop one `ref`/`sample`")

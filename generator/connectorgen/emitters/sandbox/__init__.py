@@ -21,15 +21,16 @@ import jinja2
 
 from ... import ir
 from ...escaping import register
-from . import hints
 from .plan import build_plan
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME = Path(__file__).parent / "runtime"
 #: Modules rendered from `templates/` (what varies per connector).
-MODULES = ("__init__", "__main__", "_spec", "options", "seed")
+MODULES = ("__init__", "__main__", "_spec", "options")
 #: Modules copied as they are from `runtime/` (real Python, linted with the generator).
-RUNTIME_MODULES = ("app", "handlers", "query", "schemas", "server", "store")
+RUNTIME_MODULES = ("app", "handlers", "query", "sandbox_data", "schemas", "seed", "server", "store")
+#: The compiled sandbox definition, as JSON data the runtime reads at start.
+DATA_FILE = "_sandbox_data.json"
 DEFAULT_PORT = 8400
 
 
@@ -114,9 +115,6 @@ def build_spec(connector: ir.Connector) -> dict[str, Any]:
         "operations": [op.tool for op in connector.operations],
         "collections": plan["collections"],
         "routes": plan["routes"],
-        "merge_conflict_fields": list(hints.MERGE_CONFLICT_FIELDS),
-        "report_sources": hints.REPORT_SOURCES,
-        "report_dimensions": hints.REPORT_DIMENSIONS,
         "schemas": ir.thaw(connector.schemas),
     }
 
@@ -145,7 +143,21 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         files[f"python/{package}/sandbox/{module}.py"] = text
     for module in RUNTIME_MODULES:
         files[f"python/{package}/sandbox/{module}.py"] = _runtime(module)
+    files[f"python/{package}/sandbox/{DATA_FILE}"] = sandbox_data(connector)
     return files
+
+
+def sandbox_data(connector: ir.Connector) -> str:
+    """The sandbox definition as JSON (seed collections in the order they are made)."""
+    sandbox = connector.sandbox
+    data: dict[str, Any] = {"format": 1, "timestamps": {}, "behaviours": {}, "seed": {}}
+    if sandbox is not None:
+        data.update(
+            timestamps=ir.thaw(sandbox.timestamps),
+            behaviours=ir.thaw(sandbox.behaviours),
+            seed=ir.thaw(sandbox.seed),
+        )
+    return json.dumps(data, indent=1, ensure_ascii=True) + "\n"
 
 
 @cache

@@ -4,8 +4,9 @@ The result (`build_plan`) is plain JSON data written into the generated `_spec.p
 collections (which schema, under which paths, scoped by which parent, how they reference each
 other) and one route per method + path with the handler that serves it. Handlers are chosen by
 operation kind, envelope and path shape, never by tool name, so an operation added to the
-definition is served without touching the sandbox. `hints.py` holds the few behaviours the
-definition cannot express (which fields are unique, id 0 meaning "me", ...).
+definition is served without touching the sandbox. The vendor behaviours the API definition
+cannot express (which fields are unique, the id meaning "me", ...) come from the connector's
+sandbox definition (`ir.Sandbox.behaviours`); without one there are none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from ... import ir
-from . import hints
 
 REF = ir.SCHEMA_REF_PREFIX
 TEXT_FIELDS = (
@@ -107,6 +107,9 @@ def array_item_ref(schema: Any) -> str | None:
 class Planner:
     def __init__(self, connector: ir.Connector) -> None:
         self.c = connector
+        sandbox = connector.sandbox
+        self.behaviours: dict[str, Any] = ir.thaw(sandbox.behaviours) if sandbox else {}
+        self.timestamps: dict[str, Any] = ir.thaw(sandbox.timestamps) if sandbox else {}
         self.schemas: dict[str, Any] = ir.thaw(connector.schemas)
         self.primary = [op for op in connector.operations if not op.same_endpoint_as]
         self.aliases: dict[str, list[str]] = {}
@@ -292,10 +295,13 @@ class Planner:
         self._relationships(collections)
         for name, col in collections.items():
             col["unique"] = [
-                f for f in hints.UNIQUE_FIELDS.get(name, []) if f in self.props(col["schema"])
+                f
+                for f in self.behaviours.get("unique_fields", {}).get(name, [])
+                if f in self.props(col["schema"])
             ]
-            col["me_alias"] = hints.ME_ALIAS.get(name)
-            contact = hints.CONTACT_CHANNELS.get(name)
+            col["me_alias"] = self.behaviours.get("me_alias", {}).get(name)
+            col["me_match"] = self.behaviours.get("me_match") if col["me_alias"] is not None else None
+            contact = self.behaviours.get("contact_channels", {}).get(name)
             props = self.props(col["schema"])
             col["contact_channel"] = (
                 contact
@@ -352,8 +358,9 @@ class Planner:
 
     def _default_order(self, schema: str) -> str:
         props = self.props(schema)
-        if "created_datetime" in props:
-            return "created_datetime:desc"
+        created = self.timestamps.get("created")
+        if created and created in props:
+            return f"{created}:desc"
         return "id:desc" if "id" in props else ""
 
     def _relationships(self, collections: dict[str, Any]) -> None:
@@ -411,8 +418,9 @@ class Planner:
         return schema if isinstance(schema, dict) else {}
 
     def _field_collection(self, prop: str, singular_names: dict[str, str]) -> str | None:
-        if prop in hints.FIELD_COLLECTIONS:
-            return hints.FIELD_COLLECTIONS[prop]
+        declared: dict[str, str] = self.behaviours.get("field_collections", {})
+        if prop in declared:
+            return declared[prop]
         base = prop[:-3] if prop.endswith("_id") else prop[:-4] if prop.endswith("_ids") else prop
         for candidate in (base, singular(base)):
             for sing, name in sorted(singular_names.items(), key=lambda kv: -len(kv[0])):
@@ -594,7 +602,7 @@ class Planner:
             if op.body is not None and "query" in (
                 ir.thaw(op.body.resolved_schema).get("properties") or {}
             ):
-                extra["search"] = hints.SEARCH_TYPES
+                extra["search"] = self.behaviours.get("search_types", {})
                 return "search", extra
             extra["source"] = source
             extra["derived"] = {
@@ -650,6 +658,19 @@ class Planner:
                     return "bulk_patch", extra
         # Anything else: a generic behaviour from method and envelope.
         if op.read_only and env == "object":
+            me = next(
+                (
+                    name
+                    for name, col in sorted(collections.items())
+                    if col.get("me_alias") is not None and col["schema"] == op.response.schema_name
+                ),
+                None,
+            )
+            if me and not any(is_param(s) for s in segs):
+                extra["me_collection"] = me
+                return "me", extra
+            if "reports" not in self.behaviours:
+                return "generic", extra
             schema = self.props(op.response.schema_name)
             if "data" in schema and "array" in types_of(self.resolve(schema["data"])):
                 return "report_rows", extra
@@ -658,10 +679,13 @@ class Planner:
 
     def _stamp_field(self, action: str, props: dict[str, Any]) -> dict[str, Any] | None:
         name = snake(action)
+        suffix = self.timestamps.get("suffix")
+        if not suffix:
+            return None
         for verb, value in ((name, "now"), (name[2:] if name.startswith("un") else "", None)):
             if not verb:
                 continue
-            for field in (f"{verb}d_datetime", f"{verb}ed_datetime", f"{verb}_datetime"):
+            for field in (f"{verb}d{suffix}", f"{verb}ed{suffix}", f"{verb}{suffix}"):
                 if field in props:
                     return {"field": field, "value": value}
         return None
@@ -718,9 +742,9 @@ class Planner:
             pschema = self.resolve(ir.thaw(p.schema))
             is_list = p.style in ("repeated", "comma") or "array" in types_of(pschema)
             rule: dict[str, Any] | None = None
-            if name in hints.IGNORED_FILTERS:
+            if name in self.behaviours.get("ignored_filters", []):
                 rule = {"rule": "ignore"}
-            elif name in hints.EXCLUDE_FILTERS:
+            elif name in self.behaviours.get("exclude_filters", []):
                 rule = {"rule": "exclude_id"}
             elif p.style == "deep_object" and name in props:
                 rule = {"rule": "range", "field": name}
@@ -742,7 +766,7 @@ class Planner:
                     "ci": name in ("email",),
                 }
             elif "boolean" in types_of(pschema) and self._flag_field(name, props):
-                flag = hints.FLAG_FILTERS.get(name, {})
+                flag = self.behaviours.get("flag_filters", {}).get(name, {})
                 rule = {
                     "rule": "flag",
                     "field": self._flag_field(name, props),
@@ -757,11 +781,10 @@ class Planner:
         return filters
 
     def _flag_field(self, name: str, props: dict[str, Any]) -> str | None:
-        candidates = hints.FLAG_FILTERS.get(name, {}).get("fields") or [
-            f"{name}_datetime",
-            f"{name}d_datetime",
-        ]
-        return next((f for f in candidates if f in props), None)  # type: ignore[union-attr]
+        suffix = self.timestamps.get("suffix")
+        declared = self.behaviours.get("flag_filters", {}).get(name, {}).get("fields")
+        candidates = declared or ([f"{name}{suffix}", f"{name}d{suffix}"] if suffix else [])
+        return next((f for f in candidates if f in props), None)
 
     def _name_subfield(self, schema: Any) -> str | None:
         resolved = self.resolve(schema)

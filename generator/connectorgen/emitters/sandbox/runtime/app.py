@@ -251,7 +251,7 @@ class Sandbox:
         self.options.check()
         self.base_url = (self.options.public_url or base_url or f"http://{self.options.host}:{self.options.port}").rstrip("/")
         self.store = Store(base_url=self.base_url)
-        self.store.me_email = self.options.email
+        self.store.me_login = self.options.email
         self.routes = SPEC["routes"]
         self._route_paths = {r["tool"]: r for r in self.routes}
         self._initial_settings = self.options.settings()
@@ -289,7 +289,8 @@ class Sandbox:
         if problems:
             listed = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in list(problems.items())[:5])
             raise DataFileError(f"{path} cannot be loaded: {listed}")
-        return data
+        checked: dict[str, Any] = data
+        return checked
 
     def stats(self) -> dict[str, Any]:
         """Counts so far: requests per tool (reaching a handler), responses per `tool status`,

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from . import query as Q
 from . import schemas as S
+from .sandbox_data import BEHAVIOURS, CREATED, stamp_updated
 from .store import ApiError, Collection, Store, dumps, field_error, not_found, project
 
 
@@ -399,8 +400,7 @@ def h_set_property(call: Call) -> Reply:
     body = _body_dict(call)
     updated = copy.deepcopy(obj)
     updated[prop] = copy.deepcopy(body.get(prop))
-    if "updated_datetime" in col.props:
-        updated["updated_datetime"] = call.store.now()
+    stamp_updated(updated, col.props, call.store.now())
     call.store.repair(col, updated)
     col.put(updated, call.scope())
     call.store.record(col, updated, "updated")
@@ -418,8 +418,7 @@ def h_stamp_many(call: Call) -> Reply:
             raise field_error(("ids",), f"Object {key} not found.", status=404, msg="Resource not found.")
         obj = copy.deepcopy(obj)
         obj[stamp["field"]] = call.store.now() if stamp["value"] == "now" else None
-        if "updated_datetime" in col.props:
-            obj["updated_datetime"] = call.store.now()
+        stamp_updated(obj, col.props, call.store.now())
         col.put(obj)
         call.store.record(col, obj, "updated")
         changed.append(obj)
@@ -477,7 +476,7 @@ def h_merge(call: Call) -> Reply:
         sources.append(source)
     merged = copy.deepcopy(target)
     for source in sources:
-        for name in store.spec.get("merge_conflict_fields", []):
+        for name in BEHAVIOURS.get("merge_conflict_fields", []):
             a, b = merged.get(name), source.get(name)
             if isinstance(a, dict) and isinstance(b, dict) and set(a) & set(b):
                 raise ApiError(409, "Both objects hold data for the same integration and cannot be merged.",
@@ -499,8 +498,7 @@ def h_merge(call: Call) -> Reply:
         _repoint(store, col, source.get("id"), target_key)
         col.remove(source.get("id"))
         store.record(col, source, "deleted")
-    if "updated_datetime" in col.props:
-        merged["updated_datetime"] = store.now()
+    stamp_updated(merged, col.props, store.now())
     store.repair(col, merged)
     store.check_unique(col, merged)
     col.put(merged)
@@ -603,8 +601,7 @@ def h_relation_change(call: Call) -> Reply:
         result = [link for link in current if link.get("id") not in new_ids]
     updated = copy.deepcopy(parent)
     updated[prop] = [copy.deepcopy(call.store.render(target, link, depth=2)) for link in result]
-    if "updated_datetime" in parent_col.props:
-        updated["updated_datetime"] = call.store.now()
+    stamp_updated(updated, parent_col.props, call.store.now())
     parent_col.put(updated)
     call.store.record(parent_col, updated, "updated")
     if call.envelope["type"] == "empty":
@@ -757,7 +754,7 @@ def h_raw_url(call: Call) -> Reply:
     """An absolute URL requested as is (an attachment URL): serve it when it is one of ours."""
     value = str(next(iter(call.path.values()), ""))
     parts = [p for p in value.split("/") if p]
-    if len(parts) >= 2 and "download" in parts:
+    if len(parts) >= 2:
         stored = call.store.find_file(parts[-1])
         if stored is not None:
             location = f"{call.base_url}/_sandbox/files/{stored.token}/{stored.resource_name}"
@@ -811,7 +808,8 @@ def _measure(name: str, items: list[dict[str, Any]], rng: random.Random) -> Any:
     if "time" in lower:
         durations = []
         for item in items:
-            start, end = item.get("created_datetime"), item.get("closed_datetime") or item.get("updated_datetime")
+            start = item.get(_report_time_field())
+            end = next((item[f] for f in _reports().get("end_fields", []) if item.get(f)), None)
             if start and end:
                 durations.append((S.parse_datetime(end) - S.parse_datetime(start)).total_seconds())
         durations.sort()
@@ -824,10 +822,20 @@ def _measure(name: str, items: list[dict[str, Any]], rng: random.Random) -> Any:
     return len(items)
 
 
+def _reports() -> dict[str, Any]:
+    reports: dict[str, Any] = BEHAVIOURS.get("reports") or {}
+    return reports
+
+
+def _report_time_field() -> str:
+    return str(_reports().get("time_field") or CREATED or "")
+
+
 def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
     store = call.store
+    time_field = _report_time_field()
     scope = str(query.get("scope") or "")
-    sources = store.spec.get("report_sources", {})
+    sources = _reports().get("sources", {})
     source_name = next((col for prefix, col in sources.items() if scope.startswith(prefix)), None) or sources.get("*")
     if source_name not in store.collections:
         source_name = max(store.collections, key=lambda n: store.col(n).count())
@@ -837,14 +845,14 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
         raise ApiError(400, "Maximum allowed period size is 366 days", {"query": {"filters": ["Maximum allowed period size is 366 days"]}})
 
     def in_period(item: dict[str, Any]) -> bool:
-        stamp = item.get("created_datetime")
+        stamp = item.get(time_field)
         if not stamp:
             return True
         moment = S.parse_datetime(stamp)
         return (start is None or moment >= start) and (end is None or moment <= end)
 
     items = [i for i in items if in_period(i)]
-    dims_map: dict[str, str] = store.spec.get("report_dimensions", {})
+    dims_map: dict[str, str] = _reports().get("dimensions", {})
     dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str)]
     time_dims = query.get("timeDimensions") or query.get("time_dimensions") or []
     measures = [m for m in query.get("measures") or [] if isinstance(m, str)] or ["count"]
@@ -861,8 +869,8 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
             key.append(value)
         for td in time_dims:
             if isinstance(td, dict):
-                field_name = dims_map.get(str(td.get("dimension")), "created_datetime")
-                key.append(_bucket(item.get(field_name) or item.get("created_datetime"), str(td.get("granularity") or "day")))
+                field_name = dims_map.get(str(td.get("dimension")), time_field)
+                key.append(_bucket(item.get(field_name) or item.get(time_field), str(td.get("granularity") or "day")))
         groups.setdefault(tuple(key), []).append(item)
     rng = random.Random(len(items))
     rows: list[dict[str, Any]] = []
@@ -912,7 +920,8 @@ def _statistic(call: Call) -> dict[str, Any]:
         start, end = end, start
     days = max(1, min(366, math.ceil((end - start).total_seconds() / 86400)))
     name = str(next(iter(call.path.values()), "statistic"))
-    sources = call.store.spec.get("report_sources", {})
+    sources = _reports().get("sources", {})
+    time_field = _report_time_field()
     source = sources.get("*")
     items = call.store.col(source).all() if source in call.store.collections else []
     lines = []
@@ -921,13 +930,22 @@ def _statistic(call: Call) -> dict[str, Any]:
         bucket_end = bucket_start + timedelta(days=1)
         count = sum(
             1 for i in items
-            if i.get("created_datetime") and bucket_start <= S.parse_datetime(i["created_datetime"]) < bucket_end
+            if i.get(time_field) and bucket_start <= S.parse_datetime(i[time_field]) < bucket_end
         )
         lines.append([S.format_datetime(bucket_start), count])
     return {
         "data": {"label": name, "axes": {"x": "datetime", "y": "count"}, "lines": lines},
         "meta": {"name": name, "start_datetime": S.format_datetime(start), "end_datetime": S.format_datetime(end)},
     }
+
+
+def h_me(call: Call) -> Reply:
+    """The authenticated user (a read of the collection that has a `me_alias`)."""
+    col = call.store.col(call.route["me_collection"])
+    me = call.store.me()
+    if me is None:
+        raise not_found()
+    return call.object_reply(call.store.render(col, me, full=True))
 
 
 def h_statistic(call: Call) -> Reply:
@@ -997,6 +1015,7 @@ HANDLERS: dict[str, Callable[[Call], Reply]] = {
     "raw_url": h_raw_url,
     "report_rows": h_report_rows,
     "statistic": h_statistic,
+    "me": h_me,
     "csv_export": h_csv_export,
     "generic": h_generic,
 }

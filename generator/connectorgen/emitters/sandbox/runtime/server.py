@@ -34,7 +34,7 @@ def _server(app: Sandbox, options: SandboxOptions, *, embedded: bool = False) ->
 
     extra: dict[str, Any] = {}
     if embedded:
-        # inside another program (tests, `gorgias-mcp --sandbox` on stdio): leave its logging
+        # inside another program (tests, an MCP server started with `--sandbox` on stdio): leave its logging
         # configuration alone and never write to stdout
         extra["log_config"] = None
     config = uvicorn.Config(

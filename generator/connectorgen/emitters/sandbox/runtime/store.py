@@ -18,8 +18,10 @@ from typing import Any
 
 from . import schemas as S
 from ._spec import SPEC
+from .sandbox_data import BEHAVIOURS, CREATED, UPDATED
 
 Scope = tuple[Any, ...]
+DEFAULT_FILE_URL = "/_sandbox/files/{token}/{name}"
 
 
 class ApiError(Exception):
@@ -111,7 +113,11 @@ class StoredFile:
     content: bytes
 
     def url(self, base_url: str) -> str:
-        return f"{base_url}/api/{self.file_type}/download/{self.domain_hash}/{self.resource_name}"
+        """Where the API serves it: the `file_url` behaviour, else the sandbox's own file path."""
+        template = str(BEHAVIOURS.get("file_url") or DEFAULT_FILE_URL)
+        return base_url + template.format(
+            type=self.file_type, account=self.domain_hash, name=self.resource_name, token=self.token
+        )
 
 
 @dataclass
@@ -127,7 +133,7 @@ class Store:
         self.files: dict[str, StoredFile] = {}
         self.lock = threading.RLock()
         self.nested_ids = 1
-        self.me_email = ""
+        self.me_login = ""
         self.account_domain = "sandbox"
         self.writes: dict[str, int] = {}
 
@@ -153,7 +159,8 @@ class Store:
         )
         if users is None:
             return None
-        found = users.find("email", self.me_email) if self.me_email else None
+        match = users.spec.get("me_match")
+        found = users.find(match, self.me_login) if match and self.me_login else None
         if found is None:
             everyone = users.all()
             found = min(everyone, key=lambda u: u.get("id", 0)) if everyone else None
@@ -220,7 +227,7 @@ class Store:
                 items = child.all()
                 if link["field"]:
                     items = [c for c in items if c.get(link["field"]) == obj.get("id")]
-                items.sort(key=lambda c: (str(c.get("created_datetime") or ""), c.get("id", 0)))
+                items.sort(key=lambda c: (str(c.get(CREATED or "") or ""), c.get("id", 0)))
                 out[prop] = [self.render(child, c, depth=depth + 1) for c in items]
         return out
 
@@ -289,7 +296,7 @@ class Store:
         if creating and owned:
             first = owned[0][0]
             for name, value in first.items():
-                if name in col.props and name not in body and name not in ("id", "uri", "created_datetime"):
+                if name in col.props and name not in body and name not in ("id", "uri", CREATED):
                     if S.is_valid(col.props[name], value):
                         obj[name] = copy.deepcopy(value)
         for name, value in list(obj.items()):
@@ -304,10 +311,10 @@ class Store:
             if "id" in col.props:
                 obj["id"] = new_id if new_id is not None else col.allocate()
             self._contact_channel(col, obj)
-            if "created_datetime" in col.props and not body.get("created_datetime"):
-                obj["created_datetime"] = now
-        if "updated_datetime" in col.props and not body.get("updated_datetime"):
-            obj["updated_datetime"] = now
+            if CREATED and CREATED in col.props and not body.get(CREATED):
+                obj[CREATED] = now
+        if UPDATED and UPDATED in col.props and not body.get(UPDATED):
+            obj[UPDATED] = now
         if "uri" in col.props:
             obj["uri"] = self.uri(col, obj, scope)
         self.repair(col, obj)
@@ -362,8 +369,8 @@ class Store:
             props = S.properties(resolved)
             if "id" in props and "id" not in value and "integer" in S.types_of(S.resolve(props["id"])):
                 value["id"] = self.nested_id()
-                for stamp in ("created_datetime", "updated_datetime"):
-                    if stamp in props and stamp not in value:
+                for stamp in (CREATED, UPDATED):
+                    if stamp and stamp in props and stamp not in value:
                         value[stamp] = self.now()
             for key, sub in list(value.items()):
                 if key in props and S.is_datetime_schema(props[key]):
@@ -491,19 +498,23 @@ class Store:
     def record(self, col: Collection, obj: dict[str, Any], verb: str) -> None:
         """Write an event for a change, when the definition has an event log."""
         self.writes[col.name] = self.writes.get(col.name, 0) + 1
-        events = self.collections.get("events")
+        log = BEHAVIOURS.get("event_log") or {}
+        events = self.collections.get(log.get("collection") or "")
         if events is None or col is events or col.scoped or col.singleton:
-            return
-        if not {"type", "object_type", "object_id"} <= set(events.props):
             return
         me = self.me()
         word = col.schema
         kebab = "".join("-" + ch.lower() if ch.isupper() else ch for ch in word).lstrip("-")
         event = {name: S.blank_value(schema) for name, schema in events.props.items()}
-        event.update(
-            id=events.allocate(), type=f"{kebab}-{verb}", object_type=col.schema, object_id=obj.get("id"),
-            user_id=me.get("id") if me else None, created_datetime=self.now(),
-        )
+        if "id" in events.props:
+            event["id"] = events.allocate()
+        event[log["type"]] = f"{kebab}-{verb}"
+        event[log["object_type"]] = col.schema
+        event[log["object_id"]] = obj.get("id")
+        if log.get("user"):
+            event[log["user"]] = me.get("id") if me else None
+        if CREATED and CREATED in events.props:
+            event[CREATED] = self.now()
         if "uri" in events.props:
             event["uri"] = self.uri(events, event)
         events.put(event)

@@ -1,0 +1,351 @@
+"""Deterministic seed data, interpreted from the connector's sandbox definition.
+
+`_sandbox_data.json` (compiled from `spec/<connector>/sandbox/sandbox.yaml`) holds, per
+collection, literal `records` and a `generate` recipe of field generators. The same seed always
+gives the same data: times are relative to the definition's `anchor`, never to today, and every
+random choice comes from one `random.Random(seed)`. `--scale` multiplies the `generate` counts
+(never the literal records). Collections the definition does not mention are filled from their
+schema, so a connector without a sandbox definition is served with made-up data too.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from . import schemas as S
+from .sandbox_data import SEED
+from .store import Collection, Store
+
+DEFAULT_ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
+#: The keys that make a mapping a field generator (every other mapping is an error at generate time).
+GENERATORS = (
+    "const", "choice", "pick", "template", "ref", "sample", "days_ago", "after", "sequence", "int",
+    "float", "bool", "copy", "object", "list", "items", "file", "cycle", "hex", "one_of", "render",
+    "nested_id",
+)
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+GENERIC_COUNT = 8
+
+
+def _lookup(context: dict[str, Any], path: str) -> Any:
+    node: Any = context
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _range(value: Any) -> tuple[float, float]:
+    if isinstance(value, list):
+        return float(value[0]), float(value[-1])
+    return float(value), float(value)
+
+
+class Seeder:
+    def __init__(self, store: Store, seed: int, scale: float = 1.0) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.scale = max(0.05, float(scale))
+        self.definition: dict[str, Any] = SEED
+        anchor = self.definition.get("anchor")
+        self.anchor = S.parse_datetime(anchor) if anchor else DEFAULT_ANCHOR
+        self.vocabulary: dict[str, list[Any]] = self.definition.get("vocabulary") or {}
+        self.filled: set[str] = set()
+        self.sequences: dict[str, int] = {}
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def n(self, count: int) -> int:
+        return max(1, round(count * self.scale))
+
+    def iso(self, moment: datetime) -> str:
+        return S.format_datetime(moment)
+
+    def before_anchor(self, max_days: float, min_days: float = 0.0) -> datetime:
+        seconds = self.rng.uniform(min_days * 86400, max_days * 86400)
+        return (self.anchor - timedelta(seconds=seconds)).replace(microsecond=self.rng.randrange(0, 999999))
+
+    def finish(self, col: Collection, obj: dict[str, Any], scope: tuple[Any, ...] = ()) -> dict[str, Any]:
+        """Drop helper fields (`_name`), fill the fields left out (null or empty), set `uri`, store it."""
+        for name in [k for k in obj if k.startswith("_")]:
+            del obj[name]
+        if "id" in col.props and obj.get("id") is None and not col.singleton:
+            obj["id"] = col.allocate()
+        for name, schema in col.props.items():
+            if name not in obj:
+                obj[name] = S.blank_value(schema)
+        if "uri" in col.props:
+            obj["uri"] = self.store.uri(col, obj, scope)
+        col.put(obj, scope)
+        self.filled.add(col.name)
+        return obj
+
+    # --- run --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        store = self.store
+        id_start: dict[str, int] = self.definition.get("id_start") or {}
+        for name, col in store.collections.items():
+            col.items.clear()
+            col.next_id = int(id_start.get(name, 1))
+        store.files.clear()
+        store.nested_ids = int(self.definition.get("nested_id_start", 1))
+        if self.definition.get("account_domain"):
+            store.account_domain = str(self.definition["account_domain"])
+        for name, recipe in (self.definition.get("collections") or {}).items():
+            target = store.collections.get(name)
+            if target is None:
+                continue
+            for record in recipe.get("records") or []:
+                self.finish(target, copy.deepcopy(record))
+            generate = recipe.get("generate")
+            if generate:
+                self.generate(target, generate, self.n(int(generate.get("count", 0))), None, ())
+        for name, col in store.collections.items():
+            if name not in self.filled and not col.scoped:
+                self.generic(col)
+
+    def generate(
+        self, col: Collection, recipe: dict[str, Any], count: int, parent: dict[str, Any] | None, scope: tuple[Any, ...]
+    ) -> None:
+        fields: dict[str, Any] = recipe.get("fields") or {}
+        for index in range(count):
+            obj: dict[str, Any] = {}
+            context = {"parent": parent, "index": index}
+            if "id" in col.props and not col.singleton and "id" not in fields:
+                obj["id"] = col.allocate()
+            for name, spec in fields.items():
+                obj[name] = self.value(spec, obj, context, col.name)
+            helpers = {k: v for k, v in obj.items() if k.startswith("_")}
+            made = self.finish(col, obj, scope)
+            self.children(col, recipe, {**helpers, **made})
+
+    def children(self, col: Collection, recipe: dict[str, Any], parent: dict[str, Any]) -> None:
+        for child_name, child in (recipe.get("children") or {}).items():
+            target = self.store.collections.get(child_name)
+            if target is None or not self._matches(child.get("when"), parent):
+                continue
+            if "probability" in child and self.rng.random() >= float(child["probability"]):
+                continue
+            count = self._count(child.get("count", 1), parent)
+            scope = (col.name, parent.get("id")) if target.scoped else ()
+            self.generate(target, child, count, parent, scope)
+
+    def _count(self, spec: Any, parent: dict[str, Any]) -> int:
+        if isinstance(spec, int):
+            return spec
+        if isinstance(spec, list):
+            return self.rng.randint(int(spec[0]), int(spec[-1]))
+        value = self.value(spec, {}, {"parent": parent, "index": 0}, "")
+        return int(value) if isinstance(value, (int, float)) else 0
+
+    def _matches(self, when: Any, obj: dict[str, Any]) -> bool:
+        if not when:
+            return True
+        for path, wanted in when.items():
+            current = _lookup(obj, path)
+            if isinstance(wanted, list):
+                if current not in wanted:
+                    return False
+            elif current != wanted:
+                return False
+        return True
+
+    # --- field generators -------------------------------------------------------------------
+
+    def value(self, spec: Any, obj: dict[str, Any], context: dict[str, Any], collection: str) -> Any:
+        if not isinstance(spec, dict):
+            return copy.deepcopy(spec)
+        scope = {**context, **obj}
+        if "when" in spec and not self._matches(spec["when"], scope):
+            return self.value(spec.get("otherwise"), obj, context, collection)
+        if "null_rate" in spec and self.rng.random() < float(spec["null_rate"]):
+            return None
+        kind = next((k for k in GENERATORS if k in spec), None)
+        if kind is None:
+            raise ValueError(f"not a field generator: {sorted(spec)}")
+        arg = spec[kind]
+        if kind == "const":
+            return copy.deepcopy(arg)
+        if kind == "choice":
+            weights = spec.get("weights")
+            return copy.deepcopy(self.rng.choices(arg, weights=weights)[0] if weights else self.rng.choice(arg))
+        if kind == "pick":
+            words = self.vocabulary.get(arg) or [None]
+            return copy.deepcopy(self.rng.choice(words))
+        if kind == "one_of":
+            found = _lookup(scope, arg)
+            return copy.deepcopy(self.rng.choice(found)) if isinstance(found, list) and found else None
+        if kind == "template":
+            return self.template(str(arg), scope, bool(spec.get("lower")))
+        if kind == "render":
+            text = _lookup(scope, str(arg))
+            return self.template(text, scope, bool(spec.get("lower"))) if isinstance(text, str) else None
+        if kind == "nested_id":
+            return self.store.nested_id()
+        if kind == "ref":
+            return self.ref(arg, spec, scope)
+        if kind == "sample":
+            return self.sample(arg, spec, scope)
+        if kind == "days_ago":
+            low, high = _range(arg)
+            return self.iso(self.before_anchor(high, low))
+        if kind == "after":
+            start = _lookup(scope, str(arg))
+            if not isinstance(start, str):
+                return None
+            seconds = 0.0
+            for unit, size in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400)):
+                if unit in spec:
+                    low, high = _range(spec[unit])
+                    seconds += self.rng.uniform(low, high) * size
+            moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+            if spec.get("cap") and moment > self.anchor:
+                moment = self.anchor
+            return self.iso(moment)
+        if kind == "sequence":
+            key = f"{collection}.{id(spec)}"
+            current = self.sequences.get(key, int(arg))
+            self.sequences[key] = current + 1
+            return current
+        if kind == "int":
+            low, high = _range(arg)
+            return self.rng.randint(int(low), int(high))
+        if kind == "float":
+            low, high = _range(arg)
+            return round(self.rng.uniform(low, high), int(spec.get("digits", 2)))
+        if kind == "bool":
+            return self.rng.random() < float(arg)
+        if kind == "copy":
+            return copy.deepcopy(_lookup(scope, str(arg)))
+        if kind == "object":
+            out: dict[str, Any] = {}
+            for name, sub in arg.items():
+                out[name] = self.value(sub, {**obj, **out}, context, collection)
+            return {k: v for k, v in out.items() if not k.startswith("_")}
+        if kind == "list":
+            count = self._count(spec.get("count", [0, 2]), obj)
+            return [self.value(arg, obj, {**context, "item": i}, collection) for i in range(count)]
+        if kind == "items":
+            values = [self.value(item, obj, context, collection) for item in arg]
+            return [v for v in values if v is not None]
+        if kind == "file":
+            return self.file(arg, scope)
+        if kind == "cycle":
+            return copy.deepcopy(arg[int(context.get("index") or 0) % len(arg)])
+        # hex
+        return f"{self.rng.getrandbits(4 * int(arg)):0{int(arg)}x}"
+
+    def template(self, text: str, scope: dict[str, Any], lower: bool) -> str:
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            found = _lookup(scope, name)
+            if found is None and name in self.vocabulary:
+                found = self.rng.choice(self.vocabulary[name] or [""])
+            return "" if found is None else str(found)
+
+        result = PLACEHOLDER.sub(fill, text)
+        return result.lower() if lower else result
+
+    def _candidates(self, name: str, spec: dict[str, Any], scope: dict[str, Any]) -> list[dict[str, Any]]:
+        col = self.store.collections.get(name)
+        if col is None:
+            return []
+        items = sorted(col.all(None), key=lambda o: (str(type(o.get("id"))), o.get("id") or 0))
+        where = spec.get("where")
+        return [o for o in items if self._matches(where, o)] if where else items
+
+    def _project(self, obj: dict[str, Any], fields: Any) -> Any:
+        if fields is None:
+            return obj.get("id")
+        if fields == "*":
+            return copy.deepcopy(obj)
+        return {f: copy.deepcopy(obj.get(f)) for f in fields}
+
+    def ref(self, name: str, spec: dict[str, Any], scope: dict[str, Any]) -> Any:
+        items = self._candidates(name, spec, scope)
+        if not items:
+            return None
+        return self._project(self.rng.choice(items), spec.get("fields"))
+
+    def sample(self, name: str, spec: dict[str, Any], scope: dict[str, Any]) -> list[Any]:
+        items = self._candidates(name, spec, scope)
+        count = min(len(items), self._count(spec.get("count", [0, 2]), scope))
+        return [self._project(o, spec.get("fields")) for o in self.rng.sample(items, k=count)]
+
+    def file(self, spec: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
+        name = self.template(str(spec.get("name", "file")), scope, False)
+        content_type = str(spec.get("content_type", "application/octet-stream"))
+        content = base64.b64decode(str(spec.get("content_base64", "")))
+        stored = self.store.add_file(name, content_type, content)
+        return {"url": stored.url(self.store.base_url), "name": name, "content_type": content_type,
+                "size": len(content)}
+
+    # --- collections the definition does not describe ----------------------------------------
+
+    def generic(self, col: Collection) -> None:
+        """Objects for a collection without a recipe, made up from its schema."""
+        if col.singleton:
+            self.finish(col, {name: self.synth(schema, name, 0) for name, schema in col.props.items()})
+            return
+        for _ in range(self.n(GENERIC_COUNT)):
+            obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
+            if "id" in col.props:
+                obj["id"] = col.allocate()
+            self.finish(col, obj)
+
+    def word(self, *lists: str) -> str | None:
+        for name in lists:
+            words = self.vocabulary.get(name)
+            if words:
+                return str(self.rng.choice(words))
+        return None
+
+    def synth(self, schema: Any, name: str, depth: int) -> Any:
+        resolved = S.resolve(schema)
+        if not isinstance(resolved, dict) or depth > 3:
+            return None
+        if "enum" in resolved:
+            return self.rng.choice(resolved["enum"])
+        if "default" in resolved:
+            return resolved["default"]
+        types = S.types_of(resolved) - {"null"}
+        if resolved.get("format") == "date-time":
+            return self.iso(self.before_anchor(300))
+        if resolved.get("x-known-values"):
+            return self.rng.choice(resolved["x-known-values"])
+        if "string" in types:
+            number = self.rng.randrange(1, 1000)
+            if "email" in name or resolved.get("format") == "email":
+                return f"{(self.word('first_names') or 'user').lower()}{number}@example.com"
+            if name.endswith("name"):
+                first, last = self.word("first_names"), self.word("last_names")
+                if first and last:
+                    return f"{first} {last}"
+            return f"{name.replace('_', ' ')} {number}"
+        if "integer" in types:
+            return self.rng.randrange(max(1, int(resolved.get("minimum", 1))), 1000)
+        if "number" in types:
+            return round(self.rng.uniform(0, 100), 2)
+        if "boolean" in types:
+            return self.rng.random() < 0.5
+        if "array" in types:
+            return [self.synth(resolved.get("items", {}), name, depth + 1) for _ in range(self.rng.randint(0, 2))]
+        if "object" in types or "properties" in resolved:
+            props = resolved.get("properties") or {}
+            return {k: self.synth(v, k, depth + 1) for k, v in props.items()}
+        return None
+
+
+def seed_store(store: Store, seed: int = 1, scale: float = 1.0) -> None:
+    """Replace the store's content with the data generated from `seed`."""
+    Seeder(store, seed, scale).run()
