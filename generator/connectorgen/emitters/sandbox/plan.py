@@ -604,6 +604,8 @@ class Planner:
             ):
                 extra["search"] = self.behaviours.get("search_types", {})
                 return "search", extra
+            if source is None:  # no stored collection resembles the items: made up from the schema
+                return "generic", extra
             extra["source"] = source
             extra["derived"] = {
                 "parent": info.get("parent"),
