@@ -379,6 +379,10 @@ def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynch
 def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
     client = connector.package.client_class
     variables = server_variables(connector)
+    used = {t for r in api.resources for m in r.methods for _, v in method_variants(m)
+            for t in (v.operation, *(b.tool for b in v.before), *((v.read_back.tool,) if v.read_back else ()))}
+    sideloaded = {op.tool for op in connector.operations
+                  if op.tool in used and op.response.envelope.type == "object" and getattr(op.response, "sideloads", ())}
     blocks: list[str] = []
     for asynchronous in (False, True):
         for resource in api.resources:
@@ -408,7 +412,7 @@ def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
             f"    def __init__(self, client: {client_cls}"
             + "".join(f", {'*, ' if i == 0 else ''}{v}: str | None = None" for i, v in enumerate(variables))
             + ") -> None:",
-            f"        self._runner = {runner}(client, {{{', '.join(f'{v!r}: {v}' for v in variables)}}}, SERVER_TEMPLATE)",
+            f"        self._runner = {runner}(client, {{{', '.join(f'{v!r}: {v}' for v in variables)}}}, SERVER_TEMPLATE, SIDELOADED)",
         ]
         for category in api.categories:
             lines.append(f"        self.{category} = {('Async' if asynchronous else '') + pascal(category)}(self._runner)")
@@ -436,7 +440,9 @@ def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
         f"    from .._client import Async{client}, {client}\n\n"
         f"__all__ = {json.dumps(['AsyncUnified', 'Unified'])}\n\n"
         "#: The server URL template whose variables are context values of the mappings.\n"
-        f"SERVER_TEMPLATE = {py_str(connector.server.base_url)}\n\n\n"
+        f"SERVER_TEMPLATE = {py_str(connector.server.base_url)}\n"
+        "#: Tools whose `invoke` results keep the object under `result` (next to its side-loads).\n"
+        f"SIDELOADED: frozenset[str] = frozenset({sorted(sideloaded)!r})\n\n\n"
     )
     return header + "\n\n".join(blocks)
 

@@ -825,6 +825,18 @@ def check_inputs(spec: MethodSpec, body: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def object_result(sideloaded: frozenset[str], tool: str, raw: Any) -> Any:
+    """The object of an `invoke` result: results of tools with side-loads keep it under `result`."""
+    if (
+        tool in sideloaded
+        and isinstance(raw, Mapping)
+        and "result" in raw
+        and not isinstance(raw["result"], list)
+    ):
+        return raw["result"]
+    return raw
+
+
 def cache_key(step: BeforeSpec, args: Mapping[str, Any]) -> str:
     return step.tool + json.dumps(args, sort_keys=True, default=str)
 
@@ -833,10 +845,16 @@ class SyncRunner:
     """Runs unified methods on a synchronous client; caches before-step results per client."""
 
     def __init__(
-        self, client: SyncClient, variables: Mapping[str, str | None], template: str
+        self,
+        client: SyncClient,
+        variables: Mapping[str, str | None],
+        template: str,
+        sideloaded: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.context = base_context(str(client.base_url), variables, template)
+        self.sideloaded = sideloaded
+        """Tools whose object results come as `{"result": object, "included": side-loads}`."""
         self.cache: dict[str, Any] = {}
 
     def prepare(self, spec: MethodSpec, body: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
@@ -847,19 +865,26 @@ class SyncRunner:
             args = step_args(spec, step, body, ctx)
             key = cache_key(step, args)
             if key not in self.cache:
-                self.cache[key] = self.client.invoke(step.tool, args)
+                self.cache[key] = self.object(step.tool, self.client.invoke(step.tool, args))
             ctx[step.name] = self.cache[key]
         return request_args(spec, body, ctx), ctx
+
+    def object(self, tool: str, raw: Any) -> Any:
+        return object_result(self.sideloaded, tool, raw)
 
     def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
         """get/create/update: the unified record (dict); delete: `{"id", "deleted"}`."""
         spec = spec.choose(body, self.context)
         args, ctx = self.prepare(spec, body)
-        raw = self.client.invoke(spec.operation, args)
+        raw = self.object(spec.operation, self.client.invoke(spec.operation, args))
         if spec.read_back is not None:
             ctx["written"] = raw
             back = spec.read_back
-            raw = back.select(self.client.invoke(back.tool, read_back_args(spec, back, body, ctx)))
+            raw = back.select(
+                self.object(
+                    back.tool, self.client.invoke(back.tool, read_back_args(spec, back, body, ctx))
+                )
+            )
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}
         if no_object(raw):
@@ -880,10 +905,16 @@ class AsyncRunner:
     """Async twin of `SyncRunner`."""
 
     def __init__(
-        self, client: AsyncClient, variables: Mapping[str, str | None], template: str
+        self,
+        client: AsyncClient,
+        variables: Mapping[str, str | None],
+        template: str,
+        sideloaded: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.context = base_context(str(client.base_url), variables, template)
+        self.sideloaded = sideloaded
+        """Tools whose object results come as `{"result": object, "included": side-loads}`."""
         self.cache: dict[str, Any] = {}
 
     async def prepare(
@@ -896,19 +927,25 @@ class AsyncRunner:
             args = step_args(spec, step, body, ctx)
             key = cache_key(step, args)
             if key not in self.cache:
-                self.cache[key] = await self.client.invoke(step.tool, args)
+                self.cache[key] = self.object(step.tool, await self.client.invoke(step.tool, args))
             ctx[step.name] = self.cache[key]
         return request_args(spec, body, ctx), ctx
+
+    def object(self, tool: str, raw: Any) -> Any:
+        return object_result(self.sideloaded, tool, raw)
 
     async def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
         spec = spec.choose(body, self.context)
         args, ctx = await self.prepare(spec, body)
-        raw = await self.client.invoke(spec.operation, args)
+        raw = self.object(spec.operation, await self.client.invoke(spec.operation, args))
         if spec.read_back is not None:
             ctx["written"] = raw
             back = spec.read_back
             raw = back.select(
-                await self.client.invoke(back.tool, read_back_args(spec, back, body, ctx))
+                self.object(
+                    back.tool,
+                    await self.client.invoke(back.tool, read_back_args(spec, back, body, ctx)),
+                )
             )
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}

@@ -36,6 +36,8 @@ __all__ = ["AsyncUnified", "Unified"]
 
 #: The server URL template whose variables are context values of the mappings.
 SERVER_TEMPLATE = "https://{subdomain}.gorgias.com"
+#: Tools whose `invoke` results keep the object under `result` (next to its side-loads).
+SIDELOADED: frozenset[str] = frozenset([])
 
 
 class TicketingAttachments:
@@ -2319,7 +2321,7 @@ class Unified:
     """
 
     def __init__(self, client: Gorgias, *, subdomain: str | None = None) -> None:
-        self._runner = SyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE)
+        self._runner = SyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = Ticketing(self._runner)
         self.user_directory = UserDirectory(self._runner)
 
@@ -2359,7 +2361,7 @@ class AsyncUnified:
     """
 
     def __init__(self, client: AsyncGorgias, *, subdomain: str | None = None) -> None:
-        self._runner = AsyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE)
+        self._runner = AsyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = AsyncTicketing(self._runner)
         self.user_directory = AsyncUserDirectory(self._runner)
 

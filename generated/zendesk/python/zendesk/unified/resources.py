@@ -36,6 +36,10 @@ __all__ = ["AsyncUnified", "Unified"]
 
 #: The server URL template whose variables are context values of the mappings.
 SERVER_TEMPLATE = "https://{subdomain}.zendesk.com"
+#: Tools whose `invoke` results keep the object under `result` (next to its side-loads).
+SIDELOADED: frozenset[str] = frozenset(
+    ["get_single_zendesk_ticket_by_id", "get_single_zendesk_user_by_id"]
+)
 
 
 class TicketingAttachments:
@@ -1929,7 +1933,7 @@ class Unified:
     """
 
     def __init__(self, client: Zendesk, *, subdomain: str | None = None) -> None:
-        self._runner = SyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE)
+        self._runner = SyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = Ticketing(self._runner)
         self.user_directory = UserDirectory(self._runner)
 
@@ -1969,7 +1973,7 @@ class AsyncUnified:
     """
 
     def __init__(self, client: AsyncZendesk, *, subdomain: str | None = None) -> None:
-        self._runner = AsyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE)
+        self._runner = AsyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = AsyncTicketing(self._runner)
         self.user_directory = AsyncUserDirectory(self._runner)
 
