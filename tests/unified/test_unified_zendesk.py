@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import REPO_ROOT
 from zendesk.unified import mappers, methods
 from zendesk.unified._runtime import ReadBack, object_result
 from zendesk.unified.models import UnifiedComment, UnifiedTicket
 from zendesk.unified.resources import SERVER_TEMPLATE, SIDELOADED
+
+from tests.conftest import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "spec" / "zendesk" / "reference" / "examples"
 CTX = {"subdomain": "acme", "base_url": "https://acme.zendesk.com", "input": {"ticket_id": "35436"}}
