@@ -1078,7 +1078,9 @@ class ResourceCompiler:
                 response = u.Record(response.fields, nullable=False, drop_none=False)
         if request is None or (kind != "delete" and response is None):
             return None
-        cases = self.cases(source, kind, spec, at, data, model, model_schema, tool, input_schema, inputs_used)
+        case_inputs = {"type": "object", "properties": ir.thaw(model.filters)} if kind == "list" else input_schema
+        cases = self.cases(source, kind, spec, at, data, model, model_schema, tool, case_inputs,
+                           inputs_used if kind != "list" else set())
         if cases is None:
             return None
         # inputs
@@ -1098,7 +1100,7 @@ class ResourceCompiler:
                 schema = props.get(name, {})
                 inputs.append(u.InputField(name, ir.freeze(schema), name in required,
                                            " ".join(str(schema.get("description", "")).split())))
-        mapped_filters = {q.filter for q in query}
+        mapped_filters = {q.filter for q in query} | {q.filter for c in cases for q in c.method.query}
         mapped_sort = {f for f, _, _ in sort.fields} if sort else set()
         return u.UnifiedMethod(
             kind=kind,

@@ -122,3 +122,14 @@ def test_other_resources_from_zendesk() -> None:
     assert directory["id"] == str(user["id"]) and directory["status"] in ("active", "inactive", "deleted")
     assert mappers.ticketing_tag_from_zendesk({"name": "vip", "count": 3}, CTX, None) == {
         "id": "vip", "name": "vip", "remote_data": {"name": "vip", "count": 3}}
+
+
+def test_tickets_of_a_view_come_from_the_view_list_with_separate_sort_parameters() -> None:
+    plan = methods.plan_ticketing_tickets({"collection_id": "25"}, "updated_at", "desc")
+    assert plan.spec is methods.TICKETING_TICKETS_LIST_CASE1
+    assert plan.spec.operation == "zendesk_views_list_tickets"
+    assert plan.args == {"view_id": 25, "sort_by": "updated_at", "sort_order": "desc"}
+    scan = methods.plan_ticketing_tickets({"collection_id": "25", "updated_after": "2026-01-01T00:00:00Z"}, None, None)
+    assert scan.args == {"view_id": 25, "sort_by": "updated_at", "sort_order": "desc"} and scan.scan is not None
+    plain = methods.plan_ticketing_tickets({}, "updated_at", "asc")
+    assert plain.spec is None and plain.args == {"sort": "updated_at"}

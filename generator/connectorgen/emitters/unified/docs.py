@@ -114,7 +114,9 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         if lst is not None and (model.filters or model.sort_fields):
             lines += ["", "| list filter | how " + title + " applies it |", "|---|---|"]
             filters = ir.thaw(model.filters)
-            by_name = {q.filter: q for q in lst.query}
+            by_name: dict[str, Any] = {q.filter: q for c in lst.cases for q in c.method.query}
+            by_name.update({q.filter: q for q in lst.query})
+            via = {q.filter: c.method.operation for c in lst.cases for q in c.method.query}
             for name in filters:
                 q = by_name.get(name)
                 if q is None:
@@ -130,6 +132,8 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
                         how += " with " + ", ".join(f"`{k}={v}`" for k, v in q.extra)
                     if q.required:
                         how += "; required"
+                if q is not None and name in via and q not in lst.query:
+                    how += f" (through `{via[name]}`)"
                 lines.append(f"| `{name}` | {markdown_table_cell(how)} |")
             if model.sort_fields:
                 sortable = [f for f, _, _ in lst.sort.fields] if lst.sort else []

@@ -154,8 +154,9 @@ class Mappers:
 
 
 def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method: u.UnifiedMethod,
-                   mappers: Mappers, module: Module) -> str:
-    name = f"plan_{prefix(resource)}"
+                   mappers: Mappers, module: Module, variant: str = "list") -> str:
+    suffix = variant.removeprefix("list")
+    name = f"plan_{prefix(resource)}{suffix}"
     model = resource.model
     supported = sorted({q.filter for q in method.query})
     unsupported = sorted(method.unsupported_filters)
@@ -164,8 +165,16 @@ def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method:
         f"def {name}(filters: Mapping[str, Any], sort_by: str | None, sort_order: str | None) -> QueryPlan:",
         f'    """{py_docline(title)} arguments for {method.tool}; rejects what {py_docline(title)} cannot do, before any request."""',
         f"    tool = {method.tool!r}",
+    ]
+    for index, _case in enumerate(method.cases):
+        when = mappers.case_names[(prefix(resource), "list", index)]
+        lines += [f"    if _m.{when}(filters, {{}}):",
+                  f"        chosen = plan_{prefix(resource)}_case{index + 1}(filters, sort_by, sort_order)",
+                  f"        chosen.spec = {prefix(resource).upper()}_LIST_CASE{index + 1}",
+                  "        return chosen"]
+    lines += [
         f"    check_filters(tool, filters, frozenset({supported!r}), frozenset({unsupported!r}), {title!r})",
-        f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), 'list')]}({{}}, {{}}))",
+        f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), variant)]}({{}}, {{}}))",
         "    plan.filters = {k: v for k, v in filters.items() if v is not None}",
     ]
     if method.query:
@@ -237,8 +246,8 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
         for variant, method in (v for m in resource.methods for v in reversed(method_variants(m))):
             plan = "None"
             if method.kind == "list":
-                blocks.append(_plan_function(connector, resource, method, mappers, module))
-                plan = f"plan_{key}"
+                blocks.append(_plan_function(connector, resource, method, mappers, module, variant))
+                plan = f"plan_{key}{variant.removeprefix('list')}"
             befores = []
             for step in method.before:
                 step_fn, when_fn = mappers.before_names[(key, variant, step.name)]

@@ -57,7 +57,11 @@ def _list_input(connector: ir.Connector, resource: u.UnifiedResource, method: u.
     filters = ir.thaw(resource.model.filters)
     props: dict[str, Any] = {}
     required: list[str] = []
-    for q in method.query:
+    main = {q.filter for q in method.query}
+    extra = [q for c in method.cases for q in c.method.query if q.filter not in main]
+    for q in [*method.query, *extra]:
+        if q.filter in props:
+            continue
         schema = dict(filters[q.filter])
         if isinstance(q, u.QueryParam):
             if q.allowed is not None:
@@ -66,7 +70,7 @@ def _list_input(connector: ir.Connector, resource: u.UnifiedResource, method: u.
                 accepted += [a for a in q.allowed if a not in mapped.values() and a not in accepted]
                 schema.pop("x-known-values", None)
                 schema["enum"] = accepted
-            if q.required:
+            if q.required and q.filter in main:
                 required.append(q.filter)
         else:
             schema["description"] = (

@@ -424,6 +424,8 @@ class QueryPlan:
     """The arguments the scan set to get its order (a sort must agree with them)."""
     filters: dict[str, Any] = field(default_factory=dict)
     """The unified filters given (response mappings read them as `context.input`)."""
+    spec: MethodSpec | None = None
+    """The list's case chosen from the filters, when not the list itself."""
 
 
 def reject(tool: str, filter_name: str, message: str) -> UnsupportedFilterError:
@@ -898,6 +900,7 @@ class SyncRunner:
     def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
+        spec = plan.spec or spec
         args = page_args(spec, plan, cursor, limit)
         raw = self.client.invoke(spec.operation, args)
         return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)
@@ -960,6 +963,7 @@ class AsyncRunner:
     async def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
+        spec = plan.spec or spec
         args = page_args(spec, plan, cursor, limit)
         raw = await self.client.invoke(spec.operation, args)
         return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)

@@ -57,6 +57,7 @@ __all__ = [
     "ticketing_tickets_create_request",
     "ticketing_tickets_delete_request",
     "ticketing_tickets_get_request",
+    "ticketing_tickets_list_case1_request",
     "ticketing_tickets_list_request",
     "ticketing_tickets_update_request",
     "ticketing_user_from_zendesk",
@@ -893,6 +894,13 @@ def ticketing_tickets_list_request(
     return _compact({}, False) or {}
 
 
+def ticketing_tickets_list_case1_request(
+    body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> dict[str, Any]:
+    "Arguments of zendesk_views_list_tickets for list_all_unified_ticketing_tickets."
+    return _compact({}, False) or {}
+
+
 def ticketing_tickets_get_request(
     body: Mapping[str, Any], ctx: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -969,6 +977,11 @@ def ticketing_tickets_delete_request(
 ) -> dict[str, Any]:
     "Arguments of delete_a_zendesk_ticket_by_id for delete_a_unified_ticketing_ticket_by_id."
     return _compact({"ticket_id": _in_int(body.get("id"), "id")}, False) or {}
+
+
+def ticketing_tickets_list_case1_when(body: Mapping[str, Any], ctx: Mapping[str, Any]) -> Any:
+    "Whether case 1 of list_all_unified_ticketing_tickets runs: `collection_id`."
+    return body.get("collection_id")
 
 
 def ticketing_user_from_zendesk(

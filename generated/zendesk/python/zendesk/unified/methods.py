@@ -231,7 +231,7 @@ def plan_ticketing_teams(
     return plan
 
 
-def plan_ticketing_tickets(
+def plan_ticketing_tickets_case1(
     filters: Mapping[str, Any], sort_by: str | None, sort_order: str | None
 ) -> QueryPlan:
     """Zendesk Support arguments for list_all_unified_ticketing_tickets; rejects what Zendesk Support cannot do, before any request."""
@@ -239,11 +239,78 @@ def plan_ticketing_tickets(
     check_filters(
         tool,
         filters,
+        frozenset(["collection_id", "updated_after"]),
+        frozenset(
+            [
+                "assignee_id",
+                "contact_id",
+                "created_after",
+                "ids",
+                "priority",
+                "status",
+                "tag_id",
+                "team_id",
+            ]
+        ),
+        "Zendesk Support",
+    )
+    plan = QueryPlan(_m.ticketing_tickets_list_case1_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
+    value: Any = None
+    value = filters.get("collection_id")
+    if value is None:
+        raise InvalidArgumentsError(
+            tool, {"collection_id": ["is required: Zendesk Support lists one at a time"]}
+        )
+    value = q_int(tool, "collection_id", value)
+    plan.args["view_id"] = value
+    value = filters.get("updated_after")
+    if value is not None:
+        q_scan(
+            tool,
+            plan,
+            "updated_after",
+            value,
+            {"sort_by": "updated_at", "sort_order": "desc"},
+            ("updated_at",),
+            ">=",
+        )
+    if sort_by is not None:
+        q_sort(
+            tool,
+            plan,
+            "sort_by",
+            sort_by,
+            sort_order,
+            {
+                "created_at": ("created_at", "created_at"),
+                "updated_at": ("updated_at", "updated_at"),
+            },
+            frozenset([]),
+            "Zendesk Support",
+            direction=("sort_order", ("asc", "desc")),
+        )
+    elif sort_order is not None:
+        raise InvalidArgumentsError(tool, {"sort_order": ["needs sort_by"]})
+    return plan
+
+
+def plan_ticketing_tickets(
+    filters: Mapping[str, Any], sort_by: str | None, sort_order: str | None
+) -> QueryPlan:
+    """Zendesk Support arguments for list_all_unified_ticketing_tickets; rejects what Zendesk Support cannot do, before any request."""
+    tool = "list_all_unified_ticketing_tickets"
+    if _m.ticketing_tickets_list_case1_when(filters, {}):
+        chosen = plan_ticketing_tickets_case1(filters, sort_by, sort_order)
+        chosen.spec = TICKETING_TICKETS_LIST_CASE1
+        return chosen
+    check_filters(
+        tool,
+        filters,
         frozenset(["updated_after"]),
         frozenset(
             [
                 "assignee_id",
-                "collection_id",
                 "contact_id",
                 "created_after",
                 "ids",
@@ -749,6 +816,23 @@ TICKETING_TEAMS_DELETE = MethodSpec(
     reread=None,
 )
 
+TICKETING_TICKETS_LIST_CASE1 = MethodSpec(
+    tool="list_all_unified_ticketing_tickets",
+    kind="list",
+    operation="zendesk_views_list_tickets",
+    request=_m.ticketing_tickets_list_case1_request,
+    response=_m.ticketing_ticket_from_zendesk,
+    model=UnifiedTicket,
+    inputs=(),
+    required=(),
+    before=(),
+    plan=plan_ticketing_tickets_case1,
+    flatten=None,
+    reread=None,
+    cursor_arg="page[after]",
+    limit_arg="page[size]",
+)
+
 TICKETING_TICKETS_LIST = MethodSpec(
     tool="list_all_unified_ticketing_tickets",
     kind="list",
@@ -764,6 +848,7 @@ TICKETING_TICKETS_LIST = MethodSpec(
     reread=None,
     cursor_arg="page[after]",
     limit_arg="page[size]",
+    cases=((_m.ticketing_tickets_list_case1_when, TICKETING_TICKETS_LIST_CASE1),),
 )
 
 TICKETING_TICKETS_GET = MethodSpec(

@@ -572,9 +572,9 @@ class TicketingTickets:
     ) -> SyncUnifiedPager[UnifiedTicket]:
         """UnifiedTicket records, lazily page by page (list_all_zendesk_tickets).
 
-        `updated_after` reads tickets most recently changed first (`sort=-updated_at`) and stops at the first older one. Zendesk's ticket list takes no status, requester, group or tag filter; those are rejected (Zendesk search answers them).
+        `updated_after` reads tickets most recently changed first (`sort=-updated_at`) and stops at the first older one. `collection_id` lists the tickets of that view. Zendesk's ticket list takes no status, requester, group or tag filter; those are rejected.
 
-        Not available from Zendesk Support (raise UnsupportedFilterError): created_after, contact_id, collection_id, ids, status, priority, assignee_id, team_id, tag_id.
+        Not available from Zendesk Support (raise UnsupportedFilterError): created_after, contact_id, ids, status, priority, assignee_id, team_id, tag_id.
 
         Cannot sort by: created_at.
         """
@@ -1505,9 +1505,9 @@ class AsyncTicketingTickets:
     ) -> AsyncUnifiedPager[UnifiedTicket]:
         """UnifiedTicket records, lazily page by page (list_all_zendesk_tickets).
 
-        `updated_after` reads tickets most recently changed first (`sort=-updated_at`) and stops at the first older one. Zendesk's ticket list takes no status, requester, group or tag filter; those are rejected (Zendesk search answers them).
+        `updated_after` reads tickets most recently changed first (`sort=-updated_at`) and stops at the first older one. `collection_id` lists the tickets of that view. Zendesk's ticket list takes no status, requester, group or tag filter; those are rejected.
 
-        Not available from Zendesk Support (raise UnsupportedFilterError): created_after, contact_id, collection_id, ids, status, priority, assignee_id, team_id, tag_id.
+        Not available from Zendesk Support (raise UnsupportedFilterError): created_after, contact_id, ids, status, priority, assignee_id, team_id, tag_id.
 
         Cannot sort by: created_at.
         """
