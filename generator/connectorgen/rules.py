@@ -922,10 +922,11 @@ def _suggest(value: str, candidates: set[str]) -> str:
 class SandboxSite:
     """The sandbox file and the collections the sandbox derives from the rest of the definition."""
 
-    def __init__(self, source: SourceFile, collections: dict[str, set[str]]) -> None:
+    def __init__(self, source: SourceFile, collections: dict[str, set[str]], props: dict[str, dict[str, Any]]) -> None:
         self.source = source
         self.data: dict[str, Any] = source.data
         self.collections = collections
+        self.props = props
 
     def diag(self, rule_id: str, message: str, at: JsonPath, hint: str = "") -> Diagnostic:
         return self.source.diagnostic(rule_id, message, at, hint)
@@ -948,11 +949,13 @@ def _sandbox_site(ctx: RuleContext) -> SandboxSite | None:
         except Exception:  # the definition's own errors are reported by the other rules
             plan = None
         if plan is not None:
-            collections = {}
+            collections: dict[str, set[str]] = {}
+            schemas: dict[str, dict[str, Any]] = {}
             for name, col in plan["collections"].items():
                 props = ctx.registry.get(col["schema"], {}).get("properties")
-                collections[name] = set(props) if isinstance(props, dict) else set()
-            site = SandboxSite(source, collections)
+                schemas[name] = props if isinstance(props, dict) else {}
+                collections[name] = set(schemas[name])
+            site = SandboxSite(source, collections, schemas)
     ctx._sandbox_site = site  # type: ignore[attr-defined]
     return site if isinstance(site, SandboxSite) else None
 
@@ -1110,3 +1113,60 @@ def _sandbox_ref_cycle(ctx: RuleContext) -> Iterator[Diagnostic]:
         yield site.diag("sandbox-ref-cycle", f"seed collections refer to each other in a cycle: {' -> '.join(cycle)}",
                         ("seed", "collections", cycle[0]),
                         "write one side's objects as literal records, or drop one `ref`/`sample`")
+
+
+#: JSON types each generator always produces (the others depend on their values).
+SANDBOX_GENERATOR_TYPES = {
+    "template": {"string"}, "render": {"string"}, "hex": {"string"}, "days_ago": {"string"},
+    "after": {"string"}, "int": {"integer"}, "sequence": {"integer"}, "nested_id": {"integer"},
+    "float": {"number"}, "bool": {"boolean"}, "list": {"array"}, "items": {"array"}, "sample": {"array"},
+    "object": {"object"}, "file": {"object"},
+}
+
+
+def _schema_types(registry: dict[str, Any], schema: Any, depth: int = 0) -> set[str] | None:
+    """The JSON types a schema allows, None when it does not say (any)."""
+    schema = resolve_schema(registry, schema)
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    found: set[str] = set()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        found.add(declared)
+    elif isinstance(declared, list):
+        found.update(t for t in declared if isinstance(t, str))
+    for key in ("anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            inner = _schema_types(registry, branch, depth + 1)
+            if inner is None:
+                return None
+            found |= inner
+    if not found:
+        return None
+    if "integer" in found:
+        found.add("number")
+    return found
+
+
+@rule("sandbox-field-type", "A field generator always makes a value of a type the field's schema does not allow.")
+def _sandbox_field_type(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    for collection, at, recipe in _recipes(site):
+        props = site.props.get(collection) or {}
+        for field_name, spec in (recipe.get("fields") or {}).items():
+            if field_name not in props or not isinstance(spec, dict):
+                continue
+            kinds = [k for k in SANDBOX_GENERATORS if k in spec]
+            makes = SANDBOX_GENERATOR_TYPES.get(kinds[0]) if len(kinds) == 1 else None
+            allowed = _schema_types(ctx.registry, props[field_name])
+            if makes is None or allowed is None or makes & allowed:
+                continue
+            if makes == {"integer"} and "number" in allowed:
+                continue
+            yield site.diag("sandbox-field-type",
+                            f"'{kinds[0]}' makes {'/'.join(sorted(makes))} values but '{collection}.{field_name}' "
+                            f"is {'/'.join(sorted(allowed - {'number'} if 'integer' in allowed else allowed))}",
+                            (*at, "fields", field_name),
+                            "use a generator of the field's type (e.g. `copy` to reuse another field's value)")
