@@ -138,3 +138,14 @@ def test_public_reply_and_internal_note_are_comments_with_flags(commenting: Any)
     assert (listed[reply.id].is_internal, listed[note.id].is_internal) == (False, True)
     assert {c.ticket.id for c in listed.values() if c.ticket is not None} == {ticket.id}
     assert all(c.author is None or c.author.type in ("user", "contact", "system") for c in listed.values())
+
+
+def test_tool_pages_follow_each_connector_paginator(unified: Any, connector: Connector) -> None:
+    tools = _import(connector, ".unified")
+    first = tools.invoke_unified(unified, "list_all_unified_ticketing_tickets", {"limit": 2})
+    assert len(first["result"]) == 2 and isinstance(first["next_cursor"], str)
+    second = tools.invoke_unified(unified, "list_all_unified_ticketing_tickets",
+                                  {"limit": 2, "cursor": first["next_cursor"]})
+    assert len(second["result"]) == 2
+    assert not {r["id"] for r in first["result"]} & {r["id"] for r in second["result"]}
+    assert all(isinstance(r["id"], str) and r["remote_data"]["id"] == int(r["id"]) for r in second["result"])
