@@ -54,6 +54,10 @@ out["updated"] = [type(updated).__name__, updated.status]
 out["got"] = [type(got).__name__, got.id == created.id, got.subject, got.status]
 out["sent"] = [[m, p.replace(str(created.id), "{id}"), b] for m, p, b in sent]
 out["invoke_get"] = client.invoke("get_envdemo_ticket", {"ticket_id": created.id})
+with_users = client.invoke("get_envdemo_ticket", {"ticket_id": created.id, "include": ["users"]})
+out["invoke_get_users"] = [with_users["result"]["id"] == created.id, [u["id"] for u in with_users["included"]["users"]]]
+first = client.tickets.list(per_page=2).first_page()
+out["total"] = [first.total, first.to_dict()["total"], client.invoke("list_envdemo_tickets", {"per_page": 2})["total"]]
 out["all"] = sorted(t.id for t in client.tickets.list(per_page=100))
 out["sync"] = [t.id for t in client.tickets.list()]
 pages = list(client.tickets.list(include=["users"]).pages())
@@ -172,6 +176,13 @@ def test_get_create_update_return_the_inner_typed_object(probed: dict[str, Any])
     assert probed["async_get"] == ["Ticket", "Broken lamp"]
     assert probed["invoke_get"]["subject"] == "Broken lamp"  # invoke() unwraps too
     assert "ticket" not in probed["invoke_get"]
+    # asked for side-loads, invoke() keeps them beside the object
+    assert probed["invoke_get_users"] == [True, [probed["created"][2]]]
+
+
+def test_list_pages_carry_the_total(probed: dict[str, Any]) -> None:
+    count = len(probed["all"])
+    assert probed["total"] == [count, count, count]
 
 
 def test_bodies_are_sent_wrapped_exactly(probed: dict[str, Any]) -> None:
@@ -241,6 +252,10 @@ def test_mcp_tools_file_documents_wrapping_and_side_loads(generated: Path) -> No
     listing = tools["list_envdemo_tickets"]["outputSchema"]
     assert listing["properties"]["included"]["properties"]["users"]["items"] == {"$ref": "#/$defs/User"}
     assert document["routing"]["create_envdemo_ticket"]["wrap_key"] == "ticket"
+    assert listing["properties"]["total"]["type"] == ["integer", "null"]
+    getting = tools["get_envdemo_ticket"]["outputSchema"]
+    assert getting["anyOf"][0] == {"type": "object", "$ref": "#/$defs/Ticket"}
+    assert sorted(getting["anyOf"][1]["properties"]) == ["included", "result"]
     assert "ticket" not in tools["create_envdemo_ticket"]["inputSchema"]["properties"]
 
 
@@ -252,8 +267,9 @@ def test_openapi_is_valid_and_shows_the_wrappers(generated: Path) -> None:
     ops = {op["operationId"]: op for item in doc["paths"].values() for op in item.values()
            if isinstance(op, dict) and "operationId" in op}
     get = ops["get_envdemo_ticket"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert get == {"type": "object", "properties": {"ticket": {"$ref": "#/components/schemas/Ticket"}},
-                   "required": ["ticket"]}
+    assert get["required"] == ["ticket"]
+    assert get["properties"]["ticket"] == {"$ref": "#/components/schemas/Ticket"}
+    assert get["properties"]["users"]["items"] == {"$ref": "#/components/schemas/User"}
     body = ops["create_envdemo_ticket"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"type": "object", "properties": {"ticket": {"$ref": "#/components/schemas/TicketInput"}},
                     "required": ["ticket"]}

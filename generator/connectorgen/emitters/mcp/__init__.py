@@ -157,13 +157,18 @@ def tool_output_schema(op: ir.Operation) -> dict[str, Any] | None:
     schema = ir.thaw(response.schema)
     included = _included_schema(response)
     if not response.envelope.is_list:
-        if included is not None:  # the (unwrapped) object and its side-loads, apart
-            return {"type": "object", "properties": {"result": schema, "included": included},
-                    "required": ["result", "included"]}
-        if ir.ref_name(schema):
-            return {"type": "object", **schema}
-        return schema if schema.get("type") == "object" else {"type": "object", "allOf": [schema]}
+        plain = {"type": "object", **schema} if ir.ref_name(schema) else (
+            schema if schema.get("type") == "object" else {"type": "object", "allOf": [schema]}
+        )
+        if included is not None:  # when side-loads were asked for: the object and them, apart
+            apart = {"type": "object", "properties": {"result": schema, "included": included},
+                     "required": ["result", "included"]}
+            return {"type": "object", "anyOf": [plain, apart]}
+        return plain
     properties: dict[str, Any] = {"result": {"type": "array", "items": schema}}
+    paginator = response.envelope.paginator
+    if paginator is not None and paginator.total_path:
+        properties["total"] = {"type": ["integer", "null"], "description": "How many items the whole list has."}
     if included is not None:
         properties["included"] = included
     if response.envelope.paginator is not None:
