@@ -70,7 +70,7 @@ def _start(*args: str) -> tuple[subprocess.Popen[bytes], str, float]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{url}/_sandbox", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/_sandbox", auth=AUTH, timeout=1).status_code == 200:
                 break
         except httpx.TransportError:
             pass

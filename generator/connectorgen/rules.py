@@ -6,12 +6,14 @@ diagnostics. Every rule has a failing fixture under `tests/fixtures/rules/<rule-
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import keyword
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jsonschema
@@ -922,10 +924,11 @@ def _suggest(value: str, candidates: set[str]) -> str:
 class SandboxSite:
     """The sandbox file and the collections the sandbox derives from the rest of the definition."""
 
-    def __init__(self, source: SourceFile, collections: dict[str, set[str]]) -> None:
+    def __init__(self, source: SourceFile, collections: dict[str, set[str]], props: dict[str, dict[str, Any]]) -> None:
         self.source = source
         self.data: dict[str, Any] = source.data
         self.collections = collections
+        self.props = props
 
     def diag(self, rule_id: str, message: str, at: JsonPath, hint: str = "") -> Diagnostic:
         return self.source.diagnostic(rule_id, message, at, hint)
@@ -948,11 +951,13 @@ def _sandbox_site(ctx: RuleContext) -> SandboxSite | None:
         except Exception:  # the definition's own errors are reported by the other rules
             plan = None
         if plan is not None:
-            collections = {}
+            collections: dict[str, set[str]] = {}
+            schemas: dict[str, dict[str, Any]] = {}
             for name, col in plan["collections"].items():
                 props = ctx.registry.get(col["schema"], {}).get("properties")
-                collections[name] = set(props) if isinstance(props, dict) else set()
-            site = SandboxSite(source, collections)
+                schemas[name] = props if isinstance(props, dict) else {}
+                collections[name] = set(schemas[name])
+            site = SandboxSite(source, collections, schemas)
     ctx._sandbox_site = site  # type: ignore[attr-defined]
     return site if isinstance(site, SandboxSite) else None
 
@@ -1097,6 +1102,19 @@ def _sandbox_generator(ctx: RuleContext) -> Iterator[Diagnostic]:
         if "weights" in gen and isinstance(gen.get("choice"), list) and len(gen["weights"]) != len(gen["choice"]):
             yield site.diag("sandbox-generator", "`weights` needs one weight per `choice` value", (*at, "weights"),
                             "give as many weights as choices, in the same order")
+        for key in ("int", "float", "days_ago", "count", "seconds", "minutes", "hours", "days"):
+            bounds = gen.get(key)
+            if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) \
+                    and bounds[0] > bounds[1]:
+                yield site.diag("sandbox-generator", f"`{key}` range [{bounds[0]}, {bounds[1]}] is empty (low > high)",
+                                (*at, key), "write the range as [low, high]")
+        content = (gen.get("file") or {}).get("content_base64") if isinstance(gen.get("file"), dict) else None
+        if isinstance(content, str):
+            try:
+                base64.b64decode(content, validate=True)
+            except ValueError:
+                yield site.diag("sandbox-generator", "`content_base64` is not valid base64", (*at, "file", "content_base64"),
+                                "encode the file's bytes with base64 (e.g. `base64 -w0 FILE`)")
 
 
 @rule("sandbox-ref-cycle", "Seed collections refer to each other in a cycle, so none can be made first.")
@@ -1110,3 +1128,77 @@ def _sandbox_ref_cycle(ctx: RuleContext) -> Iterator[Diagnostic]:
         yield site.diag("sandbox-ref-cycle", f"seed collections refer to each other in a cycle: {' -> '.join(cycle)}",
                         ("seed", "collections", cycle[0]),
                         "write one side's objects as literal records, or drop one `ref`/`sample`")
+
+
+#: JSON types each generator always produces (the others depend on their values).
+SANDBOX_GENERATOR_TYPES = {
+    "template": {"string"}, "render": {"string"}, "hex": {"string"}, "days_ago": {"string"},
+    "after": {"string"}, "int": {"integer"}, "sequence": {"integer"}, "nested_id": {"integer"},
+    "float": {"number"}, "bool": {"boolean"}, "list": {"array"}, "items": {"array"}, "sample": {"array"},
+    "object": {"object"}, "file": {"object"},
+}
+
+
+def _schema_types(registry: dict[str, Any], schema: Any, depth: int = 0) -> set[str] | None:
+    """The JSON types a schema allows, None when it does not say (any)."""
+    schema = resolve_schema(registry, schema)
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    found: set[str] = set()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        found.add(declared)
+    elif isinstance(declared, list):
+        found.update(t for t in declared if isinstance(t, str))
+    for key in ("anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            inner = _schema_types(registry, branch, depth + 1)
+            if inner is None:
+                return None
+            found |= inner
+    if not found:
+        return None
+    if "integer" in found:
+        found.add("number")
+    return found
+
+
+@rule("sandbox-field-type", "A field generator always makes a value of a type the field's schema does not allow.")
+def _sandbox_field_type(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    for collection, at, recipe in _recipes(site):
+        props = site.props.get(collection) or {}
+        for field_name, spec in (recipe.get("fields") or {}).items():
+            if field_name not in props or not isinstance(spec, dict):
+                continue
+            kinds = [k for k in SANDBOX_GENERATORS if k in spec]
+            makes = SANDBOX_GENERATOR_TYPES.get(kinds[0]) if len(kinds) == 1 else None
+            allowed = _schema_types(ctx.registry, props[field_name])
+            if makes is None or allowed is None or makes & allowed:
+                continue
+            if makes == {"integer"} and "number" in allowed:
+                continue
+            yield site.diag("sandbox-field-type",
+                            f"'{kinds[0]}' makes {'/'.join(sorted(makes))} values but '{collection}.{field_name}' "
+                            f"is {'/'.join(sorted(allowed - {'number'} if 'integer' in allowed else allowed))}",
+                            (*at, "fields", field_name),
+                            "use a generator of the field's type (e.g. `copy` to reuse another field's value)")
+
+
+@rule("sandbox-anchor", "The seed anchor is not an ISO 8601 date-time with a UTC offset.")
+def _sandbox_anchor(ctx: RuleContext) -> Iterator[Diagnostic]:
+    source = ctx.raw.sandbox
+    if source is None or source.path not in ctx.raw.structurally_valid:
+        return
+    anchor = (source.data.get("seed") or {}).get("anchor")
+    if anchor is None:
+        return
+    try:
+        parsed = datetime.fromisoformat(str(anchor).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        yield source.diagnostic("sandbox-anchor", f"seed anchor '{anchor}' is not a date-time with an offset",
+                                ("seed", "anchor"), 'write it like "2026-01-12T17:30:00Z"')

@@ -380,7 +380,7 @@ class Planner:
             for prop, schema in props.items():
                 target = ref_target(schema)
                 item = array_item_ref(schema)
-                if target and target in by_schema and prop != "account":
+                if target and target in by_schema and not collections[by_schema[target]]["singleton"]:
                     belongs[prop] = by_schema[target]
                 elif item and item in by_schema:
                     child = collections[by_schema[item]]
@@ -509,6 +509,7 @@ class Planner:
                 "cursor_param": env.paginator.cursor_param if env.paginator else None,
                 "limit_param": env.paginator.limit_param if env.paginator else None,
                 "media_type": env.media_type,
+                "page_paths": self._page_paths(env.page_schema),
             },
             "schema": op.response.schema_name,
             "inline_schema": ir.thaw(op.response.schema)
@@ -565,6 +566,18 @@ class Planner:
             )
             route["filters"] = self._filters(op, schema, source, collections)
         return route
+
+    def _page_paths(self, schema: str | None) -> list[str] | None:
+        """Dotted paths (two levels deep) of a list envelope's page schema, None without one."""
+        if not schema:
+            return None
+        paths = []
+        for name, sub in self.props(schema).items():
+            paths.append(name)
+            resolved = self.resolve(sub)
+            inner = resolved.get("properties") if isinstance(resolved, dict) else None
+            paths.extend(f"{name}.{key}" for key in inner or {})
+        return sorted(paths)
 
     def _handler(
         self,

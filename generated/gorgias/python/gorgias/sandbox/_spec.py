@@ -832,6 +832,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -864,6 +865,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -926,6 +930,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -966,6 +971,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1012,6 +1018,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -1158,6 +1175,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1201,6 +1219,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -1231,6 +1252,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1290,6 +1312,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1341,6 +1364,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -1375,6 +1399,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -1613,6 +1648,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1663,6 +1699,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1716,6 +1753,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -1758,6 +1796,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1836,6 +1875,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1880,6 +1920,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -1935,6 +1978,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -1977,6 +2023,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -2040,6 +2087,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2103,6 +2151,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -2150,6 +2199,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -2355,6 +2415,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2401,6 +2462,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -2531,6 +2603,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2561,6 +2634,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -2603,6 +2677,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2657,6 +2732,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2703,6 +2779,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -2843,6 +2930,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2873,6 +2961,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -2915,6 +3004,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2969,6 +3059,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3015,6 +3106,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -3229,6 +3331,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3270,6 +3373,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -3315,6 +3421,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -3349,6 +3458,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -3391,6 +3501,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3446,6 +3557,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3494,6 +3606,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -3591,6 +3714,17 @@ SPEC = json.loads(
      "meta",
      "next_cursor"
     ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
+    ],
     "prev_cursor_path": [
      "meta",
      "prev_cursor"
@@ -3667,6 +3801,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3713,6 +3848,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -3790,6 +3936,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -3832,6 +3979,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3878,6 +4026,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -3955,6 +4114,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4006,6 +4166,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4064,6 +4225,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -4152,6 +4324,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4193,6 +4366,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -4224,6 +4400,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -4266,6 +4443,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4323,6 +4501,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4371,6 +4550,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -4482,6 +4672,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4514,6 +4705,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4572,6 +4764,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4627,6 +4820,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -4703,6 +4899,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4758,6 +4955,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": "text/csv",
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "csv"
    },
@@ -4813,6 +5011,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -4847,6 +5046,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -4953,6 +5163,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4983,6 +5194,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -5025,6 +5237,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5078,6 +5291,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5129,6 +5343,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5175,6 +5390,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -5262,6 +5488,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5292,6 +5519,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -5334,6 +5562,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5388,6 +5617,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5434,6 +5664,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -5645,6 +5886,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5675,6 +5917,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -5717,6 +5960,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5805,6 +6049,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5849,6 +6094,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -5904,6 +6152,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -5946,6 +6197,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6009,6 +6261,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6066,6 +6319,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -6165,6 +6429,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6222,6 +6487,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6275,6 +6541,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6358,6 +6625,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6421,6 +6689,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6472,6 +6741,9 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "data"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -6530,6 +6802,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6589,6 +6862,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6647,6 +6921,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "bare_array"
    },
@@ -6699,6 +6974,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -6896,6 +7182,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6926,6 +7213,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -6968,6 +7256,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7034,6 +7323,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7080,6 +7370,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -7175,6 +7476,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7205,6 +7507,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -7247,6 +7550,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7311,6 +7615,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7365,6 +7670,17 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "next_cursor"
+    ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
     ],
     "prev_cursor_path": [
      "meta",
@@ -7517,6 +7833,17 @@ SPEC = json.loads(
      "meta",
      "next_cursor"
     ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
+    ],
     "prev_cursor_path": [
      "meta",
      "prev_cursor"
@@ -7651,6 +7978,17 @@ SPEC = json.loads(
      "meta",
      "next_cursor"
     ],
+    "page_paths": [
+     "data",
+     "meta",
+     "meta.next_cursor",
+     "meta.next_items",
+     "meta.prev_cursor",
+     "meta.prev_items",
+     "meta.total_resources",
+     "object",
+     "uri"
+    ],
     "prev_cursor_path": [
      "meta",
      "prev_cursor"
@@ -7776,6 +8114,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7806,6 +8145,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -7848,6 +8188,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7905,6 +8246,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -7947,6 +8289,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": "application/octet-stream",
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "binary"
    },
@@ -8008,6 +8351,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": "application/octet-stream",
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "binary"
    },
