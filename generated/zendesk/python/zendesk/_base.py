@@ -737,6 +737,13 @@ def sideloads_of(
     return out
 
 
+def page_total(data: Any, op: OperationSpec) -> int | None:
+    """The total number of items a list page states (`total_path`), None when it says none."""
+    if op.pagination is None or not op.pagination.total_path:
+        return None
+    return _int(_dig(data, op.pagination.total_path))
+
+
 def decode_model(
     content: bytes,
     model: Any,

@@ -38,6 +38,7 @@ from ._base import (
     decode_model,
     decode_page,
     logger,
+    page_total,
     prepare,
     raw_page,
     server_url,
@@ -599,6 +600,8 @@ class _BaseClient:
                 link=response.headers.get("link"),
             )
             page: dict[str, Any] = {"result": items, "next_cursor": nxt, "prev_cursor": prv}
+            if op.pagination is not None and op.pagination.total_path:
+                page["total"] = page_total(data, op)
             if op.sideloads:
                 page["included"] = sideloads_of(data, op, typed=False, strict=False, where=where)
             return page
@@ -612,8 +615,10 @@ class _BaseClient:
         if env == "empty" or not response.content.strip():
             return {"ok": True, "status": response.status_code}
         data = _base.loads(response.content, where, response.status_code)
-        if op.sideloads:  # the object and the side-loaded objects, apart
-            included = sideloads_of(data, op, typed=False, strict=False, where=where)
+        included = (
+            sideloads_of(data, op, typed=False, strict=False, where=where) if op.sideloads else {}
+        )
+        if included:  # side-loads were asked for: the object and them, apart
             return {"result": unwrap(data, op.response_key), "included": included}
         return unwrap(data, op.response_key)
 
@@ -1091,9 +1096,12 @@ class Zendesk(_BaseClient):
             link=response.headers.get("link"),
         )
         included: dict[str, list[Any]] = {}
-        if op.sideloads:
+        total: int | None = None
+        counted = op.pagination is not None and op.pagination.total_path is not None
+        if op.sideloads or counted:
             where = self._where(prepared)
             data = _base.loads(response.content, where, response.status_code)
+            total = page_total(data, op)
             included = sideloads_of(
                 data,
                 op,
@@ -1102,7 +1110,7 @@ class Zendesk(_BaseClient):
                 where=where,
                 status=response.status_code,
             )
-        return Page(items, nxt, prv, response.status_code, included)
+        return Page(items, nxt, prv, response.status_code, included, total)
 
     def _paginate(
         self,
@@ -1698,9 +1706,12 @@ class AsyncZendesk(_BaseClient):
             link=response.headers.get("link"),
         )
         included: dict[str, list[Any]] = {}
-        if op.sideloads:
+        total: int | None = None
+        counted = op.pagination is not None and op.pagination.total_path is not None
+        if op.sideloads or counted:
             where = self._where(prepared)
             data = _base.loads(response.content, where, response.status_code)
+            total = page_total(data, op)
             included = sideloads_of(
                 data,
                 op,
@@ -1709,7 +1720,7 @@ class AsyncZendesk(_BaseClient):
                 where=where,
                 status=response.status_code,
             )
-        return Page(items, nxt, prv, response.status_code, included)
+        return Page(items, nxt, prv, response.status_code, included, total)
 
     def _paginate(
         self,

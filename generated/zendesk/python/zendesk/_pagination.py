@@ -33,6 +33,8 @@ class Page(Generic[T]):
     prev_cursor: str | None = None
     status_code: int = field(default=200, repr=False)
     included: dict[str, list[Any]] = field(default_factory=dict)
+    total: int | None = None
+    """How many items the whole list has, when the API says so (the paginator's `total_path`)."""
 
     @property
     def has_next_page(self) -> bool:
@@ -45,6 +47,8 @@ class Page(Generic[T]):
             "next_cursor": self.next_cursor,
             "prev_cursor": self.prev_cursor,
         }
+        if self.total is not None:
+            out["total"] = self.total
         if self.included:
             out["included"] = {
                 name: [jsonable(item) for item in items] for name, items in self.included.items()

@@ -521,6 +521,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -563,6 +564,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -615,6 +617,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -697,6 +709,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -744,6 +757,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -832,6 +855,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -862,6 +886,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -908,6 +933,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -1012,6 +1047,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1042,6 +1078,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -1085,6 +1122,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1141,6 +1179,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1185,6 +1224,13 @@ SPEC = json.loads(
     "limit_param": "per_page",
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "end_of_stream",
+     "end_time",
+     "items",
+     "next_page"
+    ],
     "pagination": {
      "end_of_stream_path": [
       "end_of_stream"
@@ -1265,6 +1311,13 @@ SPEC = json.loads(
     "limit_param": "per_page",
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "end_of_stream",
+     "end_time",
+     "items",
+     "next_page"
+    ],
     "pagination": {
      "end_of_stream_path": [
       "end_of_stream"
@@ -1370,6 +1423,16 @@ SPEC = json.loads(
      "meta",
      "after_cursor"
     ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -1463,6 +1526,13 @@ SPEC = json.loads(
     "limit_param": "per_page",
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "end_of_stream",
+     "end_time",
+     "items",
+     "next_page"
+    ],
     "pagination": {
      "end_of_stream_path": [
       "end_of_stream"
@@ -1581,6 +1651,14 @@ SPEC = json.loads(
     "media_type": null,
     "next_cursor_path": [
      "after_cursor"
+    ],
+    "page_paths": [
+     "after_cursor",
+     "after_url",
+     "before_cursor",
+     "before_url",
+     "end_of_stream",
+     "items"
     ],
     "prev_cursor_path": [
      "before_cursor"
@@ -1702,6 +1780,14 @@ SPEC = json.loads(
     "next_cursor_path": [
      "after_cursor"
     ],
+    "page_paths": [
+     "after_cursor",
+     "after_url",
+     "before_cursor",
+     "before_url",
+     "end_of_stream",
+     "items"
+    ],
     "prev_cursor_path": [
      "before_cursor"
     ],
@@ -1801,6 +1887,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1863,6 +1950,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -1939,6 +2036,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -1985,6 +2083,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -2151,6 +2259,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2194,6 +2303,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2246,6 +2356,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -2333,6 +2453,16 @@ SPEC = json.loads(
      "meta",
      "after_cursor"
     ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -2412,6 +2542,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -2507,6 +2647,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2558,6 +2699,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2590,6 +2732,12 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -2641,6 +2789,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -2684,6 +2833,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2747,6 +2897,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2793,6 +2944,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -2930,6 +3091,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -2974,6 +3136,12 @@ SPEC = json.loads(
     "limit_param": "per_page",
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -3099,6 +3267,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3145,6 +3314,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -3276,6 +3455,16 @@ SPEC = json.loads(
      "meta",
      "after_cursor"
     ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -3355,6 +3544,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -3481,6 +3680,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3511,6 +3711,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -3554,6 +3755,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3615,6 +3817,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -3665,6 +3868,12 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -3768,6 +3977,16 @@ SPEC = json.loads(
      "meta",
      "after_cursor"
     ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -3847,6 +4066,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -4028,6 +4257,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4059,6 +4289,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4099,6 +4330,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4130,6 +4362,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4179,6 +4412,12 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -4260,6 +4499,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4307,6 +4547,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -4350,6 +4591,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4452,6 +4694,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4504,6 +4747,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -4601,6 +4854,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -4750,6 +5013,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -4820,6 +5084,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4875,6 +5140,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -4928,6 +5194,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -4984,6 +5251,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5038,6 +5306,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5095,6 +5364,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -5144,6 +5414,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5202,6 +5473,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5262,6 +5534,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5315,6 +5588,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -5447,6 +5730,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "empty"
    },
@@ -5499,6 +5783,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -5579,6 +5873,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -5733,6 +6037,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5773,6 +6078,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5827,6 +6133,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5858,6 +6165,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -5891,6 +6199,12 @@ SPEC = json.loads(
     "limit_param": "per_page",
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "pagination": {
      "end_of_stream_path": null,
      "first_page": 1,
@@ -5983,6 +6297,12 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": [
+     "count",
+     "items",
+     "next_page",
+     "previous_page"
+    ],
     "prev_cursor_path": null,
     "type": "data_list"
    },
@@ -6044,6 +6364,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6087,6 +6408,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6177,6 +6499,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6229,6 +6552,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -6320,6 +6653,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -6448,6 +6791,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6491,6 +6835,7 @@ SPEC = json.loads(
     "limit_param": null,
     "media_type": null,
     "next_cursor_path": null,
+    "page_paths": null,
     "prev_cursor_path": null,
     "type": "object"
    },
@@ -6543,6 +6888,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -6670,6 +7025,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,
@@ -6799,6 +7164,16 @@ SPEC = json.loads(
     "next_cursor_path": [
      "meta",
      "after_cursor"
+    ],
+    "page_paths": [
+     "items",
+     "links",
+     "links.next",
+     "links.prev",
+     "meta",
+     "meta.after_cursor",
+     "meta.before_cursor",
+     "meta.has_more"
     ],
     "pagination": {
      "end_of_stream_path": null,

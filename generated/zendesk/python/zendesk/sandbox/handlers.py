@@ -157,15 +157,18 @@ class Call:
                 order_text=order_text,
                 cursor_param=cursor_param,
             )
-            page["object"] = "list"
-            page["uri"] = self.request_path
+            declared = set(env.get("page_paths") or ())
+            if "object" in declared:
+                page["object"] = "list"
+            if "uri" in declared:
+                page["uri"] = self.request_path
             _set(page, env["items_path"] or ["data"], [render(i) for i in chunk])
             if env.get("next_cursor_path"):
                 _set(page, env["next_cursor_path"], nxt)
             if env.get("prev_cursor_path"):
                 _set(page, env["prev_cursor_path"], prv)
             meta_path = (env.get("next_cursor_path") or ["meta", "x"])[:-1]
-            if meta_path:
+            if meta_path and ".".join([*meta_path, "total_resources"]) in declared:
                 _set(page, [*meta_path, "total_resources"], len(items))
             if pagination:  # a cursor that also says whether more follows, and the next URL
                 if pagination.get("has_more_path"):

@@ -12,9 +12,10 @@ schema, so a connector without a sandbox definition is served with made-up data 
 from __future__ import annotations
 
 import base64
-import copy
+import json
 import random
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,10 +53,38 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 GENERIC_COUNT = 8
 
 
-def _lookup(context: dict[str, Any], path: str) -> Any:
+class _Scope:
+    """Where generators look names up: the object being built, then its context (`parent`,
+    `index`), innermost first, without merging dicts."""
+
+    __slots__ = ("layers",)
+
+    def __init__(self, *layers: dict[str, Any]) -> None:
+        self.layers = layers
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for layer in self.layers:
+            if key in layer:
+                return layer[key]
+        return default
+
+    def push(self, layer: dict[str, Any]) -> _Scope:
+        return _Scope(layer, *self.layers)
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON data (faster than copy.deepcopy, which seeding would spend most time in)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _lookup(context: dict[str, Any] | _Scope, path: str) -> Any:
     node: Any = context
     for part in path.split("."):
-        if isinstance(node, dict):
+        if isinstance(node, (dict, _Scope)):
             node = node.get(part)
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
@@ -81,6 +110,12 @@ class Seeder:
         self.vocabulary: dict[str, list[Any]] = self.definition.get("vocabulary") or {}
         self.filled: set[str] = set()
         self.sequences: dict[str, int] = {}
+        self.candidates: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
+        self.kinds: dict[int, str] = {}
+        self.blanks: dict[str, dict[str, Any]] = {}
+        self.dispatch: dict[str, Callable[[dict[str, Any], Any, _Scope, str], Any]] = {
+            kind: getattr(self, f"g_{kind}") for kind in GENERATORS
+        }
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -104,9 +139,14 @@ class Seeder:
             del obj[name]
         if "id" in col.props and obj.get("id") is None and not col.singleton:
             obj["id"] = col.allocate()
-        for name, schema in col.props.items():
+        blanks = self.blanks.get(col.name)
+        if blanks is None:
+            blanks = self.blanks[col.name] = {
+                name: S.blank_value(schema) for name, schema in col.props.items()
+            }
+        for name, blank in blanks.items():
             if name not in obj:
-                obj[name] = S.blank_value(schema)
+                obj[name] = _copy(blank)
         if "uri" in col.props:
             obj["uri"] = self.store.uri(col, obj, scope)
         col.put(obj, scope)
@@ -130,12 +170,15 @@ class Seeder:
             if target is None:
                 continue
             for record in recipe.get("records") or []:
-                self.finish(target, copy.deepcopy(record))
+                self.finish(target, _copy(record))
             generate = recipe.get("generate")
             if generate:
                 self.generate(target, generate, self.n(int(generate.get("count", 0))), None, ())
         for name, col in store.collections.items():
-            if name not in self.filled and not col.scoped:
+            if name not in self.filled and not col.scoped and not col.spec.get("parent_fields"):
+                self.generic(col)
+        for name, col in store.collections.items():  # then those whose objects point at others
+            if name not in self.filled:
                 self.generic(col)
 
     def generate(
@@ -149,11 +192,11 @@ class Seeder:
         fields: dict[str, Any] = recipe.get("fields") or {}
         for index in range(count):
             obj: dict[str, Any] = {}
-            context = {"parent": parent, "index": index}
+            here = _Scope(obj, {"parent": parent, "index": index})
             if "id" in col.props and not col.singleton and "id" not in fields:
                 obj["id"] = col.allocate()
             for name, spec in fields.items():
-                obj[name] = self.value(spec, obj, context, col.name)
+                obj[name] = self.value(spec, here, col.name)
             helpers = {k: v for k, v in obj.items() if k.startswith("_")}
             made = self.finish(col, obj, scope)
             self.children(col, recipe, {**helpers, **made})
@@ -165,19 +208,19 @@ class Seeder:
                 continue
             if "probability" in child and self.rng.random() >= float(child["probability"]):
                 continue
-            count = self._count(child.get("count", 1), parent)
+            count = self._count(child.get("count", 1), _Scope({"parent": parent, "index": 0}))
             scope = (col.name, parent.get("id")) if target.scoped else ()
             self.generate(target, child, count, parent, scope)
 
-    def _count(self, spec: Any, parent: dict[str, Any]) -> int:
+    def _count(self, spec: Any, scope: _Scope) -> int:
         if isinstance(spec, int):
             return spec
         if isinstance(spec, list):
             return self.rng.randint(int(spec[0]), int(spec[-1]))
-        value = self.value(spec, {}, {"parent": parent, "index": 0}, "")
+        value = self.value(spec, scope, "")
         return int(value) if isinstance(value, (int, float)) else 0
 
-    def _matches(self, when: Any, obj: dict[str, Any]) -> bool:
+    def _matches(self, when: Any, obj: dict[str, Any] | _Scope) -> bool:
         if not when:
             return True
         for path, wanted in when.items():
@@ -191,100 +234,116 @@ class Seeder:
 
     # --- field generators -------------------------------------------------------------------
 
-    def value(
-        self, spec: Any, obj: dict[str, Any], context: dict[str, Any], collection: str
-    ) -> Any:
+    def value(self, spec: Any, scope: _Scope, collection: str) -> Any:
         if not isinstance(spec, dict):
-            return copy.deepcopy(spec)
-        scope = {**context, **obj}
+            return _copy(spec)
         if "when" in spec and not self._matches(spec["when"], scope):
-            return self.value(spec.get("otherwise"), obj, context, collection)
+            return self.value(spec.get("otherwise"), scope, collection)
         if "null_rate" in spec and self.rng.random() < float(spec["null_rate"]):
             return None
-        kind = next((k for k in GENERATORS if k in spec), None)
+        kind = self.kinds.get(id(spec))
         if kind is None:
-            raise ValueError(f"not a field generator: {sorted(spec)}")
-        arg = spec[kind]
-        if kind == "const":
-            return copy.deepcopy(arg)
-        if kind == "choice":
-            weights = spec.get("weights")
-            return copy.deepcopy(
-                self.rng.choices(arg, weights=weights)[0] if weights else self.rng.choice(arg)
-            )
-        if kind == "pick":
-            words = self.vocabulary.get(arg) or [None]
-            return copy.deepcopy(self.rng.choice(words))
-        if kind == "one_of":
-            found = _lookup(scope, arg)
-            return (
-                copy.deepcopy(self.rng.choice(found)) if isinstance(found, list) and found else None
-            )
-        if kind == "template":
-            return self.template(str(arg), scope, bool(spec.get("lower")))
-        if kind == "render":
-            text = _lookup(scope, str(arg))
-            return (
-                self.template(text, scope, bool(spec.get("lower")))
-                if isinstance(text, str)
-                else None
-            )
-        if kind == "nested_id":
-            return self.store.nested_id()
-        if kind == "ref":
-            return self.ref(arg, spec, scope)
-        if kind == "sample":
-            return self.sample(arg, spec, scope)
-        if kind == "days_ago":
-            low, high = _range(arg)
-            return self.iso(self.before_anchor(high, low))
-        if kind == "after":
-            start = _lookup(scope, str(arg))
-            if not isinstance(start, str):
-                return None
-            seconds = 0.0
-            for unit, size in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400)):
-                if unit in spec:
-                    low, high = _range(spec[unit])
-                    seconds += self.rng.uniform(low, high) * size
-            moment = S.parse_datetime(start) + timedelta(seconds=seconds)
-            if spec.get("cap") and moment > self.anchor:
-                moment = self.anchor
-            return self.iso(moment)
-        if kind == "sequence":
-            key = f"{collection}.{id(spec)}"
-            current = self.sequences.get(key, int(arg))
-            self.sequences[key] = current + 1
-            return current
-        if kind == "int":
-            low, high = _range(arg)
-            return self.rng.randint(int(low), int(high))
-        if kind == "float":
-            low, high = _range(arg)
-            return round(self.rng.uniform(low, high), int(spec.get("digits", 2)))
-        if kind == "bool":
-            return self.rng.random() < float(arg)
-        if kind == "copy":
-            return copy.deepcopy(_lookup(scope, str(arg)))
-        if kind == "object":
-            out: dict[str, Any] = {}
-            for name, sub in arg.items():
-                out[name] = self.value(sub, {**obj, **out}, context, collection)
-            return {k: v for k, v in out.items() if not k.startswith("_")}
-        if kind == "list":
-            count = self._count(spec.get("count", [0, 2]), obj)
-            return [self.value(arg, obj, {**context, "item": i}, collection) for i in range(count)]
-        if kind == "items":
-            values = [self.value(item, obj, context, collection) for item in arg]
-            return [v for v in values if v is not None]
-        if kind == "file":
-            return self.file(arg, scope)
-        if kind == "cycle":
-            return copy.deepcopy(arg[int(context.get("index") or 0) % len(arg)])
-        # hex
+            kind = next((k for k in GENERATORS if k in spec), None)
+            if kind is None:
+                raise ValueError(f"not a field generator: {sorted(spec)}")
+            self.kinds[id(spec)] = kind
+        return self.dispatch[kind](spec, spec[kind], scope, collection)
+
+    def g_const(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return _copy(arg)
+
+    def g_choice(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        weights = spec.get("weights")
+        return _copy(self.rng.choices(arg, weights=weights)[0] if weights else self.rng.choice(arg))
+
+    def g_pick(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return _copy(self.rng.choice(self.vocabulary.get(arg) or [None]))
+
+    def g_one_of(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        found = _lookup(scope, arg)
+        return _copy(self.rng.choice(found)) if isinstance(found, list) and found else None
+
+    def g_template(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.template(str(arg), scope, bool(spec.get("lower")))
+
+    def g_render(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        text = _lookup(scope, str(arg))
+        return (
+            self.template(text, scope, bool(spec.get("lower"))) if isinstance(text, str) else None
+        )
+
+    def g_nested_id(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.store.nested_id()
+
+    def g_ref(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.ref(arg, spec, scope)
+
+    def g_sample(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.sample(arg, spec, scope)
+
+    def g_days_ago(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        low, high = _range(arg)
+        return self.iso(self.before_anchor(high, low))
+
+    def g_after(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        start = _lookup(scope, str(arg))
+        if not isinstance(start, str):
+            return None
+        seconds = 0.0
+        for unit, size in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400)):
+            if unit in spec:
+                low, high = _range(spec[unit])
+                seconds += self.rng.uniform(low, high) * size
+        moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+        if spec.get("cap") and moment > self.anchor:
+            moment = self.anchor
+        return self.iso(moment)
+
+    def g_sequence(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        key = f"{collection}.{id(spec)}"
+        current = self.sequences.get(key, int(arg))
+        self.sequences[key] = current + 1
+        return current
+
+    def g_int(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        low, high = _range(arg)
+        return self.rng.randint(int(low), int(high))
+
+    def g_float(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        low, high = _range(arg)
+        return round(self.rng.uniform(low, high), int(spec.get("digits", 2)))
+
+    def g_bool(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.rng.random() < float(arg)
+
+    def g_copy(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return _copy(_lookup(scope, str(arg)))
+
+    def g_object(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        out: dict[str, Any] = {}
+        inner = scope.push(out)
+        for name, sub in arg.items():
+            out[name] = self.value(sub, inner, collection)
+        return {k: v for k, v in out.items() if not k.startswith("_")}
+
+    def g_list(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        count = self._count(spec.get("count", [0, 2]), scope)
+        return [self.value(arg, scope.push({"item": i}), collection) for i in range(count)]
+
+    def g_items(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        values = [self.value(item, scope, collection) for item in arg]
+        return [v for v in values if v is not None]
+
+    def g_file(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return self.file(arg, scope)
+
+    def g_cycle(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
+        return _copy(arg[int(scope.get("index") or 0) % len(arg)])
+
+    def g_hex(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
         return f"{self.rng.getrandbits(4 * int(arg)):0{int(arg)}x}"
 
-    def template(self, text: str, scope: dict[str, Any], lower: bool) -> str:
+    def template(self, text: str, scope: _Scope, lower: bool) -> str:
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             found = _lookup(scope, name)
@@ -295,35 +354,40 @@ class Seeder:
         result = PLACEHOLDER.sub(fill, text)
         return result.lower() if lower else result
 
-    def _candidates(
-        self, name: str, spec: dict[str, Any], scope: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def _candidates(self, name: str, spec: dict[str, Any], scope: _Scope) -> list[dict[str, Any]]:
         col = self.store.collections.get(name)
         if col is None:
             return []
-        items = sorted(col.all(None), key=lambda o: (str(type(o.get("id"))), o.get("id") or 0))
         where = spec.get("where")
-        return [o for o in items if self._matches(where, o)] if where else items
+        key = (name, json.dumps(where, sort_keys=True) if where else "")
+        count = col.count()
+        cached = self.candidates.get(key)
+        if cached is not None and cached[0] == count:
+            return cached[1]
+        items = sorted(col.all(None), key=lambda o: (str(type(o.get("id"))), o.get("id") or 0))
+        found = [o for o in items if self._matches(where, o)] if where else items
+        self.candidates[key] = (count, found)
+        return found
 
     def _project(self, obj: dict[str, Any], fields: Any) -> Any:
         if fields is None:
             return obj.get("id")
         if fields == "*":
-            return copy.deepcopy(obj)
-        return {f: copy.deepcopy(obj.get(f)) for f in fields}
+            return _copy(obj)
+        return {f: _copy(obj.get(f)) for f in fields}
 
-    def ref(self, name: str, spec: dict[str, Any], scope: dict[str, Any]) -> Any:
+    def ref(self, name: str, spec: dict[str, Any], scope: _Scope) -> Any:
         items = self._candidates(name, spec, scope)
         if not items:
             return None
         return self._project(self.rng.choice(items), spec.get("fields"))
 
-    def sample(self, name: str, spec: dict[str, Any], scope: dict[str, Any]) -> list[Any]:
+    def sample(self, name: str, spec: dict[str, Any], scope: _Scope) -> list[Any]:
         items = self._candidates(name, spec, scope)
         count = min(len(items), self._count(spec.get("count", [0, 2]), scope))
         return [self._project(o, spec.get("fields")) for o in self.rng.sample(items, k=count)]
 
-    def file(self, spec: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
+    def file(self, spec: dict[str, Any], scope: _Scope) -> dict[str, Any]:
         name = self.template(str(spec.get("name", "file")), scope, False)
         content_type = str(spec.get("content_type", "application/octet-stream"))
         content = base64.b64decode(str(spec.get("content_base64", "")))
@@ -338,17 +402,42 @@ class Seeder:
     # --- collections the definition does not describe ----------------------------------------
 
     def generic(self, col: Collection) -> None:
-        """Objects for a collection without a recipe, made up from its schema."""
+        """Objects for a collection without a recipe, made up from its schema; fields the sandbox
+        knows to point at other collections (parents, `<x>_id`) get ids of existing objects."""
         if col.singleton:
             self.finish(
                 col, {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
             )
             return
+        scope_spec = col.spec.get("scope")
+        if scope_spec:
+            parent = self.store.collections.get(scope_spec["parent"])
+            owners = (
+                sorted(parent.all(), key=lambda o: str(o.get("id")))[:GENERIC_COUNT]
+                if parent
+                else []
+            )
+            for owner in owners:
+                for _ in range(2):
+                    self.finish(col, self.made_up(col), (scope_spec["parent"], owner.get("id")))
+            return
         for _ in range(self.n(GENERIC_COUNT)):
-            obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
-            if "id" in col.props:
-                obj["id"] = col.allocate()
-            self.finish(col, obj)
+            self.finish(col, self.made_up(col))
+
+    def made_up(self, col: Collection) -> dict[str, Any]:
+        obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
+        if "id" in col.props:
+            obj["id"] = col.allocate()
+        links = [
+            (link["field"], link["parent"])
+            for link in (col.spec.get("parent_fields") or {}).values()
+        ]
+        links += list((col.spec.get("id_fields") or {}).items())
+        for field_name, target in links:
+            found = self.ref(target, {}, _Scope({}))
+            if found is not None and field_name in obj:
+                obj[field_name] = found
+        return obj
 
     def word(self, *lists: str) -> str | None:
         for name in lists:
