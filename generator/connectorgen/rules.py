@@ -6,12 +6,14 @@ diagnostics. Every rule has a failing fixture under `tests/fixtures/rules/<rule-
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import keyword
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jsonschema
@@ -1100,6 +1102,19 @@ def _sandbox_generator(ctx: RuleContext) -> Iterator[Diagnostic]:
         if "weights" in gen and isinstance(gen.get("choice"), list) and len(gen["weights"]) != len(gen["choice"]):
             yield site.diag("sandbox-generator", "`weights` needs one weight per `choice` value", (*at, "weights"),
                             "give as many weights as choices, in the same order")
+        for key in ("int", "float", "days_ago", "count", "seconds", "minutes", "hours", "days"):
+            bounds = gen.get(key)
+            if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) \
+                    and bounds[0] > bounds[1]:
+                yield site.diag("sandbox-generator", f"`{key}` range [{bounds[0]}, {bounds[1]}] is empty (low > high)",
+                                (*at, key), "write the range as [low, high]")
+        content = (gen.get("file") or {}).get("content_base64") if isinstance(gen.get("file"), dict) else None
+        if isinstance(content, str):
+            try:
+                base64.b64decode(content, validate=True)
+            except ValueError:
+                yield site.diag("sandbox-generator", "`content_base64` is not valid base64", (*at, "file", "content_base64"),
+                                "encode the file's bytes with base64 (e.g. `base64 -w0 FILE`)")
 
 
 @rule("sandbox-ref-cycle", "Seed collections refer to each other in a cycle, so none can be made first.")
@@ -1170,3 +1185,20 @@ def _sandbox_field_type(ctx: RuleContext) -> Iterator[Diagnostic]:
                             f"is {'/'.join(sorted(allowed - {'number'} if 'integer' in allowed else allowed))}",
                             (*at, "fields", field_name),
                             "use a generator of the field's type (e.g. `copy` to reuse another field's value)")
+
+
+@rule("sandbox-anchor", "The seed anchor is not an ISO 8601 date-time with a UTC offset.")
+def _sandbox_anchor(ctx: RuleContext) -> Iterator[Diagnostic]:
+    source = ctx.raw.sandbox
+    if source is None or source.path not in ctx.raw.structurally_valid:
+        return
+    anchor = (source.data.get("seed") or {}).get("anchor")
+    if anchor is None:
+        return
+    try:
+        parsed = datetime.fromisoformat(str(anchor).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        yield source.diagnostic("sandbox-anchor", f"seed anchor '{anchor}' is not a date-time with an offset",
+                                ("seed", "anchor"), 'write it like "2026-01-12T17:30:00Z"')

@@ -29,6 +29,7 @@ from connectorgen.pipeline import build
 from .conftest import API_KEY, EMAIL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
 ANCHOR = datetime.fromisoformat("2025-06-01T12:00:00+00:00")
 
@@ -341,3 +342,45 @@ def test_the_language_schema_is_valid_and_documents_every_key() -> None:
                 yield from undocumented(sub, f"{at}[{i}]")
 
     assert list(undocumented(schema, "$")) == []
+
+
+def test_gorgias_without_its_sandbox_definition_serves_every_route(tmp_path: Path) -> None:
+    """The real definition minus `sandbox/`: made-up data (children point at existing parents),
+    every GET answers its documented status, no route fails with a 5xx."""
+    from .test_sandbox_routes import _path_values, _required_query
+
+    root = tmp_path / "spec"
+    shutil.copytree(REPO_ROOT / "spec" / "gorgias", root, ignore=shutil.ignore_patterns("sandbox"))
+    connector_yaml = root / "connector.yaml"
+    connector_yaml.write_text(connector_yaml.read_text().replace("import_name: gorgias", "import_name: gorgiasbare"))
+    connector = build(root)
+    assert connector.sandbox is None
+    out = tmp_path / "pkg"
+    for name, text in emit(connector).items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text if isinstance(text, str) else text.decode())
+    (out / "python" / "gorgiasbare" / "__init__.py").write_text("")
+    sys.path.insert(0, str(out / "python"))
+    bare = importlib.import_module("gorgiasbare.sandbox")
+    handle = bare.serve_in_thread(seed=1, rate_limit="off")
+    problems = []
+    try:
+        assert all(count > 0 for count in handle.store.counts().values()), handle.store.counts()
+        with httpx.Client(base_url=handle.base_url, auth=(EMAIL, API_KEY)) as http:
+            for route in handle.app.routes:
+                if route["handler"] in ("raw_url", "file_redirect"):
+                    continue
+                values = _path_values(handle.store, route)
+                assert values is not None, route["tool"]
+                for name in re.findall(r"\{(\w+)\}", route["path"]):
+                    values.setdefault(name, "x")
+                body = {} if route["method"] in ("POST", "PUT", "PATCH") else None
+                response = http.request(
+                    route["method"], route["path"].format(**values), params=_required_query(route), json=body
+                )
+                if response.status_code >= 500 or (route["method"] == "GET" and response.status_code != route["status"]):
+                    problems.append((route["tool"], response.status_code, response.text[:200]))
+    finally:
+        handle.stop()
+    assert problems == []

@@ -149,7 +149,10 @@ class Seeder:
             if generate:
                 self.generate(target, generate, self.n(int(generate.get("count", 0))), None, ())
         for name, col in store.collections.items():
-            if name not in self.filled and not col.scoped:
+            if name not in self.filled and not col.scoped and not col.spec.get("parent_fields"):
+                self.generic(col)
+        for name, col in store.collections.items():  # then those whose objects point at others
+            if name not in self.filled:
                 self.generic(col)
 
     def generate(
@@ -362,15 +365,33 @@ class Seeder:
     # --- collections the definition does not describe ----------------------------------------
 
     def generic(self, col: Collection) -> None:
-        """Objects for a collection without a recipe, made up from its schema."""
+        """Objects for a collection without a recipe, made up from its schema; fields the sandbox
+        knows to point at other collections (parents, `<x>_id`) get ids of existing objects."""
         if col.singleton:
             self.finish(col, {name: self.synth(schema, name, 0) for name, schema in col.props.items()})
             return
+        scope_spec = col.spec.get("scope")
+        if scope_spec:
+            parent = self.store.collections.get(scope_spec["parent"])
+            owners = sorted(parent.all(), key=lambda o: str(o.get("id")))[:GENERIC_COUNT] if parent else []
+            for owner in owners:
+                for _ in range(2):
+                    self.finish(col, self.made_up(col), (scope_spec["parent"], owner.get("id")))
+            return
         for _ in range(self.n(GENERIC_COUNT)):
-            obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
-            if "id" in col.props:
-                obj["id"] = col.allocate()
-            self.finish(col, obj)
+            self.finish(col, self.made_up(col))
+
+    def made_up(self, col: Collection) -> dict[str, Any]:
+        obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
+        if "id" in col.props:
+            obj["id"] = col.allocate()
+        links = [(link["field"], link["parent"]) for link in (col.spec.get("parent_fields") or {}).values()]
+        links += list((col.spec.get("id_fields") or {}).items())
+        for field_name, target in links:
+            found = self.ref(target, {}, _Scope({}))
+            if found is not None and field_name in obj:
+                obj[field_name] = found
+        return obj
 
     def word(self, *lists: str) -> str | None:
         for name in lists:
