@@ -50,14 +50,16 @@ MAPPING_RULES: dict[str, str] = {
     "mapping-operation-kind": "The backing operation does not fit the method (list needs a list response, get/create/update an object).",
     "mapping-bad-expression": "An expression cannot be compiled (jinja2 syntax, unsupported jinja2 node or filter, bad template, bad scan order).",
     "mapping-duplicate-resource": "Two mapping files back the same unified resource.",
+    "mapping-path-filter": "A path argument of a list operation that no unified filter carries (the list cannot be built), or a path filter declared optional.",
+    "mapping-sort-direction": "A sort mapping mixes one value per field with a separate direction parameter (or gives one value per field without it).",
+    "mapping-case-unreachable": "A method case that can never run: its condition repeats an earlier case's, or an earlier case always runs.",
 }
 
 CONVERSIONS = ("string", "integer", "number", "boolean", "datetime", "object")
 EXPR_KINDS = ("from", "const", "coalesce", "template", "concat", "list", "each", "ref", "object", "if", "jinja")
 RESERVED_ROOTS = ("context", "parent")
-#: Values every request context has, besides the results of before-steps.
+#: Values every request context has, besides the connector's server variables and the results of before-steps.
 CONTEXT_VALUES: dict[str, dict[str, Any]] = {
-    "subdomain": {"type": ["string", "null"], "description": "Account subdomain of the client."},
     "base_url": {"type": "string", "description": "Base URL the client talks to."},
 }
 #: jinja2 filters and tests allowed in the escape hatch: name -> (min args, max args) besides the value.
@@ -70,7 +72,22 @@ JINJA_TESTS = ("none", "true", "false", "defined", "undefined", "string", "numbe
 JINJA_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "lteq": "<=", "gteq": ">=", "in": "in", "notin": "not in"}
 ANY: dict[str, Any] = {}
 SCAN_DIRECTION = {">=": "desc", ">": "desc", "<=": "asc", "<": "asc"}
-PAGINATION_ARGS = frozenset({"cursor", "limit"})
+
+
+def pagination_args(op: ir.Operation) -> frozenset[str]:
+    """Arguments of a list operation that carry the page cursor and size (its paginator's)."""
+    paginator = op.response.envelope.paginator
+    if paginator is None:
+        return frozenset()
+    return frozenset(a for a in (paginator.cursor_param, paginator.limit_param) if a)
+
+
+def context_values(connector: ir.Connector) -> dict[str, dict[str, Any]]:
+    """Context values of every mapping: `base_url` and one per server variable of the connector."""
+    out = dict(CONTEXT_VALUES)
+    for variable in connector.server.variables:
+        out[variable.name] = {"type": ["string", "null"], "description": variable.description}
+    return out
 
 
 def _project_path(path: FsPath) -> str:
@@ -382,7 +399,7 @@ class Compiler:
         if parts and parts[0] == "context":
             root = "context"
             if len(parts) < 2 or not isinstance(parts[1], str):
-                self.diag(scope, "mapping-unknown-source", f"'{text}': say which context value, e.g. context.subdomain", at)
+                self.diag(scope, "mapping-unknown-source", f"'{text}': say which context value, e.g. context.base_url", at)
                 return None, None
             name = parts[1]
             if name not in scope.context:
@@ -459,7 +476,7 @@ class Compiler:
         expr: u.Expr = path
         if "map" in raw:
             table = self.value_table(raw["map"], source_schema, scope)
-            self.check_map(raw["map"], table, (*at, "map"), scope, source_schema, target)
+            self.check_map(raw["map"], table, (*at, "map"), scope, source_schema, target, keep=raw.get("keep") or ())
             expr = u.ValueMap(path, table)
         return expr
 
@@ -479,7 +496,7 @@ class Compiler:
         return tuple(out)
 
     def check_map(self, raw_map: dict[str, Any], table: tuple[tuple[Any, Any], ...], at: JsonPath,
-                  scope: Scope, source_schema: Any, target: Any) -> None:
+                  scope: Scope, source_schema: Any, target: Any, keep: Iterable[Any] = ()) -> None:
         target_known = scope.schemas.known_values(target) if target is not None else None
         if target_known is not None:
             for (key, value), raw_key in zip(table, raw_map, strict=True):
@@ -494,12 +511,14 @@ class Compiler:
         if source_known is None:
             return
         keys = {k for k, _ in table}
-        missing = [v for v in source_known if v not in keys and (target_known is None or v not in target_known)]
+        kept = set(keep)
+        missing = [v for v in source_known
+                   if v not in keys and v not in kept and (target_known is None or v not in target_known)]
         if missing:
             self.diag(scope, "mapping-enum-coverage",
                       "value map does not cover the source value(s) "
                       + ", ".join(json.dumps(v) for v in missing) + " and they are not unified values",
-                      at, "map every known source value (unmapped values are passed through unchanged)")
+                      at, "map every known source value, or list the ones returned unchanged under `keep`")
 
     def check_const(self, value: Any, at: JsonPath, scope: Scope, target: Any) -> None:
         if target is None or value is None or isinstance(value, dict | list):
@@ -926,7 +945,7 @@ class ResourceCompiler:
 
     def scope(self, source: SourceFile, direction: u.Direction, src: Any, parent: Any = None,
               context: dict[str, Any] | None = None, inputs: set[str] | None = None) -> Scope:
-        ctx = dict(CONTEXT_VALUES)
+        ctx = context_values(self.connector)
         ctx.update(context or {})
         return Scope(source, self.schemas, direction, src, parent, ctx, inputs if inputs is not None else set())
 
@@ -999,30 +1018,46 @@ class ResourceCompiler:
                 continue
             scope = self.scope(source, "request", input_schema, context=context, inputs=inputs_used)
             request = self.c.fieldmap(step.get("request") or {}, (*step_at, "request"), scope,
-                                      _op_arguments_schema(step_op, drop=PAGINATION_ARGS), nullable=False)
+                                      _op_arguments_schema(step_op, drop=pagination_args(step_op)), nullable=False)
             when = self.c.jinja(step["when"], (*step_at, "when"), scope, None) if "when" in step else None
             if request is None or ("when" in step and when is None):
                 continue
             steps.append(u.BeforeStep(name, step_op.tool, request, when))
             context[name] = step_op.response.schema or ANY
         # request (flat arguments of the operation)
-        drop = PAGINATION_ARGS if kind == "list" else frozenset()
+        drop = pagination_args(op) if kind == "list" else frozenset()
         args_schema = _op_arguments_schema(op, drop=drop)
         query: list[u.QueryMapping] = []
         sort: u.SortMapping | None = None
         if kind == "list":
             query, covered = self.query(source, spec, at, op, model)
+            for arg in op.arguments:
+                if arg.location == "path" and arg.name not in covered and arg.name not in (spec.get("request") or {}):
+                    self.c.diagnostics.append(source.diagnostic(
+                        "mapping-path-filter",
+                        f"'{op.tool}' lists per '{arg.name}' (a path argument) but no filter carries it",
+                        (*at, "query") if "query" in spec else (*at, "operation"),
+                        f"add e.g. '<filter>: {{param: {arg.name}}}' under query (the filter becomes required)"))
+                    covered.add(arg.name)
             args_schema = {**args_schema, "required": [r for r in args_schema["required"] if r not in covered]}
             sort = self.sort(source, spec, at, op, model)
         scope = self.scope(source, "request", input_schema, context=context, inputs=inputs_used)
         request = self.c.fieldmap(spec.get("request") or {}, (*at, "request"), scope, args_schema, nullable=False)
+        read_op = op
+        read_back: u.ReadBack | None = None
+        if "read_back" in spec and kind in ("create", "update"):
+            read_back, read_op_found = self.read_back(source, spec["read_back"], (*at, "read_back"), op,
+                                                      input_schema, context, inputs_used)
+            if read_back is None or read_op_found is None:
+                return None
+            read_op = read_op_found
         # response
         response: u.Record | None = None
         flatten: tuple[str | int, ...] | None = None
         if kind != "delete":
             raw_response = spec.get("response", data.get("response") or {})
             response_at: JsonPath = (*at, "response") if "response" in spec else ("response",)
-            item_schema: Any = op.response.schema if op.response.schema is not None else ANY
+            item_schema: Any = read_op.response.schema if read_op.response.schema is not None else ANY
             parent: Any = None
             if kind == "list" and "flatten" in spec:
                 rscope = self.scope(source, "response", item_schema)
@@ -1036,11 +1071,17 @@ class ResourceCompiler:
                 flatten = path.parts
                 parent = item_schema
                 item_schema = self.schemas.child(list_schema, 0) or ANY
-            rscope = self.scope(source, "response", item_schema, parent=parent)
+            given = ({"type": "object", "properties": ir.thaw(model.filters)} if kind == "list" else input_schema)
+            rscope = self.scope(source, "response", item_schema, parent=parent, context={"input": given})
             response = self.c.fieldmap(raw_response, response_at, rscope, model_schema, nullable=False)
             if response is not None:
                 response = u.Record(response.fields, nullable=False, drop_none=False)
         if request is None or (kind != "delete" and response is None):
+            return None
+        case_inputs = {"type": "object", "properties": ir.thaw(model.filters)} if kind == "list" else input_schema
+        cases = self.cases(source, kind, spec, at, data, model, model_schema, tool, case_inputs,
+                           inputs_used if kind != "list" else set())
+        if cases is None:
             return None
         # inputs
         required = set(spec.get("required") or ())
@@ -1059,7 +1100,7 @@ class ResourceCompiler:
                 schema = props.get(name, {})
                 inputs.append(u.InputField(name, ir.freeze(schema), name in required,
                                            " ".join(str(schema.get("description", "")).split())))
-        mapped_filters = {q.filter for q in query}
+        mapped_filters = {q.filter for q in query} | {q.filter for c in cases for q in c.method.query}
         mapped_sort = {f for f, _, _ in sort.fields} if sort else set()
         return u.UnifiedMethod(
             kind=kind,
@@ -1075,7 +1116,73 @@ class ResourceCompiler:
             flatten=flatten,
             unsupported_filters=tuple(f for f in model.filters if f not in mapped_filters) if kind == "list" else (),
             unsupported_sort=tuple(f for f in model.sort_fields if f not in mapped_sort) if kind == "list" else (),
+            cursor_arg=(env.paginator.cursor_param if env.paginator else None) if kind == "list" else None,
+            limit_arg=(env.paginator.limit_param if env.paginator else None) if kind == "list" else None,
+            cases=tuple(cases),
+            read_back=read_back,
         )
+
+    def read_back(self, source: SourceFile, raw: dict[str, Any], at: JsonPath, written: ir.Operation,
+                  input_schema: dict[str, Any], context: dict[str, Any],
+                  inputs_used: set[str]) -> tuple[u.ReadBack | None, ir.Operation | None]:
+        op = self.operation(source, raw["operation"], (*at, "operation"))
+        if op is None:
+            return None, None
+        many = op.response.envelope.is_list
+        if not many and op.response.envelope.type != "object":
+            self.c.diagnostics.append(source.diagnostic(
+                "mapping-operation-kind", f"'{op.tool}' answers no object or list to read the record from",
+                (*at, "operation")))
+            return None, None
+        scope = self.scope(source, "request", input_schema, context={**context, "written": written.response.schema or ANY},
+                           inputs=inputs_used)
+        request = self.c.fieldmap(raw.get("request") or {}, (*at, "request"), scope,
+                                  _op_arguments_schema(op, drop=pagination_args(op)), nullable=False)
+        if request is None:
+            return None, None
+        pick = raw.get("pick", "first")
+        field: tuple[str | int, ...] = ()
+        if isinstance(pick, dict):
+            rscope = self.scope(source, "response", op.response.schema or ANY)
+            path, _ = self.c.path(pick["max"], (*at, "pick", "max"), rscope)
+            if path is None:
+                return None, None
+            field, pick = path.parts, "max"
+        return u.ReadBack(op.tool, request, many, pick, field), op
+
+    def cases(self, source: SourceFile, kind: u.MethodKind, spec: dict[str, Any], at: JsonPath,
+              data: dict[str, Any], model: u.UnifiedModel, model_schema: dict[str, Any], tool: str,
+              input_schema: dict[str, Any], inputs_used: set[str]) -> list[u.MethodCase] | None:
+        """The method's alternatives (`cases`), each compiled as a method of its own; None on errors.
+        Inputs the cases read are added to `inputs_used`."""
+        out: list[u.MethodCase] = []
+        ok = True
+        seen: dict[str, int] = {}
+        always: int | None = None
+        for index, case in enumerate(spec.get("cases") or ()):
+            c_at: JsonPath = (*at, "cases", index)
+            text = " ".join(str(case["when"]).split())
+            earlier = seen.get(text, always)
+            if earlier is not None:
+                reason = "repeats the condition of" if text in seen else "comes after the always-true"
+                self.c.diagnostics.append(source.diagnostic(
+                    "mapping-case-unreachable", f"case {index + 1} never runs: it {reason} case {earlier + 1}",
+                    (*c_at, "when"), "remove the case or give it a condition of its own"))
+                ok = False
+                continue
+            seen[text] = index
+            scope = self.scope(source, "request", input_schema, inputs=inputs_used)
+            when = self.c.jinja(case["when"], (*c_at, "when"), scope, None)
+            sub = {k: v for k, v in case.items() if k != "when"}
+            method = self.method(source, kind, sub, c_at, data, model, model_schema, tool)
+            if when is None or method is None:
+                ok = False
+                continue
+            inputs_used |= {i.name for i in method.inputs}
+            if isinstance(when, u.Const) and when.value:
+                always = index
+            out.append(u.MethodCase(when, text, method))
+        return out if ok else None
 
     def _arg(self, source: SourceFile, op: ir.Operation, name: Any, at: JsonPath) -> ir.Argument | None:
         arg = next((a for a in op.arguments if a.name == name), None)
@@ -1103,35 +1210,46 @@ class ResourceCompiler:
                 continue
             if "sorted_scan" in mapping:
                 scan = mapping["sorted_scan"]
-                param = scan.get("param", "order_by")
-                arg = self._arg(source, op, param, (*q_at, "sorted_scan", "param" if "param" in scan else "order_by"))
-                if arg is None:
-                    continue
-                closed = self.schemas.closed_values(arg.schema)
-                if closed is not None and scan["order_by"] not in closed:
-                    self.c.diagnostics.append(source.diagnostic(
-                        "mapping-enum-coverage", f"{json.dumps(scan['order_by'])} is not a value of '{param}'",
-                        (*q_at, "sorted_scan", "order_by"), f"allowed: {', '.join(map(str, closed))}"))
-                    continue
+                ok = True
+                for key, value in scan["with"].items():
+                    arg = self._arg(source, op, key, (*q_at, "sorted_scan", "with", key))
+                    if arg is None:
+                        ok = False
+                        continue
+                    closed = self.schemas.closed_values(arg.schema)
+                    if closed is not None and value not in closed:
+                        self.c.diagnostics.append(source.diagnostic(
+                            "mapping-enum-coverage", f"{json.dumps(value)} is not a value of '{key}'",
+                            (*q_at, "sorted_scan", "with", key), f"allowed: {', '.join(map(str, closed))}"))
+                        ok = False
                 direction = SCAN_DIRECTION[scan["op"]]
-                if not str(scan["order_by"]).endswith(direction):
+                if scan["order"] != direction:
                     self.c.diagnostics.append(source.diagnostic(
                         "mapping-bad-expression",
                         f"op '{scan['op']}' stops early only on {'a descending' if direction == 'desc' else 'an ascending'} order",
-                        (*q_at, "sorted_scan", "op"), f"order_by must end with ':{direction}'"))
+                        (*q_at, "sorted_scan", "op"), f"ask for the {direction} order (order: {direction})"))
                     continue
                 path, _ = self.c.path(scan["field"], (*q_at, "sorted_scan", "field"), scope)
-                if path is None:
+                if path is None or not ok:
                     continue
-                out.append(u.SortedScan(name, param, scan["order_by"], path.parts, scan["op"]))
+                out.append(u.SortedScan(name, tuple(scan["with"].items()), scan["order"], path.parts, scan["op"]))
                 continue
             arg = self._arg(source, op, mapping["param"], (*q_at, "param"))
             if arg is None:
                 continue
-            if arg.location != "query":
+            if arg.location not in ("query", "path"):
                 self.c.diagnostics.append(source.diagnostic(
-                    "mapping-unknown-target", f"'{arg.name}' of '{op.tool}' is a {arg.location} argument, not a query parameter",
+                    "mapping-unknown-target",
+                    f"'{arg.name}' of '{op.tool}' is a {arg.location} argument, not a query or path parameter",
                     (*q_at, "param")))
+                continue
+            in_path = arg.location == "path"
+            if in_path and mapping.get("required") is False:
+                self.c.diagnostics.append(source.diagnostic(
+                    "mapping-path-filter",
+                    f"'{name}' goes into the path of '{op.tool}': it cannot be optional", (*q_at, "required"),
+                    "leave out `required` (a path filter is always required)"))
+                covered.add(arg.name)
                 continue
             table: tuple[tuple[Any, Any], ...] = tuple((mapping.get("map") or {}).items())
             item_schema = self.schemas.child(arg.schema, 0) if self.schemas.is_array(arg.schema) else arg.schema
@@ -1147,12 +1265,12 @@ class ResourceCompiler:
                 extra_arg = self._arg(source, op, key, (*q_at, "with", key))
                 if extra_arg is not None:
                     extra.append((key, value))
-            if mapping.get("required"):
+            if mapping.get("required") or in_path:
                 covered.add(arg.name)
             closed_values = self.schemas.closed_values(item_schema)
             out.append(u.QueryParam(
                 filter=name, param=arg.name, convert=mapping.get("as"), table=table, extra=tuple(extra),
-                required=bool(mapping.get("required")), wrap_list=self.schemas.is_array(arg.schema),
+                required=bool(mapping.get("required")) or in_path, wrap_list=self.schemas.is_array(arg.schema),
                 allowed=tuple(closed_values) if closed_values is not None else None,
             ))
         return out, covered
@@ -1168,7 +1286,34 @@ class ResourceCompiler:
             return None
         closed = self.schemas.closed_values(arg.schema)
         fields: list[tuple[str, str, str]] = []
+        dir_spec = raw.get("direction")
+        direction_param: str | None = None
+        direction_values = ("asc", "desc")
+        if dir_spec is not None:
+            d_arg = self._arg(source, op, dir_spec["param"], (*s_at, "direction", "param"))
+            if d_arg is None:
+                return None
+            direction_param = d_arg.name
+            direction_values = (dir_spec.get("asc", "asc"), dir_spec.get("desc", "desc"))
+            d_closed = self.schemas.closed_values(d_arg.schema)
+            for key, value in zip(("asc", "desc"), direction_values, strict=True):
+                if d_closed is not None and value not in d_closed:
+                    self.c.diagnostics.append(source.diagnostic(
+                        "mapping-enum-coverage", f"{json.dumps(value)} is not a value of '{d_arg.name}'",
+                        (*s_at, "direction", key if key in dir_spec else "param"),
+                        f"allowed: {', '.join(map(str, d_closed))}"))
         for name, values in raw["fields"].items():
+            if isinstance(values, str) != (dir_spec is not None):
+                message = (f"'{name}' gives one value, but no `direction` parameter carries the direction"
+                           if isinstance(values, str) else
+                           f"'{name}' gives a value per direction, but `direction` already carries the direction")
+                hint = ("add `direction: {param: <argument>}` or give {asc: ..., desc: ...}" if isinstance(values, str)
+                        else "give the field's one value, e.g. " + f"'{name}: {values['asc']}'")
+                self.c.diagnostics.append(source.diagnostic(
+                    "mapping-sort-direction", message, (*s_at, "fields", name), hint))
+                continue
+            if isinstance(values, str):
+                values = {"asc": values, "desc": values}
             if name not in model.sort_fields:
                 close = difflib.get_close_matches(name, list(model.sort_fields), n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"sortable fields: {', '.join(model.sort_fields)}"
@@ -1181,7 +1326,7 @@ class ResourceCompiler:
                         "mapping-enum-coverage", f"{json.dumps(values[direction])} is not a value of '{arg.name}'",
                         (*s_at, "fields", name, direction), f"allowed: {', '.join(map(str, closed))}"))
             fields.append((name, values["asc"], values["desc"]))
-        return u.SortMapping(arg.name, tuple(fields))
+        return u.SortMapping(arg.name, tuple(fields), direction_param, direction_values)
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

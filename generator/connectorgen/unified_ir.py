@@ -213,8 +213,9 @@ class QueryParam:
 @dataclass(frozen=True, slots=True)
 class SortedScan:
     filter: str
-    param: str
-    order_by: str
+    args: tuple[tuple[str, Any], ...]
+    """Constant arguments that ask the connector for the order (e.g. `order_by`, or `sort_by` + `sort_order`)."""
+    order: Literal["asc", "desc"]
     field: tuple[str | int, ...]
     op: ScanOp
 
@@ -226,7 +227,11 @@ QueryMapping = QueryParam | SortedScan
 class SortMapping:
     param: str
     fields: tuple[tuple[str, str, str], ...]
-    """(unified field, ascending value, descending value)."""
+    """(unified field, ascending value, descending value); both the same with `direction_param`."""
+    direction_param: str | None = None
+    """Separate parameter carrying the direction (e.g. `sort_order`), or None when `param` carries both."""
+    direction_values: tuple[str, str] = ("asc", "desc")
+    """Values of `direction_param` for ascending and descending."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +240,21 @@ class BeforeStep:
     tool: str
     request: Record
     when: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBack:
+    """After a write whose answer is not the record (e.g. a comment added through its ticket), the
+    record is read with another operation: its object, or one item of its first page."""
+
+    tool: str
+    request: Record
+    """Arguments (sources: the unified input, `context`, and `context.written`: the write's answer)."""
+    many: bool
+    """The operation answers a list: `pick` chooses the item."""
+    pick: Literal["first", "last", "max"] = "first"
+    field: tuple[str | int, ...] = ()
+    """For `max`: the item with the greatest value here (e.g. the newest id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +286,23 @@ class UnifiedMethod:
     unsupported_filters: tuple[str, ...] = ()
     """Filters of the unified vocabulary this connector cannot apply (rejected at call time)."""
     unsupported_sort: tuple[str, ...] = ()
+    cursor_arg: str | None = None
+    """Argument of the backing list operation carrying the page cursor (its paginator's)."""
+    limit_arg: str | None = None
+    """Argument of the backing list operation carrying the page size, if it has one."""
+    cases: tuple[MethodCase, ...] = ()
+    """Alternatives chosen from the unified input: the first case whose `when` holds runs instead."""
+    read_back: ReadBack | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodCase:
+    """One alternative of a method: its own backing operation and request, used when `when` holds."""
+
+    when: Expr
+    text: str
+    """The condition as written, for docs."""
+    method: UnifiedMethod
 
 
 @dataclass(frozen=True, slots=True)

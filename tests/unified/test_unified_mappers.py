@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from typing import Any
 
@@ -174,8 +175,13 @@ def test_attachments_are_flattened_from_messages() -> None:
 
 
 def test_request_mappings() -> None:
+    methods = importlib.import_module("gorgias.unified.methods")
     body = {"ticket_id": "86538298", "body": "note", "is_internal": True}
-    args = mappers.ticketing_comments_create_request(body, {"me": {"id": 3924}})
+    # the internal note is a case of the create method, chosen from the input
+    spec = methods.TICKETING_COMMENTS_CREATE.choose(body, {})
+    assert spec is methods.TICKETING_COMMENTS_CREATE_CASE1
+    assert methods.TICKETING_COMMENTS_CREATE.choose({**body, "is_internal": False}, {}) is methods.TICKETING_COMMENTS_CREATE
+    args = spec.request(body, {"me": {"id": 3924}})
     assert args == {"ticket_id": 86538298, "channel": "internal-note", "via": "api", "from_agent": True,
                     "public": False, "sender": {"id": 3924}, "body_text": "note"}
     reply = mappers.ticketing_comments_create_request(

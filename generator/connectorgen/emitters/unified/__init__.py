@@ -38,7 +38,7 @@ def _package_init(connector: ir.Connector) -> str:
     from {pkg} import {client}
     from {pkg}.unified import Unified
 
-    unified = Unified({client}(subdomain="acme", email="me@acme.com", api_key="..."))
+    unified = Unified({client}())   # credentials and server variables from the environment
     for ticket in unified.ticketing.tickets.list(updated_after="2026-01-01T00:00:00Z"):
         print(ticket.id, ticket.status, ticket.contact)
 

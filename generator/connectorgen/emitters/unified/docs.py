@@ -52,10 +52,10 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         f"from {pkg} import {client}",
         f"from {pkg}.unified import Unified",
         "",
-        f"client = {client}(subdomain=\"acme\", email=\"me@acme.com\", api_key=\"...\")",
+        f"client = {client}()               # credentials and server variables from the environment",
         "unified = Unified(client)          # or client.unified",
         "for t in unified.ticketing.tickets.list(updated_after=\"2026-01-01T00:00:00Z\"):",
-        "    print(t.id, t.status, t.contact, t.remote_data[\"via\"])",
+        "    print(t.id, t.status, t.contact, t.remote_data)",
         "page = unified.ticketing.comments.list(ticket_id=\"123\").first_page()   # result, next_cursor, prev_cursor",
         "unified.ticketing.comments.create(ticket_id=\"123\", body=\"Called the carrier.\", is_internal=True)",
         "unified.user_directory.users.get(\"42\")",
@@ -66,7 +66,7 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         f"source cannot apply server-side raises `{pkg}.unified.UnsupportedFilterError` (an",
         "`InvalidArgumentsError`) before any request; it is never silently ignored.",
         "",
-        "The same operations are MCP tools (`mcp/gorgias.unified.tools.json`), run with",
+        f"The same operations are MCP tools (`mcp/{connector.name}.unified.tools.json`), run with",
         f"`{pkg}.unified.invoke_unified(client, tool, arguments)`:",
         "",
         "| tool | backed by |",
@@ -74,7 +74,9 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
     ]
     for resource in api.resources:
         for method in resource.methods:
-            lines.append(f"| `{method.tool}` | `{method.operation}` |")
+            backing = f"`{method.operation}`" + "".join(
+                f"; `{case.method.operation}` when `{case.text}`" for case in method.cases)
+            lines.append(f"| `{method.tool}` | {backing} |")
     lines.append("")
     for resource in api.resources:
         model = resource.model
@@ -112,13 +114,15 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
         if lst is not None and (model.filters or model.sort_fields):
             lines += ["", "| list filter | how " + title + " applies it |", "|---|---|"]
             filters = ir.thaw(model.filters)
-            by_name = {q.filter: q for q in lst.query}
+            by_name: dict[str, Any] = {q.filter: q for c in lst.cases for q in c.method.query}
+            by_name.update({q.filter: q for q in lst.query})
+            via = {q.filter: c.method.operation for c in lst.cases for q in c.method.query}
             for name in filters:
                 q = by_name.get(name)
                 if q is None:
                     how = "not available: raises `UnsupportedFilterError`"
                 elif isinstance(q, u.SortedScan):
-                    how = (f"ordered read: `{q.param}={q.order_by}`, stops at the first record whose "
+                    how = ("ordered read: " + ", ".join(f"`{k}={v}`" for k, v in q.args) + ", stops at the first record whose "
                            f"`{'.'.join(map(str, q.field))}` is not {q.op} the value")
                 else:
                     how = f"parameter `{q.param}`"
@@ -128,6 +132,8 @@ def render(connector: ir.Connector, api: u.UnifiedApi) -> str:
                         how += " with " + ", ".join(f"`{k}={v}`" for k, v in q.extra)
                     if q.required:
                         how += "; required"
+                if q is not None and name in via and q not in lst.query:
+                    how += f" (through `{via[name]}`)"
                 lines.append(f"| `{name}` | {markdown_table_cell(how)} |")
             if model.sort_fields:
                 sortable = [f for f, _, _ in lst.sort.fields] if lst.sort else []

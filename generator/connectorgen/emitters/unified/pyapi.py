@@ -33,12 +33,14 @@ def class_name(resource: u.UnifiedResource) -> str:
     return pascal(resource.category) + pascal(resource.name)
 
 
-def host_suffix(connector: ir.Connector) -> str:
-    """`.gorgias.com` for a server template `https://{subdomain}.gorgias.com`."""
-    host = connector.server.base_url.split("://", 1)[-1].split("/", 1)[0]
-    if host.startswith("{") and "}" in host:
-        return host[host.index("}") + 1:]
-    return ""
+def server_variables(connector: ir.Connector) -> tuple[str, ...]:
+    """Names of the connector's server variables (context values of the mappings)."""
+    return tuple(v.name for v in connector.server.variables)
+
+
+def method_variants(method: u.UnifiedMethod) -> list[tuple[str, u.UnifiedMethod]]:
+    """The method and its cases, each with the suffix naming its generated functions."""
+    return [(method.kind, method), *((f"{method.kind}_case{i + 1}", c.method) for i, c in enumerate(method.cases))]
 
 
 def allows_null(schema: Any) -> bool:
@@ -72,6 +74,8 @@ class Mappers:
         self.response_names: dict[tuple[str, str], str] = {}
         self.request_names: dict[tuple[str, str], str] = {}
         self.before_names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+        self.case_names: dict[tuple[str, str, int], str] = {}
+        self.read_back_names: dict[tuple[str, str], str] = {}
         self._records: dict[u.Record, str] = {}
         self._build()
 
@@ -80,12 +84,12 @@ class Mappers:
         for resource in self.api.resources:
             model = resource.model
             base = f"{resource.category}_{model.singular}"
-            for method in resource.methods:
-                key = (prefix(resource), method.kind)
+            for variant, method in (v for m in resource.methods for v in method_variants(m)):
+                key = (prefix(resource), variant)
                 if method.response is not None:
                     name = self._records.get(method.response)
                     if name is None:
-                        suffix = "" if not self._records_for(base) else f"_{method.kind}"
+                        suffix = "" if not self._records_for(base) else f"_{variant}"
                         name = f"{base}_from_{self.connector.name}{suffix}"
                         op = self.connector.operation(method.operation)
                         source = op.response.schema_name or "object"
@@ -97,12 +101,18 @@ class Mappers:
                             model=model.title, required=non_null_required(model.schema)))
                         self._records[method.response] = name
                     self.response_names[key] = name
-                req_name = f"{prefix(resource)}_{method.kind}_request"
+                req_name = f"{prefix(resource)}_{variant}_request"
                 doc = f"Arguments of {method.operation} for {method.tool}."
                 self.functions.append(request_function(self.module, req_name, method.request, doc))
                 self.request_names[key] = req_name
+                if method.read_back is not None:
+                    rb_name = f"{prefix(resource)}_{variant}_read_back"
+                    self.functions.append(request_function(
+                        self.module, rb_name, method.read_back.request,
+                        f"Arguments of {method.read_back.tool} (reading the record back after {method.operation})."))
+                    self.read_back_names[key] = rb_name
                 for step in method.before:
-                    step_name = f"{prefix(resource)}_{method.kind}_before_{step.name}"
+                    step_name = f"{prefix(resource)}_{variant}_before_{step.name}"
                     self.functions.append(request_function(
                         self.module, step_name, step.request, f"Arguments of {step.tool} (before-step `{step.name}`)."))
                     when_name = None
@@ -111,6 +121,12 @@ class Mappers:
                         self.functions.append(condition_function(
                             self.module, when_name, step.when, f"Whether before-step `{step.name}` is needed."))
                     self.before_names[(*key, step.name)] = (step_name, when_name)
+            for method in resource.methods:
+                for index, case in enumerate(method.cases):
+                    case_name = f"{prefix(resource)}_{method.kind}_case{index + 1}_when"
+                    self.functions.append(condition_function(
+                        self.module, case_name, case.when, f"Whether case {index + 1} of {method.tool} runs: `{case.text}`."))
+                    self.case_names[(prefix(resource), method.kind, index)] = case_name
 
     def _records_for(self, base: str) -> bool:
         return any(n.startswith(f"{base}_from_") for n in self._records.values())
@@ -138,8 +154,9 @@ class Mappers:
 
 
 def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method: u.UnifiedMethod,
-                   mappers: Mappers, module: Module) -> str:
-    name = f"plan_{prefix(resource)}"
+                   mappers: Mappers, module: Module, variant: str = "list") -> str:
+    suffix = variant.removeprefix("list")
+    name = f"plan_{prefix(resource)}{suffix}"
     model = resource.model
     supported = sorted({q.filter for q in method.query})
     unsupported = sorted(method.unsupported_filters)
@@ -148,8 +165,17 @@ def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method:
         f"def {name}(filters: Mapping[str, Any], sort_by: str | None, sort_order: str | None) -> QueryPlan:",
         f'    """{py_docline(title)} arguments for {method.tool}; rejects what {py_docline(title)} cannot do, before any request."""',
         f"    tool = {method.tool!r}",
+    ]
+    for index, _case in enumerate(method.cases):
+        when = mappers.case_names[(prefix(resource), "list", index)]
+        lines += [f"    if _m.{when}(filters, {{}}):",
+                  f"        chosen = plan_{prefix(resource)}_case{index + 1}(filters, sort_by, sort_order)",
+                  f"        chosen.spec = {prefix(resource).upper()}_LIST_CASE{index + 1}",
+                  "        return chosen"]
+    lines += [
         f"    check_filters(tool, filters, frozenset({supported!r}), frozenset({unsupported!r}), {title!r})",
-        f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), 'list')]}({{}}, {{}}))",
+        f"    plan = QueryPlan(_m.{mappers.request_names[(prefix(resource), variant)]}({{}}, {{}}))",
+        "    plan.filters = {k: v for k, v in filters.items() if v is not None}",
     ]
     if method.query:
         lines.append("    value: Any = None")
@@ -183,13 +209,16 @@ def _plan_function(connector: ir.Connector, resource: u.UnifiedResource, method:
         if isinstance(q, u.SortedScan):
             lines.append(f"    value = filters.get({q.filter!r})")
             lines.append("    if value is not None:")
-            lines.append(f"        q_scan(tool, plan, {q.filter!r}, value, {q.param!r}, {q.order_by!r}, "
+            lines.append(f"        q_scan(tool, plan, {q.filter!r}, value, {dict(q.args)!r}, "
                          f"{tuple(q.field)!r}, {q.op!r})")
     orders = {f: (asc, desc) for f, asc, desc in method.sort.fields} if method.sort else {}
     param = method.sort.param if method.sort else ""
+    direction = ""
+    if method.sort is not None and method.sort.direction_param is not None:
+        direction = f", direction=({method.sort.direction_param!r}, {tuple(method.sort.direction_values)!r})"
     lines.append("    if sort_by is not None:")
     lines.append(f"        q_sort(tool, plan, {param!r}, sort_by, sort_order, {orders!r}, "
-                 f"frozenset({sorted(method.unsupported_sort)!r}), {title!r})")
+                 f"frozenset({sorted(method.unsupported_sort)!r}), {title!r}{direction})")
     lines.append("    elif sort_order is not None:")
     lines.append("        raise InvalidArgumentsError(tool, {'sort_order': ['needs sort_by']})")
     lines.append("    return plan")
@@ -214,17 +243,17 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
     model_names: set[str] = set()
     for resource in api.resources:
         key = prefix(resource)
-        for method in resource.methods:
+        for variant, method in (v for m in resource.methods for v in reversed(method_variants(m))):
             plan = "None"
             if method.kind == "list":
-                blocks.append(_plan_function(connector, resource, method, mappers, module))
-                plan = f"plan_{key}"
+                blocks.append(_plan_function(connector, resource, method, mappers, module, variant))
+                plan = f"plan_{key}{variant.removeprefix('list')}"
             befores = []
             for step in method.before:
-                step_fn, when_fn = mappers.before_names[(key, method.kind, step.name)]
+                step_fn, when_fn = mappers.before_names[(key, variant, step.name)]
                 befores.append(f"BeforeSpec({step.name!r}, {step.tool!r}, _m.{step_fn}, "
                                f"{'_m.' + when_fn if when_fn else 'None'})")
-            response = f"_m.{mappers.response_names[(key, method.kind)]}" if method.response is not None else "None"
+            response = f"_m.{mappers.response_names[(key, variant)]}" if method.response is not None else "None"
             model = resource.model.title if method.response is not None else "None"
             if method.response is not None:
                 model_names.add(resource.model.title)
@@ -234,15 +263,26 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
             getter = resource.method("get")
             if method.kind in ("create", "update") and getter is not None:
                 reread = spec_name(resource, getter)
+            cases = [f"(_m.{mappers.case_names[(key, method.kind, i)]}, {key.upper()}_{method.kind.upper()}_CASE{i + 1})"
+                     for i in range(len(method.cases))]
+            pages = ""
+            if method.read_back is not None:
+                rb = method.read_back
+                pages += (f"    read_back=ReadBack({rb.tool!r}, _m.{mappers.read_back_names[(key, variant)]}, "
+                          f"{rb.many!r}, {rb.pick!r}, {tuple(rb.field)!r}),\n")
+            if method.kind == "list":
+                pages = f"    cursor_arg={method.cursor_arg!r},\n    limit_arg={method.limit_arg!r},\n"
             specs.append(
-                f"{spec_name(resource, method)} = MethodSpec(\n"
+                f"{key.upper()}_{variant.upper()} = MethodSpec(\n"
                 f"    tool={method.tool!r},\n    kind={method.kind!r},\n    operation={method.operation!r},\n"
-                f"    request=_m.{mappers.request_names[(key, method.kind)]},\n    response={response},\n"
+                f"    request=_m.{mappers.request_names[(key, variant)]},\n    response={response},\n"
                 f"    model={model},\n    inputs={inputs!r},\n    required={required!r},\n"
                 f"    before=({', '.join(befores)}{',' if len(befores) == 1 else ''}),\n"
                 f"    plan={plan},\n    flatten={tuple(method.flatten) if method.flatten else None!r},\n"
-                f"    reread={reread},\n)"
+                f"    reread={reread},\n{pages}"
+                + (f"    cases=({', '.join(cases)},),\n" if cases else "") + ")"
             )
+    uses_read_back = any(v.read_back is not None for r in api.resources for m in r.methods for _, v in method_variants(m))
     all_specs = [spec_name(r, m) for r in api.resources for m in r.methods]
     header = (
         f'"""Unified methods of the {py_docline(connector.title)} connector: one `MethodSpec` per method and one query\n'
@@ -253,7 +293,8 @@ def methods_source(connector: ir.Connector, api: u.UnifiedApi, mappers: Mappers)
         "from typing import Any\n\n"
         "from .._errors import InvalidArgumentsError\n"
         "from . import mappers as _m\n"
-        "from ._runtime import BeforeSpec, MethodSpec, QueryPlan, check_filters, q_allowed, q_bool, q_int, "
+        "from ._runtime import BeforeSpec, MethodSpec, QueryPlan, " + ("ReadBack, " if uses_read_back else "")
+        + "check_filters, q_allowed, q_bool, q_int, "
         "q_num, q_scan, q_sort, q_str\n"
         f"from .models import {', '.join(sorted(model_names))}\n\n"
     )
@@ -346,7 +387,11 @@ def _resource_class(connector: ir.Connector, resource: u.UnifiedResource, asynch
 
 def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
     client = connector.package.client_class
-    suffix = host_suffix(connector)
+    variables = server_variables(connector)
+    used = {t for r in api.resources for m in r.methods for _, v in method_variants(m)
+            for t in (v.operation, *(b.tool for b in v.before), *((v.read_back.tool,) if v.read_back else ()))}
+    sideloaded = {op.tool for op in connector.operations
+                  if op.tool in used and op.response.envelope.type == "object" and getattr(op.response, "sideloads", ())}
     blocks: list[str] = []
     for asynchronous in (False, True):
         for resource in api.resources:
@@ -369,10 +414,14 @@ def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
             "",
             "    Calls go through the client's `invoke`, so authentication, retries, rate limiting and",
             "    errors are the client's. Before-step results (e.g. the current user) are cached per instance.",
+            "    Server variables (" + (", ".join(f"`{v}`" for v in variables) or "none")
+            + ") are read from the client's base URL unless given here.",
             '    """',
             "",
-            f"    def __init__(self, client: {client_cls}, *, subdomain: str | None = None) -> None:",
-            f"        self._runner = {runner}(client, subdomain=subdomain, host_suffix={suffix!r})",
+            f"    def __init__(self, client: {client_cls}"
+            + "".join(f", {'*, ' if i == 0 else ''}{v}: str | None = None" for i, v in enumerate(variables))
+            + ") -> None:",
+            f"        self._runner = {runner}(client, {{{', '.join(f'{v!r}: {v}' for v in variables)}}}, SERVER_TEMPLATE, SIDELOADED)",
         ]
         for category in api.categories:
             lines.append(f"        self.{category} = {('Async' if asynchronous else '') + pascal(category)}(self._runner)")
@@ -398,7 +447,11 @@ def resources_source(connector: ir.Connector, api: u.UnifiedApi) -> str:
         "from .tools import ainvoke_with, invoke_with\n\n"
         "if TYPE_CHECKING:\n"
         f"    from .._client import Async{client}, {client}\n\n"
-        f"__all__ = {json.dumps(['AsyncUnified', 'Unified'])}\n\n\n"
+        f"__all__ = {json.dumps(['AsyncUnified', 'Unified'])}\n\n"
+        "#: The server URL template whose variables are context values of the mappings.\n"
+        f"SERVER_TEMPLATE = {py_str(connector.server.base_url)}\n"
+        "#: Tools whose `invoke` results keep the object under `result` (next to its side-loads).\n"
+        f"SIDELOADED: frozenset[str] = frozenset({sorted(sideloaded)!r})\n\n\n"
     )
     return header + "\n\n".join(blocks)
 

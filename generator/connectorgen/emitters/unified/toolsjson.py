@@ -9,11 +9,19 @@ from ... import ir
 from ... import unified_ir as u
 
 TOOLS_FILE_FORMAT = 1
-DEFS_NOTE = (
-    "Tool schemas reference the shared top-level `$defs` (the unified models) as `#/$defs/<Name>`. "
-    "Run a tool with `gorgias.unified.invoke_unified(client, name, arguments)` (async: `ainvoke_unified`)."
-)
+
+
+def defs_note(package: str) -> str:
+    return (
+        "Tool schemas reference the shared top-level `$defs` (the unified models) as `#/$defs/<Name>`. "
+        f"Run a tool with `{package}.unified.invoke_unified(client, name, arguments)` (async: `ainvoke_unified`)."
+    )
+
 VERBS = {"list": "List", "get": "Get", "create": "Create", "update": "Update", "delete": "Delete"}
+
+
+def _order_text(q: u.SortedScan) -> str:
+    return ", ".join(f"{k}={v}" for k, v in q.args)
 
 
 def _sentence(text: str) -> str:
@@ -49,7 +57,11 @@ def _list_input(connector: ir.Connector, resource: u.UnifiedResource, method: u.
     filters = ir.thaw(resource.model.filters)
     props: dict[str, Any] = {}
     required: list[str] = []
-    for q in method.query:
+    main = {q.filter for q in method.query}
+    extra = [q for c in method.cases for q in c.method.query if q.filter not in main]
+    for q in [*method.query, *extra]:
+        if q.filter in props:
+            continue
         schema = dict(filters[q.filter])
         if isinstance(q, u.QueryParam):
             if q.allowed is not None:
@@ -58,11 +70,11 @@ def _list_input(connector: ir.Connector, resource: u.UnifiedResource, method: u.
                 accepted += [a for a in q.allowed if a not in mapped.values() and a not in accepted]
                 schema.pop("x-known-values", None)
                 schema["enum"] = accepted
-            if q.required:
+            if q.required and q.filter in main:
                 required.append(q.filter)
         else:
             schema["description"] = (
-                schema.get("description", "") + f" Read in the order {q.order_by} and stopped at the first record "
+                schema.get("description", "") + f" Read in the order {_order_text(q)} and stopped at the first record "
                 "that no longer matches.").strip()
         props[q.filter] = schema
     if method.sort is not None and method.sort.fields:
@@ -71,11 +83,11 @@ def _list_input(connector: ir.Connector, resource: u.UnifiedResource, method: u.
         props["sort_order"] = {"type": "string", "enum": ["asc", "desc"], "default": "asc",
                                "description": "Sort direction (with sort_by)."}
     for arg in op.arguments:
-        if arg.name == "limit":
+        if method.limit_arg is not None and arg.name == method.limit_arg:
             limit = ir.thaw(arg.schema)
             limit.setdefault("description", "Maximum number of source records read for one page.")
             props["limit"] = limit
-        if arg.name == "cursor":
+        if method.cursor_arg is not None and arg.name == method.cursor_arg:
             props["cursor"] = {"type": "string", "description": "`next_cursor` of a previous page; omit for the first page."}
     out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
@@ -104,7 +116,8 @@ def tool_entry(connector: ir.Connector, resource: u.UnifiedResource, method: u.U
         parts.append(_sentence(method.description))
     if method.kind == "list" and method.unsupported_filters:
         parts.append(f"Not available from {connector.title}: filters {', '.join(method.unsupported_filters)}.")
-    parts.append(f"Backed by {method.operation}.")
+    parts.append(f"Backed by {method.operation}"
+                 + "".join(f"; by {c.method.operation} when `{c.text}`" for c in method.cases) + ".")
     if method.kind == "list":
         input_schema = _list_input(connector, resource, method)
         output: dict[str, Any] = {
@@ -169,7 +182,7 @@ def tools_document(connector: ir.Connector, api: u.UnifiedApi, generator: str = 
         "source_sha256": connector.source_hash,
         "tool_count": len(tools),
         "unified": True,
-        "schemas": DEFS_NOTE,
+        "schemas": defs_note(connector.package.import_name),
     }
     if generator:
         meta["generated_by"] = generator

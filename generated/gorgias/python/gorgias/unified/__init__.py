@@ -4,7 +4,7 @@
     from gorgias import Gorgias
     from gorgias.unified import Unified
 
-    unified = Unified(Gorgias(subdomain="acme", email="me@acme.com", api_key="..."))
+    unified = Unified(Gorgias())   # credentials and server variables from the environment
     for ticket in unified.ticketing.tickets.list(updated_after="2026-01-01T00:00:00Z"):
         print(ticket.id, ticket.status, ticket.contact)
 

@@ -10,6 +10,7 @@ interprets a mapping.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -417,6 +418,12 @@ class QueryPlan:
 
     args: dict[str, Any] = field(default_factory=dict)
     scan: Scan | None = None
+    order: dict[str, Any] = field(default_factory=dict)
+    """The arguments the scan set to get its order (a sort must agree with them)."""
+    filters: dict[str, Any] = field(default_factory=dict)
+    """The unified filters given (response mappings read them as `context.input`)."""
+    spec: MethodSpec | None = None
+    """The list's case chosen from the filters, when not the list itself."""
 
 
 def reject(tool: str, filter_name: str, message: str) -> UnsupportedFilterError:
@@ -511,18 +518,19 @@ def q_scan(
     plan: QueryPlan,
     name: str,
     value: Any,
-    param: str,
-    order: str,
+    order: Mapping[str, Any],
     field: tuple[str | int, ...],
     op: str,
 ) -> None:
+    """Ask for the order (`order`: the arguments that give it) and stop at the first record failing `op`."""
     if plan.scan is not None:
         raise reject(
             tool,
             name,
             f"'{name}' cannot be combined with '{plan.scan.filter}' (each needs its own order)",
         )
-    plan.args[param] = order
+    plan.args.update(order)
+    plan.order = dict(order)
     plan.scan = Scan(name, field, op, q_datetime(tool, name, value))
 
 
@@ -535,7 +543,10 @@ def q_sort(
     table: Mapping[str, tuple[str, str]],
     unsupported: frozenset[str],
     connector: str,
+    direction: tuple[str, tuple[str, str]] | None = None,
 ) -> None:
+    """Arguments of a sort order: `param` carries the field and direction, or only the field when
+    `direction` names the parameter (and its ascending/descending values) that carries the direction."""
     if sort_by not in table:
         if sort_by in unsupported:
             raise reject(
@@ -550,15 +561,17 @@ def q_sort(
     order = (sort_order or "asc").lower()
     if order not in ("asc", "desc"):
         raise InvalidArgumentsError(tool, {"sort_order": ["expected 'asc' or 'desc'"]})
-    value = table[sort_by][0 if order == "asc" else 1]
-    if plan.scan is not None and plan.args.get(param) != value:
+    wanted = {param: table[sort_by][0 if order == "asc" else 1]}
+    if direction is not None:
+        wanted[direction[0]] = direction[1][0 if order == "asc" else 1]
+    if plan.scan is not None and any(plan.order.get(k, v) != v for k, v in wanted.items()):
         raise reject(
             tool,
             "sort_by",
-            f"'{plan.scan.filter}' reads records in the order {plan.args.get(param)!r}; "
-            f"sort_by={sort_by!r} sort_order={order!r} would need {value!r}",
+            f"'{plan.scan.filter}' reads records in the order {plan.order!r}; "
+            f"sort_by={sort_by!r} sort_order={order!r} would need {wanted!r}",
         )
-    plan.args[param] = value
+    plan.args.update(wanted)
 
 
 # --- pages and pagers --------------------------------------------------------------------------
@@ -658,6 +671,41 @@ class BeforeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadBack:
+    """Reads the record back with another operation after a write that answers something else."""
+
+    tool: str
+    request: RequestMapper
+    many: bool
+    pick: str = "first"
+    field: tuple[str | int, ...] = ()
+
+    def select(self, raw: Any) -> Any:
+        """The object read back: the answer itself, or the picked item of a page (None when empty)."""
+        if not self.many:
+            return raw
+        items = raw.get("result") if isinstance(raw, Mapping) else raw
+        if not isinstance(items, list) or not items:
+            return None
+        if self.pick == "last":
+            return items[-1]
+        if self.pick == "max":
+
+            def key(item: Any) -> Any:
+                value = item
+                for part in self.field:
+                    value = (
+                        at(value, part)
+                        if isinstance(part, int)
+                        else (value.get(part) if isinstance(value, Mapping) else None)
+                    )
+                return (value is not None, value if value is not None else 0)
+
+            return max(items, key=key)
+        return items[0]
+
+
+@dataclass(frozen=True, slots=True)
 class MethodSpec:
     """Everything needed to run one unified method (generated per method in `methods.py`)."""
 
@@ -674,6 +722,20 @@ class MethodSpec:
     flatten: tuple[str, ...] | None = None
     reread: MethodSpec | None = None
     """The get method, used when a create/update answers without the object (e.g. 202, no body)."""
+    cursor_arg: str | None = None
+    """Argument of the backing list operation that takes the page cursor (the paginator's)."""
+    limit_arg: str | None = None
+    """Argument of the backing list operation that takes the page size; None when it has none."""
+    cases: tuple[tuple[Condition, MethodSpec], ...] = ()
+    """Alternatives chosen from the unified input: the first whose condition holds runs instead."""
+    read_back: ReadBack | None = None
+
+    def choose(self, body: Mapping[str, Any], ctx: Mapping[str, Any]) -> MethodSpec:
+        """The spec that runs for this input: the first case whose condition holds, else this one."""
+        for condition, case in self.cases:
+            if condition(body, ctx):
+                return case
+        return self
 
 
 def no_object(raw: Any) -> bool:
@@ -692,18 +754,51 @@ def reread_body(spec: MethodSpec, body: Mapping[str, Any], raw: Any) -> dict[str
     return out if "id" in out else None
 
 
-def base_context(base_url: str, subdomain: str | None, host_suffix: str) -> dict[str, Any]:
-    """Context values every mapping can read: `subdomain` and `base_url`."""
-    if subdomain is None:
-        host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        if host_suffix and host.endswith(host_suffix) and len(host) > len(host_suffix):
-            subdomain = host[: -len(host_suffix)]
-    return {"subdomain": subdomain, "base_url": base_url}
+def base_context(base_url: str, given: Mapping[str, str | None], template: str) -> dict[str, Any]:
+    """Context values every mapping can read: `base_url` and the server variables (`given`), each
+    read from the base URL when it matches the server template and not given."""
+    parts = re.split(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template.rstrip("/"))
+    pattern = "".join(
+        re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/.:?#]+)" for i, p in enumerate(parts)
+    )
+    found = re.match(pattern + r"(?:[/?#]|$)", base_url)
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        out[name] = (
+            value
+            if value is not None
+            else (found.group(name) if found and name in found.groupdict() else None)
+        )
+    out["base_url"] = base_url
+    return out
+
+
+def page_args(
+    spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    """Arguments of one page: the plan's, plus the cursor and page size under the paginator's names."""
+    args = dict(plan.args)
+    if cursor is not None:
+        if spec.cursor_arg is None:
+            raise InvalidArgumentsError(spec.tool, {"cursor": ["this list has a single page"]})
+        args[spec.cursor_arg] = cursor
+    if limit is not None and spec.limit_arg is not None:
+        args[spec.limit_arg] = limit
+    return args
 
 
 def request_args(spec: MethodSpec, body: Mapping[str, Any], ctx: Mapping[str, Any]) -> Record:
     try:
         return spec.request(body, ctx)
+    except InputError as exc:
+        raise InvalidArgumentsError(spec.tool, {exc.field: [str(exc).split(": ", 1)[-1]]}) from None
+
+
+def read_back_args(
+    spec: MethodSpec, back: ReadBack, body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> Record:
+    try:
+        return back.request(body, ctx)
     except InputError as exc:
         raise InvalidArgumentsError(spec.tool, {exc.field: [str(exc).split(": ", 1)[-1]]}) from None
 
@@ -732,6 +827,18 @@ def check_inputs(spec: MethodSpec, body: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def object_result(sideloaded: frozenset[str], tool: str, raw: Any) -> Any:
+    """The object of an `invoke` result: results of tools with side-loads keep it under `result`."""
+    if (
+        tool in sideloaded
+        and isinstance(raw, Mapping)
+        and "result" in raw
+        and not isinstance(raw["result"], list)
+    ):
+        return raw["result"]
+    return raw
+
+
 def cache_key(step: BeforeSpec, args: Mapping[str, Any]) -> str:
     return step.tool + json.dumps(args, sort_keys=True, default=str)
 
@@ -739,27 +846,47 @@ def cache_key(step: BeforeSpec, args: Mapping[str, Any]) -> str:
 class SyncRunner:
     """Runs unified methods on a synchronous client; caches before-step results per client."""
 
-    def __init__(self, client: SyncClient, *, subdomain: str | None, host_suffix: str) -> None:
+    def __init__(
+        self,
+        client: SyncClient,
+        variables: Mapping[str, str | None],
+        template: str,
+        sideloaded: frozenset[str] = frozenset(),
+    ) -> None:
         self.client = client
-        self.context = base_context(str(client.base_url), subdomain, host_suffix)
+        self.context = base_context(str(client.base_url), variables, template)
+        self.sideloaded = sideloaded
+        """Tools whose object results come as `{"result": object, "included": side-loads}`."""
         self.cache: dict[str, Any] = {}
 
     def prepare(self, spec: MethodSpec, body: Mapping[str, Any]) -> tuple[Record, dict[str, Any]]:
-        ctx = dict(self.context)
+        ctx = {**self.context, "input": body}
         for step in spec.before:
             if step.when is not None and not step.when(body, ctx):
                 continue
             args = step_args(spec, step, body, ctx)
             key = cache_key(step, args)
             if key not in self.cache:
-                self.cache[key] = self.client.invoke(step.tool, args)
+                self.cache[key] = self.object(step.tool, self.client.invoke(step.tool, args))
             ctx[step.name] = self.cache[key]
         return request_args(spec, body, ctx), ctx
 
+    def object(self, tool: str, raw: Any) -> Any:
+        return object_result(self.sideloaded, tool, raw)
+
     def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
         """get/create/update: the unified record (dict); delete: `{"id", "deleted"}`."""
+        spec = spec.choose(body, self.context)
         args, ctx = self.prepare(spec, body)
-        raw = self.client.invoke(spec.operation, args)
+        raw = self.object(spec.operation, self.client.invoke(spec.operation, args))
+        if spec.read_back is not None:
+            ctx["written"] = raw
+            back = spec.read_back
+            raw = back.select(
+                self.object(
+                    back.tool, self.client.invoke(back.tool, read_back_args(spec, back, body, ctx))
+                )
+            )
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}
         if no_object(raw):
@@ -771,40 +898,58 @@ class SyncRunner:
     def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
-        args = dict(plan.args)
-        if cursor is not None:
-            args["cursor"] = cursor
-        if limit is not None:
-            args["limit"] = limit
+        spec = plan.spec or spec
+        args = page_args(spec, plan, cursor, limit)
         raw = self.client.invoke(spec.operation, args)
-        return page_dict(raw, spec, self.context, plan.scan)
+        return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)
 
 
 class AsyncRunner:
     """Async twin of `SyncRunner`."""
 
-    def __init__(self, client: AsyncClient, *, subdomain: str | None, host_suffix: str) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        variables: Mapping[str, str | None],
+        template: str,
+        sideloaded: frozenset[str] = frozenset(),
+    ) -> None:
         self.client = client
-        self.context = base_context(str(client.base_url), subdomain, host_suffix)
+        self.context = base_context(str(client.base_url), variables, template)
+        self.sideloaded = sideloaded
+        """Tools whose object results come as `{"result": object, "included": side-loads}`."""
         self.cache: dict[str, Any] = {}
 
     async def prepare(
         self, spec: MethodSpec, body: Mapping[str, Any]
     ) -> tuple[Record, dict[str, Any]]:
-        ctx = dict(self.context)
+        ctx = {**self.context, "input": body}
         for step in spec.before:
             if step.when is not None and not step.when(body, ctx):
                 continue
             args = step_args(spec, step, body, ctx)
             key = cache_key(step, args)
             if key not in self.cache:
-                self.cache[key] = await self.client.invoke(step.tool, args)
+                self.cache[key] = self.object(step.tool, await self.client.invoke(step.tool, args))
             ctx[step.name] = self.cache[key]
         return request_args(spec, body, ctx), ctx
 
+    def object(self, tool: str, raw: Any) -> Any:
+        return object_result(self.sideloaded, tool, raw)
+
     async def call(self, spec: MethodSpec, body: Mapping[str, Any]) -> Any:
+        spec = spec.choose(body, self.context)
         args, ctx = await self.prepare(spec, body)
-        raw = await self.client.invoke(spec.operation, args)
+        raw = self.object(spec.operation, await self.client.invoke(spec.operation, args))
+        if spec.read_back is not None:
+            ctx["written"] = raw
+            back = spec.read_back
+            raw = back.select(
+                self.object(
+                    back.tool,
+                    await self.client.invoke(back.tool, read_back_args(spec, back, body, ctx)),
+                )
+            )
         if spec.response is None:
             return {"id": body.get("id"), "deleted": True}
         if no_object(raw):
@@ -816,13 +961,10 @@ class AsyncRunner:
     async def page(
         self, spec: MethodSpec, plan: QueryPlan, cursor: str | None, limit: int | None
     ) -> dict[str, Any]:
-        args = dict(plan.args)
-        if cursor is not None:
-            args["cursor"] = cursor
-        if limit is not None:
-            args["limit"] = limit
+        spec = plan.spec or spec
+        args = page_args(spec, plan, cursor, limit)
         raw = await self.client.invoke(spec.operation, args)
-        return page_dict(raw, spec, self.context, plan.scan)
+        return page_dict(raw, spec, {**self.context, "input": plan.filters}, plan.scan)
 
 
 def _typed_page(page: Mapping[str, Any], model: type[T]) -> UnifiedPage[T]:

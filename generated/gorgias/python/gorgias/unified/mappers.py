@@ -34,6 +34,7 @@ __all__ = [
     "ticketing_collections_list_request",
     "ticketing_collections_update_request",
     "ticketing_comment_from_gorgias",
+    "ticketing_comments_create_case1_request",
     "ticketing_comments_create_request",
     "ticketing_comments_delete_request",
     "ticketing_comments_get_request",
@@ -457,17 +458,13 @@ def ticketing_comments_create_request(
             {
                 "ticket_id": _in_int(body.get("ticket_id"), "ticket_id"),
                 "channel": (
-                    "internal-note"
-                    if body.get("is_internal")
-                    else (
-                        _t1
-                        if (_t1 := _MAP_5.get((_t2 := body.get("channel")), _t2)) is not None
-                        else "email"
-                    )
+                    _t1
+                    if (_t1 := _MAP_5.get((_t2 := body.get("channel")), _t2)) is not None
+                    else "email"
                 ),
                 "via": "api",
                 "from_agent": ((body.get("author") or _E).get("type") != "contact"),
-                "public": (not body.get("is_internal")),
+                "public": True,
                 "sender": _compact(
                     {
                         "id": (
@@ -514,6 +511,64 @@ def ticketing_comments_create_before_me_when(
     return not (body.get("author") or _E).get("id")
 
 
+def ticketing_comments_create_case1_request(
+    body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> dict[str, Any]:
+    "Arguments of create_a_gorgias_message for create_a_unified_ticketing_comment."
+    return (
+        _compact(
+            {
+                "ticket_id": _in_int(body.get("ticket_id"), "ticket_id"),
+                "channel": "internal-note",
+                "via": "api",
+                "from_agent": ((body.get("author") or _E).get("type") != "contact"),
+                "public": False,
+                "sender": _compact(
+                    {
+                        "id": (
+                            _t2
+                            if (_t2 := _in_int((body.get("author") or _E).get("id"), "author.id"))
+                            is not None
+                            and _t2 != ""
+                            and _t2 != []
+                            else (
+                                _t1
+                                if (_t1 := (ctx.get("me") or _E).get("id")) is not None
+                                and _t1 != ""
+                                and _t1 != []
+                                else None
+                            )
+                        )
+                    },
+                    True,
+                ),
+                "receiver": _compact(
+                    {"id": _in_int((body.get("receiver") or _E).get("id"), "receiver.id")}, True
+                ),
+                "subject": body.get("subject"),
+                "body_text": body.get("body"),
+                "body_html": body.get("html_body"),
+            },
+            False,
+        )
+        or {}
+    )
+
+
+def ticketing_comments_create_case1_before_me(
+    body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> dict[str, Any]:
+    "Arguments of get_single_gorgias_user_by_id (before-step `me`)."
+    return _compact({"id": 0}, False) or {}
+
+
+def ticketing_comments_create_case1_before_me_when(
+    body: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> Any:
+    "Whether before-step `me` is needed."
+    return not (body.get("author") or _E).get("id")
+
+
 def ticketing_comments_update_request(
     body: Mapping[str, Any], ctx: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -547,6 +602,11 @@ def ticketing_comments_delete_request(
         )
         or {}
     )
+
+
+def ticketing_comments_create_case1_when(body: Mapping[str, Any], ctx: Mapping[str, Any]) -> Any:
+    "Whether case 1 of create_a_unified_ticketing_comment runs: `is_internal`."
+    return body.get("is_internal")
 
 
 def ticketing_contact_from_gorgias(

@@ -45,6 +45,7 @@ def plan_ticketing_attachments(
     tool = "list_all_unified_ticketing_attachments"
     check_filters(tool, filters, frozenset(["ticket_id"]), frozenset(["comment_id"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_attachments_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("ticket_id")
     if value is not None:
@@ -73,6 +74,7 @@ def plan_ticketing_collections(
     tool = "list_all_unified_ticketing_collections"
     check_filters(tool, filters, frozenset([]), frozenset(["type"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_collections_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     if sort_by is not None:
         q_sort(
             tool,
@@ -102,6 +104,7 @@ def plan_ticketing_comments(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_comments_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("ticket_id")
     if value is not None:
@@ -114,8 +117,7 @@ def plan_ticketing_comments(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -148,6 +150,7 @@ def plan_ticketing_contacts(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_contacts_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:
@@ -173,8 +176,7 @@ def plan_ticketing_contacts(
             plan,
             "updated_after",
             value,
-            "order_by",
-            "updated_datetime:desc",
+            {"order_by": "updated_datetime:desc"},
             ("updated_datetime",),
             ">=",
         )
@@ -185,8 +187,7 @@ def plan_ticketing_contacts(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -218,6 +219,7 @@ def plan_ticketing_fields(
         tool, filters, frozenset(["entity_type", "is_hidden", "search"]), frozenset([]), "Gorgias"
     )
     plan = QueryPlan(_m.ticketing_fields_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("entity_type")
     if value is None:
@@ -255,6 +257,7 @@ def plan_ticketing_tags(
     tool = "list_all_unified_ticketing_tags"
     check_filters(tool, filters, frozenset(["search"]), frozenset(["name"]), "Gorgias")
     plan = QueryPlan(_m.ticketing_tags_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("search")
     if value is not None:
@@ -286,6 +289,7 @@ def plan_ticketing_teams(
     tool = "list_all_unified_ticketing_teams"
     check_filters(tool, filters, frozenset([]), frozenset([]), "Gorgias")
     plan = QueryPlan(_m.ticketing_teams_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     if sort_by is not None:
         q_sort(
             tool,
@@ -318,6 +322,7 @@ def plan_ticketing_tickets(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_tickets_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("contact_id")
     if value is not None:
@@ -338,8 +343,7 @@ def plan_ticketing_tickets(
             plan,
             "updated_after",
             value,
-            "order_by",
-            "updated_datetime:desc",
+            {"order_by": "updated_datetime:desc"},
             ("updated_datetime",),
             ">=",
         )
@@ -350,8 +354,7 @@ def plan_ticketing_tickets(
             plan,
             "created_after",
             value,
-            "order_by",
-            "created_datetime:desc",
+            {"order_by": "created_datetime:desc"},
             ("created_datetime",),
             ">=",
         )
@@ -387,6 +390,7 @@ def plan_ticketing_users(
         "Gorgias",
     )
     plan = QueryPlan(_m.ticketing_users_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:
@@ -437,6 +441,7 @@ def plan_user_directory_users(
         "Gorgias",
     )
     plan = QueryPlan(_m.user_directory_users_list_request({}, {}))
+    plan.filters = {k: v for k, v in filters.items() if v is not None}
     value: Any = None
     value = filters.get("email")
     if value is not None:
@@ -487,6 +492,8 @@ TICKETING_ATTACHMENTS_LIST = MethodSpec(
     plan=plan_ticketing_attachments,
     flatten=("attachments",),
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COLLECTIONS_LIST = MethodSpec(
@@ -502,6 +509,8 @@ TICKETING_COLLECTIONS_LIST = MethodSpec(
     plan=plan_ticketing_collections,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COLLECTIONS_GET = MethodSpec(
@@ -577,6 +586,8 @@ TICKETING_COMMENTS_LIST = MethodSpec(
     plan=plan_ticketing_comments,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_COMMENTS_GET = MethodSpec(
@@ -592,6 +603,28 @@ TICKETING_COMMENTS_GET = MethodSpec(
     plan=None,
     flatten=None,
     reread=None,
+)
+
+TICKETING_COMMENTS_CREATE_CASE1 = MethodSpec(
+    tool="create_a_unified_ticketing_comment",
+    kind="create",
+    operation="create_a_gorgias_message",
+    request=_m.ticketing_comments_create_case1_request,
+    response=_m.ticketing_comment_from_gorgias,
+    model=UnifiedComment,
+    inputs=("author", "body", "html_body", "receiver", "subject", "ticket_id"),
+    required=(),
+    before=(
+        BeforeSpec(
+            "me",
+            "get_single_gorgias_user_by_id",
+            _m.ticketing_comments_create_case1_before_me,
+            _m.ticketing_comments_create_case1_before_me_when,
+        ),
+    ),
+    plan=None,
+    flatten=None,
+    reread=TICKETING_COMMENTS_GET,
 )
 
 TICKETING_COMMENTS_CREATE = MethodSpec(
@@ -623,6 +656,7 @@ TICKETING_COMMENTS_CREATE = MethodSpec(
     plan=None,
     flatten=None,
     reread=TICKETING_COMMENTS_GET,
+    cases=((_m.ticketing_comments_create_case1_when, TICKETING_COMMENTS_CREATE_CASE1),),
 )
 
 TICKETING_COMMENTS_UPDATE = MethodSpec(
@@ -668,6 +702,8 @@ TICKETING_CONTACTS_LIST = MethodSpec(
     plan=plan_ticketing_contacts,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_CONTACTS_GET = MethodSpec(
@@ -764,6 +800,8 @@ TICKETING_FIELDS_LIST = MethodSpec(
     plan=plan_ticketing_fields,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_FIELDS_GET = MethodSpec(
@@ -841,6 +879,8 @@ TICKETING_TAGS_LIST = MethodSpec(
     plan=plan_ticketing_tags,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TAGS_GET = MethodSpec(
@@ -916,6 +956,8 @@ TICKETING_TEAMS_LIST = MethodSpec(
     plan=plan_ticketing_teams,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TEAMS_GET = MethodSpec(
@@ -991,6 +1033,8 @@ TICKETING_TICKETS_LIST = MethodSpec(
     plan=plan_ticketing_tickets,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_TICKETS_GET = MethodSpec(
@@ -1087,6 +1131,8 @@ TICKETING_USERS_LIST = MethodSpec(
     plan=plan_ticketing_users,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 TICKETING_USERS_GET = MethodSpec(
@@ -1162,6 +1208,8 @@ USER_DIRECTORY_USERS_LIST = MethodSpec(
     plan=plan_user_directory_users,
     flatten=None,
     reread=None,
+    cursor_arg="cursor",
+    limit_arg="limit",
 )
 
 USER_DIRECTORY_USERS_GET = MethodSpec(

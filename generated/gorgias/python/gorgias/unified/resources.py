@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncUnified", "Unified"]
 
+#: The server URL template whose variables are context values of the mappings.
+SERVER_TEMPLATE = "https://{subdomain}.gorgias.com"
+#: Tools whose `invoke` results keep the object under `result` (next to its side-loads).
+SIDELOADED: frozenset[str] = frozenset([])
+
 
 class TicketingAttachments:
     """Unified ticketing attachments backed by Gorgias (list).
@@ -2312,10 +2317,11 @@ class Unified:
 
     Calls go through the client's `invoke`, so authentication, retries, rate limiting and
     errors are the client's. Before-step results (e.g. the current user) are cached per instance.
+    Server variables (`subdomain`) are read from the client's base URL unless given here.
     """
 
     def __init__(self, client: Gorgias, *, subdomain: str | None = None) -> None:
-        self._runner = SyncRunner(client, subdomain=subdomain, host_suffix=".gorgias.com")
+        self._runner = SyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = Ticketing(self._runner)
         self.user_directory = UserDirectory(self._runner)
 
@@ -2351,10 +2357,11 @@ class AsyncUnified:
 
     Calls go through the client's `invoke`, so authentication, retries, rate limiting and
     errors are the client's. Before-step results (e.g. the current user) are cached per instance.
+    Server variables (`subdomain`) are read from the client's base URL unless given here.
     """
 
     def __init__(self, client: AsyncGorgias, *, subdomain: str | None = None) -> None:
-        self._runner = AsyncRunner(client, subdomain=subdomain, host_suffix=".gorgias.com")
+        self._runner = AsyncRunner(client, {"subdomain": subdomain}, SERVER_TEMPLATE, SIDELOADED)
         self.ticketing = AsyncTicketing(self._runner)
         self.user_directory = AsyncUserDirectory(self._runner)
 

@@ -1,0 +1,85 @@
+"""The generated Zendesk client: `mypy --strict` clean, and typed as Zendesk code expects to use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+GENERATED_PYTHON = REPO_ROOT / "generated" / "zendesk" / "python"
+
+USAGE = """
+from typing import Any, assert_type
+
+from zendesk import AsyncPager, AsyncZendesk, Page, SyncPager, Zendesk, models
+
+
+def sync_usage(client: Zendesk) -> None:
+    pager = client.tickets.list(sort="-updated_at", include=["users"])
+    assert_type(pager, SyncPager[models.Ticket])
+    page = pager.first_page()
+    assert_type(page, Page[models.Ticket])
+    assert_type(page.next_cursor, str | None)
+    assert_type(client.tickets.get(35436), models.Ticket)
+    ticket = client.tickets.create(comment={"body": "Hi", "public": True}, subject="Printer", priority="urgent")
+    assert_type(ticket, models.Ticket)
+    assert_type(client.ticket_comments.list(ticket_id=1), SyncPager[models.Comment])
+    assert_type(client.tickets.merge(1, ids=[2, 3]), models.JobStatus)
+    assert_type(client.users.me(), models.User)
+    assert_type(client.incremental_exports.tickets_time(start_time=0), SyncPager[models.Ticket])
+    assert_type(client.incremental_exports.tickets_cursor(start_time=0), SyncPager[models.Ticket])
+    assert_type(client.search.list(query="type:ticket"), SyncPager[models.SearchResult])
+    client.invoke("list_all_zendesk_tickets", {"page[size]": 10})
+    client.request("GET", "/api/v2/tickets", params={"page[size]": 1})
+
+
+async def async_usage() -> None:
+    async with AsyncZendesk(subdomain="acme", email="me@example.com", api_token="t", plan="enterprise") as c:
+        assert_type(c.users.list(), AsyncPager[models.User])
+        users = [u async for u in c.users.list()]
+        assert_type(users, list[models.User])
+        assert_type(await c.groups.get(1), models.Group)
+"""
+
+BAD_USAGE = """
+from zendesk import Zendesk
+
+def bad(client: Zendesk) -> None:
+    client.tickets.get("1/../../users")
+    client.tickets.list(sort="sideways")
+"""
+
+
+def _mypy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MYPYPATH": str(GENERATED_PYTHON)}
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_generated_zendesk_client_passes_mypy_strict() -> None:
+    package = GENERATED_PYTHON / "zendesk"
+    modules = [f"zendesk/{p.name}" for p in sorted(package.glob("*.py"))] + ["zendesk/resources"]
+    proc = _mypy(*modules, cwd=GENERATED_PYTHON)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout
+
+
+def test_public_api_types(tmp_path: Path) -> None:
+    (tmp_path / "usage.py").write_text(USAGE)
+    (tmp_path / "bad_usage.py").write_text(BAD_USAGE)
+    ok = _mypy("usage.py", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = _mypy("bad_usage.py", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert 'Argument 1 to "get" of "TicketsResource" has incompatible type "str"; expected "int"' in bad.stdout
+    assert 'Argument "sort" to "list" of "TicketsResource" has incompatible type' in bad.stdout
