@@ -611,6 +611,15 @@ def prepare(
                 body = jsonable(value)
             except TypeError as exc:
                 errors.setdefault(arg.name, []).append(str(exc))
+    pagination = op.pagination
+    if (
+        pagination is not None
+        and pagination.limit_send_default
+        and pagination.limit_param
+        and pagination.limit_default is not None
+        and all(name != pagination.limit_param for name, _ in params)
+    ):
+        params.append((pagination.limit_param, str(pagination.limit_default)))
     if client_cursor:
         if cursor is not None:
             try:
