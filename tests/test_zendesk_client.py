@@ -119,3 +119,35 @@ def test_cursor_lists_always_send_the_page_size() -> None:
     sent.clear()
     client.invoke("list_all_zendesk_groups", {})
     assert dict(sent[0].params) == {"page[size]": "100"}
+
+
+def test_cursor_export_stops_at_the_end_of_the_stream() -> None:
+    """The last page of a cursor-based export still carries a cursor; `end_of_stream` ends it."""
+    import httpx
+    from zendesk import Zendesk
+
+    sent: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        last = request.url.params.get("cursor") == "c2"
+        return httpx.Response(
+            200,
+            json={
+                "users": [{"id": len(sent)}],
+                "after_cursor": f"c{len(sent) + 1}" if not last else "c9",
+                "after_url": None,
+                "before_cursor": None,
+                "before_url": None,
+                "end_of_stream": last,
+            },
+        )
+
+    client = Zendesk(
+        subdomain="acme", email="a@example.com", api_token="t", rate_limit=False,
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    pages = list(client.incremental_exports.users_cursor(start_time=0).pages())
+    assert [[u.id for u in page] for page in pages] == [[1], [2]]
+    assert pages[-1].next_cursor is None
+    assert [url.params.get("cursor") for url in sent] == [None, "c2"]

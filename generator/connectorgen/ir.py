@@ -282,6 +282,8 @@ class CursorPaginator:
                     f"The next cursor is at {code(self.next_cursor_path)}")
             if self.has_more_path:
                 text += f"; the list ends when {code(self.has_more_path)} is false"
+            if self.end_of_stream_path:
+                text += f"; the list ends when {code(self.end_of_stream_path)} is true"
             text += "."
         elif self.type == "page_number":
             ends = ["an empty page", "a page shorter than the page size"]

@@ -886,7 +886,9 @@ def next_position(
         return nxt
     kind = pagination.type
     if kind == "cursor":
-        return None if signals.get("has_more") is False else nxt
+        if signals.get("has_more") is False or signals.get("end_of_stream") is True:
+            return None
+        return nxt
     if kind == "next_url":
         return _url_query(signals.get("next_url"))
     if kind == "link_header":

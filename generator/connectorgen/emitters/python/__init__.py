@@ -156,7 +156,10 @@ def _body_type(op: ir.Operation) -> str | None:
 def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
     """`PaginationSpec` fields (only those set) for any paginator but a plain cursor one."""
     if paginator is None or (
-        paginator.type == "cursor" and not paginator.has_more_path and not paginator.limit_send_default
+        paginator.type == "cursor"
+        and not paginator.has_more_path
+        and not paginator.end_of_stream_path
+        and not paginator.limit_send_default
     ):
         return None
     fields: dict[str, Any] = {

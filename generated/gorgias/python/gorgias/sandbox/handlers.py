@@ -173,6 +173,8 @@ class Call:
             if pagination:  # a cursor that also says whether more follows, and the next URL
                 if pagination.get("has_more_path"):
                     _set(page, pagination["has_more_path"], nxt is not None)
+                if pagination.get("end_of_stream_path"):
+                    _set(page, pagination["end_of_stream_path"], nxt is None)
                 if pagination.get("next_url_path"):
                     _set(
                         page,
