@@ -16,7 +16,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = REPO_ROOT / "cassettes"
-GORGIAS_REFERENCE = REPO_ROOT / "spec" / "gorgias" / "reference"
+GORGIAS_SPEC = REPO_ROOT / "spec" / "gorgias"
+GORGIAS_REFERENCE = GORGIAS_SPEC / "reference"
 """Facts copied into the repository from public sources (see reference/examples/SOURCES.md)."""
 
 #: The account every cassette talks to after scrubbing.

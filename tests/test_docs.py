@@ -18,6 +18,7 @@ from connectorgen.compiler import input_schema
 from connectorgen.emitters import docs, render_all
 from connectorgen.emitters.openapi import ERROR_RESPONSES
 from connectorgen.pipeline import build
+from tests.conftest import GORGIAS_SPEC
 
 HTML = "docs/html/index.html"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
@@ -27,7 +28,7 @@ HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 
 @pytest.fixture(scope="module")
 def connector() -> ir.Connector:
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from connectorgen import ir
 from connectorgen.emitters import openapi, render_all
 from connectorgen.emitters.openapi.yamldump import dump as dump_yaml
 from connectorgen.pipeline import build
+from tests.conftest import GORGIAS_SPEC
 
 JSON_PATH = "openapi/gorgias.openapi.json"
 YAML_PATH = "openapi/gorgias.openapi.yaml"
@@ -28,7 +29,7 @@ ERROR_STATUSES = {"400", "401", "403", "404", "429", "500"}
 
 @pytest.fixture(scope="module")
 def connector() -> ir.Connector:
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,12 @@ import pytest
 
 from connectorgen.cli import main
 from connectorgen.definition import language_schema
-from connectorgen.pipeline import DEFAULT_DEFINITION, validate
+from connectorgen.pipeline import REPO_ROOT, validate
 from connectorgen.rules import RULES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINIMAL = FIXTURES / "minimal"
+GORGIAS = REPO_ROOT / "spec" / "gorgias"
 RULE_FIXTURES = sorted(p for p in (FIXTURES / "rules").iterdir() if p.is_dir())
 MALFORMED = sorted(p for p in (FIXTURES / "malformed").iterdir() if p.is_dir())
 DIAGNOSTIC_LINE = re.compile(r"^\S+:\d+:\d+: error\[[a-z0-9-]+\]: \S.*$", re.MULTILINE)
@@ -54,7 +55,7 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 
 def test_bundled_gorgias_definition_is_valid() -> None:
-    connector, diagnostics = validate(DEFAULT_DEFINITION)
+    connector, diagnostics = validate(GORGIAS)
     assert [d.render() for d in diagnostics] == []
     assert connector is not None
     assert connector.name == "gorgias"
@@ -144,7 +145,7 @@ def test_language_schemas_are_valid_json_schema() -> None:
 
 
 def test_definition_files_point_editors_at_the_language_schemas() -> None:
-    for path in DEFAULT_DEFINITION.rglob("*.yaml"):
+    for path in GORGIAS.rglob("*.yaml"):
         first = path.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema="), path
         target = (path.parent / first.split("$schema=", 1)[1]).resolve()

@@ -233,6 +233,7 @@ def _errors(data: dict[str, Any]) -> ir.ErrorShape:
         fallback_message_paths=tuple(
             cast(tuple[str, ...], split_path(p)) for p in spec.get("fallback_message_paths", [])
         ),
+        request_id_headers=tuple(h.lower() for h in spec.get("request_id_headers", [])),
     )
 
 

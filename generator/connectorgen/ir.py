@@ -111,7 +111,7 @@ class ServerVariable:
 @dataclass(frozen=True, slots=True)
 class Server:
     base_url: str
-    """Template such as `https://{subdomain}.gorgias.com`."""
+    """Template such as `https://{subdomain}.example.com`."""
     base_url_env: str | None
     variables: tuple[ServerVariable, ...]
     download_domains: tuple[str, ...] = ()
@@ -399,6 +399,8 @@ class ErrorShape:
     field_errors_path: tuple[str, ...] | None
     fallback_message_paths: tuple[tuple[str, ...], ...]
     field_errors: FieldErrors | None = None
+    request_id_headers: tuple[str, ...] = ()
+    """Declared request-id response headers (lower case), tried before the generic ones."""
 
 
 # --- operations ----------------------------------------------------------------------------

@@ -81,9 +81,9 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 #: every later recursive stage (conversion, language schemas, $ref rewriting) far from any limit.
 MAX_DEPTH = 64
 #: Most nodes a file may hold once its aliases are expanded. Expanded aliases are copies, so a
-#: "billion laughs" file would otherwise grow exponentially; the largest Gorgias file has ~2,000.
+#: "billion laughs" file would otherwise grow exponentially; a large real definition file has ~2,000.
 MAX_NODES = 100_000
-#: Largest definition file read at all (the largest Gorgias file is ~17 KB).
+#: Largest definition file read at all (large real definition files are ~20 KB).
 MAX_FILE_BYTES = 4 * 1024 * 1024
 LIMIT_RULE = "yaml-limit"
 

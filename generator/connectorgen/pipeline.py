@@ -17,11 +17,10 @@ from .loader import LoadError, SourceFile, display_path, load_yaml_file
 from .rules import run_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DEFINITION = REPO_ROOT / "spec" / "gorgias"
 DEFAULT_OUTPUT = REPO_ROOT / "generated"
 
 
-def validate(path: Path = DEFAULT_DEFINITION) -> tuple[ir.Connector | None, list[Diagnostic]]:
+def validate(path: Path) -> tuple[ir.Connector | None, list[Diagnostic]]:
     """Check a definition; returns the IR when there is no error, and every diagnostic found."""
     raw, diagnostics = load_definition(Path(path))
     if raw is None:
@@ -111,7 +110,7 @@ def generator_failure(path: Path, error: Exception) -> Diagnostic:
                       1, 1, hint="report it as a generator bug, with the definition that triggers it")
 
 
-def build(path: Path = DEFAULT_DEFINITION) -> ir.Connector:
+def build(path: Path) -> ir.Connector:
     """The IR of a valid definition; raises DefinitionError listing every problem otherwise."""
     connector, diagnostics = validate(path)
     if connector is None:

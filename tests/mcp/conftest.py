@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import GORGIAS_SPEC
+
 from .fake_gorgias import FakeGorgias, documented_routes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +46,7 @@ def python_path() -> str:
 def connector() -> Any:
     from connectorgen.pipeline import build
 
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 @pytest.fixture(scope="session")

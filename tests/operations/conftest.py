@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, REPO_ROOT
+from tests.conftest import CASSETTE_BASE_URL, CASSETTE_EMAIL, GORGIAS_SPEC, REPO_ROOT
 from tests.recording import Recorder
 
 _GENERATED = REPO_ROOT / "generated" / "gorgias" / "python"
@@ -47,7 +47,7 @@ def connector() -> Any:
     """The IR of the bundled definition (the source of truth for which operations exist)."""
     from connectorgen.pipeline import build
 
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 def recording(config: pytest.Config) -> bool:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
 
 from connectorgen.emitters.sandbox import build_spec, emit  # noqa: E402
 from connectorgen.pipeline import build  # noqa: E402
+from tests.conftest import GORGIAS_SPEC  # noqa: E402
 
 S = importlib.import_module("gorgias.sandbox.schemas")
 HANDLERS = importlib.import_module("gorgias.sandbox.handlers").HANDLERS
@@ -27,7 +28,7 @@ HANDLERS = importlib.import_module("gorgias.sandbox.handlers").HANDLERS
 
 @pytest.fixture(scope="module")
 def connector() -> Any:
-    return build()
+    return build(GORGIAS_SPEC)
 
 
 def test_every_operation_has_a_route(connector: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from connectorgen.emitters import unified as unified_emitter
 from connectorgen.pipeline import build
-from tests.conftest import REPO_ROOT
+from tests.conftest import GORGIAS_SPEC, REPO_ROOT
 
 GENERATED = REPO_ROOT / "generated" / "gorgias"
 
@@ -83,7 +83,7 @@ def test_wrong_usage_is_caught_by_mypy(tmp_path: Path) -> None:
 
 
 def test_emitter_writes_only_its_paths() -> None:
-    files = unified_emitter.emit(build())
+    files = unified_emitter.emit(build(GORGIAS_SPEC))
     for path in files:
         assert path.startswith(("python/gorgias/unified/", "mcp/gorgias.unified.")) or path.startswith("docs/unified")
     assert "python/gorgias/unified/mappers.py" in files

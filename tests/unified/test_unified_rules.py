@@ -17,7 +17,7 @@ import pytest
 from connectorgen.cli import main
 from connectorgen.pipeline import validate
 from connectorgen.unified import MAPPING_RULES
-from tests.conftest import REPO_ROOT
+from tests.conftest import GORGIAS_SPEC, REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "mapping_rules"
 RULE_FIXTURES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
@@ -57,7 +57,7 @@ def test_every_mapping_rule_has_a_fixture() -> None:
 
 
 def test_bundled_mappings_are_valid_and_compiled() -> None:
-    connector, diagnostics = validate()
+    connector, diagnostics = validate(GORGIAS_SPEC)
     assert [d.render() for d in diagnostics] == []
     assert connector is not None and connector.unified is not None
     resources = {(r.category, r.name): [m.kind for m in r.methods] for r in connector.unified.resources}

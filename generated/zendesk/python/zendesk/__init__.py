@@ -11,7 +11,7 @@ Quick start::
 
     from zendesk import Zendesk
 
-    client = Zendesk(subdomain="acme\", email="me@example.com", api_token="...")
+    client = Zendesk(subdomain="acme", email="me@example.com", api_token="...\")
     for item in client.tickets.list():
         print(item.id)
 """

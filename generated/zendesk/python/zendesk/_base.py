@@ -43,6 +43,20 @@ from ._errors import (
 )
 from ._model import Problems, log_problems, validate_tolerantly
 from ._operations import ArgumentSpec, DownloadLocation, OperationSpec
+from ._spec import (
+    ALWAYS_RETRY_STATUSES,
+    BASE_URL_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    IDEMPOTENT_METHODS,
+    IMPORT_NAME,
+    RETRY_AFTER_HEADER,
+    RETRY_JITTER,
+    RETRY_STATUSES,
+    SERVER_TEMPLATE,
+    SERVER_VARIABLES,
+    TRUSTED_DOMAINS,
+)
 from ._types import NotGiven
 
 __all__ = [
@@ -68,10 +82,8 @@ __all__ = [
     "server_url",
 ]
 
-logger: Final = logging.getLogger("zendesk")
+logger: Final = logging.getLogger(IMPORT_NAME)
 
-DEFAULT_TIMEOUT: Final = 30
-DEFAULT_MAX_RETRIES: Final = 3
 DEFAULT_MAX_RETRY_WAIT: Final = 60.0
 """Seconds one call may spend in total waiting between retries before the last error is raised."""
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
@@ -80,16 +92,6 @@ DEFAULT_MAX_PAGES: Final = 10_000
 """Most pages one auto-paginating iteration fetches."""
 DEFAULT_DEADLINE: Final[float | None] = None
 """Seconds one call may take in total (requests, retries and waits); None for no total limit."""
-SERVER_TEMPLATE: Final = "https://{subdomain}.zendesk.com"
-BASE_URL_ENV: Final = "ZENDESK_BASE_URL"
-SERVER_VARIABLES: Final[dict[str, tuple[str | None, str | None, str | None]]] = {
-    "subdomain": ("ZENDESK_SUBDOMAIN", "^[A-Za-z0-9][A-Za-z0-9_-]*$", None),
-}
-"""Server variable -> (environment variable, pattern, default)."""
-
-TRUSTED_DOMAINS: Final[tuple[str, ...]] = ("zendesk.com", "zdusercontent.com")
-"""Registrable domains whose hosts `request()` may fetch by absolute URL (downloads have their own locations)."""
-
 JSON_CONTENT_TYPE: Final = "application/json"
 
 
@@ -129,7 +131,7 @@ class TrustedHosts:
 
     File downloads accept only their operation's declared locations (`check_download`). For
     `request()`, an absolute URL is accepted only over http(s) and only on the client's own host, on a
-    host of one of the connector's domains (zendesk.com, zdusercontent.com and their
+    host of one of the connector's domains (`TRUSTED_DOMAINS` and their
     subdomains) or on a host the caller added with `trusted_hosts=`. The Authorization header is
     sent only to the client's own host; every other host is fetched without credentials. A
     download follows redirects hop by hop and sends it only to a declared location on that host.
@@ -235,11 +237,11 @@ class RetrySettings:
     max_delay: float
     max_retry_after: float
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
-    jitter: bool = True
-    retry_statuses: frozenset[int] = frozenset([429, 500, 502, 503, 504])
-    always_retry_statuses: frozenset[int] = frozenset([429])
-    idempotent_methods: frozenset[str] = frozenset(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
-    retry_after_header: str = "retry-after"
+    jitter: bool = RETRY_JITTER
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+    always_retry_statuses: frozenset[int] = ALWAYS_RETRY_STATUSES
+    idempotent_methods: frozenset[str] = IDEMPOTENT_METHODS
+    retry_after_header: str = RETRY_AFTER_HEADER
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff for retry number `attempt` (0-based), with full jitter."""
@@ -522,7 +524,7 @@ def _multipart(
     op: OperationSpec, body_args: list[tuple[ArgumentSpec, Any]]
 ) -> tuple[list[tuple[str, tuple[str, bytes, str]]], dict[str, str], str]:
     """(file parts, form fields, boundary). A list of files sends one part per file named after
-    the file (Zendesk Support labels stored files with their form-field name). The boundary is derived
+    the file (some APIs label stored files with their form-field name). The boundary is derived
     from the content, so identical uploads are byte-identical requests."""
     files: list[tuple[str, tuple[str, bytes, str]]] = []
     data: dict[str, str] = {}
@@ -1049,7 +1051,7 @@ def _page_model(
     def build(prefix: tuple[str, ...]) -> Any:
         fields: dict[str, Any] = {}
         children: dict[str, Any] = {}
-        for role, (path, tp, required) in paths.items():
+        for _role, (path, tp, required) in paths.items():
             if path[: len(prefix)] != prefix or len(path) <= len(prefix):
                 continue
             head = path[len(prefix)]
@@ -1273,10 +1275,7 @@ class BodyReader:
 
     def feed(self, raw: bytes) -> bool:
         """Keep the decoded bytes of `raw`; True once `limit` is passed (the excess is dropped)."""
-        for piece in self.decode(raw):
-            if self._keep(piece):
-                return True
-        return False
+        return any(self._keep(piece) for piece in self.decode(raw))
 
     def finish(self) -> bool:
         """Keep what the decoder still holds; True when that passes `limit`."""

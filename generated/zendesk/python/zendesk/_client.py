@@ -149,7 +149,7 @@ _DEFAULT_PLANS: Final[dict[str, str]] = {
 _KNOWN_PLANS: Final = tuple(dict.fromkeys(plan for plans in _PLANS.values() for plan in plans))
 _ENV: Final = os.environ
 _MAX_REDIRECTS: Final = 5
-"""Redirect hops a download follows (Gorgias uses one, to a signed storage URL)."""
+"""Redirect hops a download follows (APIs commonly use one, to a signed storage URL)."""
 
 
 def _env(name: str | None) -> str | None:
@@ -1197,7 +1197,7 @@ class Zendesk(_BaseClient):
     ) -> Any:
         """Send any request with the client's auth, rate limiting, retries and errors.
 
-        `path` is relative to the base URL (e.g. `/api/tickets`); an absolute URL is accepted only
+        `path` is relative to the base URL (e.g. `/api/items`); an absolute URL is accepted only
         on a trusted host (see `TrustedHosts`). Returns the decoded JSON body, `None` for an empty
         body, text for `text/*` and bytes otherwise.
         """
@@ -1807,7 +1807,7 @@ class AsyncZendesk(_BaseClient):
     ) -> Any:
         """Send any request with the client's auth, rate limiting, retries and errors.
 
-        `path` is relative to the base URL (e.g. `/api/tickets`); an absolute URL is accepted only
+        `path` is relative to the base URL (e.g. `/api/items`); an absolute URL is accepted only
         on a trusted host (see `TrustedHosts`). Returns the decoded JSON body, `None` for an empty
         body, text for `text/*` and bytes otherwise.
         """

@@ -8,7 +8,7 @@ match is left out at its exact path (a field falls back to its default, a list i
 value is skipped) and kept raw in the result's `model_invalid_fields`, then the rest is validated
 again. Every other field stays typed: nested objects are model instances, date-times are
 `datetime`s. A required field whose value is off or absent is `None`. One warning per payload (on
-the "zendesk" logger) lists the paths, never the values.
+the package's logger) lists the paths, never the values.
 
 Strict parsing stays available: pass `strict=True` (pydantic's strict types) or `strict=False`
 (pydantic's lax types) to `model_validate` / `model_validate_json` to get pydantic's own behaviour,
@@ -30,9 +30,11 @@ from typing import Any, Final, Self, TypeVar
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
+from ._spec import IMPORT_NAME
+
 __all__ = ["Problems", "TolerantModel", "log_problems", "validate_tolerantly"]
 
-logger: Final = logging.getLogger("zendesk")
+logger: Final = logging.getLogger(IMPORT_NAME)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -65,7 +65,7 @@ class Page(Generic[T]):
 class CursorWalk:
     """The cursor of the next page to fetch while auto-paginating, and when to stop.
 
-    Shared by these pagers and the unified ones (`zendesk.unified`).
+    Shared by these pagers and the unified ones (the package's `unified` module).
     """
 
     __slots__ = ("cursor", "max_pages", "pages", "paginated", "seen")

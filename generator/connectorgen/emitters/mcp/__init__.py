@@ -27,6 +27,7 @@ from ...compiler import input_schema
 from ...escaping import register
 
 TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(__file__).parent / "runtime"
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOOLS_FILE_FORMAT = 1
 
@@ -367,7 +368,7 @@ def _auth_help(connector: ir.Connector) -> str:
         elif isinstance(scheme, ir.HttpBearerAuth):
             lines.append(f"{scheme.token.env or scheme.name}: {scheme.description}")
         else:
-            lines.append(f"{scheme.access_token.env}: {scheme.description}")
+            lines.append(f"{scheme.access_token.env or scheme.name}: {scheme.description}")
     if connector.server.base_url_env:
         lines.append(f"{connector.server.base_url_env}: base URL override (a sandbox or proxy).")
     return "\n".join(lines)
@@ -410,6 +411,9 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         "auth_help": _auth_help(connector),
         "instructions": _instructions(connector),
         "kinds": ["list", "get", "create", "update", "delete", "custom"],
+        "example_tag": max(connector.resources, key=lambda r: len(r.operations)).name
+        if connector.resources
+        else "items",
     }
     jinja = _environment()
     base = f"python/{package.import_name}/mcp"
@@ -417,10 +421,8 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         f"mcp/{connector.name}.tools.json": tools_json,
         f"{base}/tools.json": tools_json,
     }
-    for template, name in (
-        ("__init__.py.j2", "__init__.py"),
-        ("__main__.py.j2", "__main__.py"),
-        ("server.py.j2", "server.py"),
-    ):
-        files[f"{base}/{name}"] = jinja.get_template(template).render(**context)
+    files[f"{base}/server.py"] = jinja.get_template("server.py.j2").render(**context)
+    # connector-independent modules, copied as they are (they read the package's `_spec`)
+    for path in sorted(RUNTIME.glob("*.py")):
+        files[f"{base}/{path.name}"] = path.read_text(encoding="utf-8")
     return files

@@ -1,9 +1,12 @@
 """Python client emitter: `generated/<connector>/python/`, an installable distribution of the connector's client.
 
-Everything is rendered from the IR: the runtime helpers (`_client`, `_base`, `_auth`, `_errors`,
-`_pagination`, `_ratelimit`, `_types`) from jinja2 templates in `templates/` (one per concern), the
-routing table `_operations.py` and one module per resource from the operations, and `models.py`
-from the schema registry through datamodel-code-generator (see `models.py` in this package).
+The runtime modules that are the same for every connector (`_base`, `_errors`, `_model`,
+`_pagination`, `_ratelimit`, `_types`, `_version`) are real Python files in `runtime/`, copied
+as they are (and linted and type-checked as such); they read the connector's facts from `_spec.py`,
+a small module rendered from the IR. The rest is rendered from the IR with jinja2 templates in
+`templates/` (one per concern): `_client`, `_auth`, the routing table `_operations.py`, one module
+per resource, and `models.py` from the schema registry through datamodel-code-generator (see
+`models.py` in this package).
 
 Templates are looked up first in an optional override folder (`emit(connector, template_dir=...)`),
 then in the bundled `templates/` folder (a jinja2 ChoiceLoader), so a connector can replace one
@@ -28,6 +31,9 @@ from .models import generate_models
 from .typemap import _split_union, path_param_type, python_type, response_type
 
 TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(__file__).parent / "runtime"
+#: Request-id headers every client looks for after the connector's declared ones.
+GENERIC_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
 ROOT = "python"
 
 
@@ -386,16 +392,17 @@ def _resource_context(resource: ir.Resource, schemas: Mapping[str, Any]) -> dict
 
 
 def _example(connector: ir.Connector) -> dict[str, Any]:
-    """What the README and package docstring show: a paginated list (tickets when there are)."""
+    """What the README and package docstring show: a paginated list, of the resource with the most
+    operations (the first such in the definition on a tie)."""
     lists = [
         op
         for op in connector.operations
         if op.paginated and op.kind == "list" and not op.path_parameters
     ]
-    preferred = [op for op in lists if op.resource == "tickets"] or lists
-    if not preferred:
+    if not lists:
         return {}
-    op = preferred[0]
+    sizes = {r.name: len(r.operations) for r in connector.resources}
+    op = max(lists, key=lambda o: sizes.get(o.resource, 0))
     resource = next(r for r in connector.resources if r.name == op.resource)
     order = next((a for a in op.arguments if a.name == "order_by"), None)
     values = list(order.schema.get("enum", ())) if order is not None else []
@@ -406,10 +413,6 @@ def _example(connector: ir.Connector) -> dict[str, Any]:
     get = next(
         (o for o in resource.operations if o.kind == "get" and len(o.path_parameters) == 1), None
     )
-    tag_add = next(
-        (o for o in connector.operations if o.resource == "ticket_tags" and o.kind == "create"),
-        None,
-    )
     return {
         "attr": resource.client_attribute,
         "tool": op.tool,
@@ -417,7 +420,6 @@ def _example(connector: ir.Connector) -> dict[str, Any]:
         "order_by": order_by,
         "get": get is not None,
         "item": op.response.schema_name or "dict",
-        "tag_add": tag_add is not None,
     }
 
 
@@ -471,6 +473,43 @@ def _credentials(connector: ir.Connector) -> list[dict[str, Any]]:
     return out
 
 
+def _scheme_params(scheme: ir.AuthScheme) -> list[ir.Credential | str]:
+    """The constructor arguments one auth scheme takes (a fixed password is not one of them)."""
+    if isinstance(scheme, ir.HttpBasicAuth):
+        return [scheme.username] + ([] if scheme.password.fixed else [scheme.password])
+    if isinstance(scheme, ir.ApiKeyAuth):
+        return [scheme.key]
+    if isinstance(scheme, ir.HttpBearerAuth):
+        return [scheme.token]
+    if isinstance(scheme, ir.OAuth2AuthorizationCode):
+        return ["access_token", "refresh_token", "client_id", "client_secret"]
+    return []
+
+
+def _quick_start(connector: ir.Connector) -> dict[str, Any]:
+    """Constructor calls the README shows: one per auth scheme, and the environment variables read."""
+    variables = connector.server.variables
+    calls: list[str] = []
+    env_groups: list[str] = []
+    for index, scheme in enumerate(connector.auth):
+        params = [p if isinstance(p, str) else p.param for p in _scheme_params(scheme)]
+        if index == 0:
+            args = [f"{v.name}={py_str(str(v.example or 'example'))}" for v in variables]
+            args += [f'{p}="me@example.com"' if "email" in p else f'{p}="..."' for p in params]
+        else:
+            args = [f"{v.name}=..." for v in variables] + [f"{p}=..." for p in params]
+        calls.append(", ".join(args))
+        if isinstance(scheme, ir.OAuth2AuthorizationCode):
+            envs = [scheme.access_token.env] if scheme.access_token.env else []
+        else:
+            envs = [p.env for p in _scheme_params(scheme) if not isinstance(p, str) and p.env]
+        if envs:
+            env_groups.append(", ".join(envs))
+    server_envs = [v.env for v in variables if v.env]
+    env = ", ".join([*server_envs, " or ".join(env_groups)]) if env_groups else None
+    return {"calls": calls, "env": env}
+
+
 def context(connector: ir.Connector) -> dict[str, Any]:
     basic = connector.auth_scheme("http_basic")
     oauth = connector.auth_scheme("oauth2_authorization_code")
@@ -499,9 +538,18 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "field_errors_field_key": errors.field_errors.field_key if errors.field_errors else None,
         "field_errors_message_key": errors.field_errors.message_key if errors.field_errors else None,
         "field_errors_code_key": errors.field_errors.code_key if errors.field_errors else None,
+        "request_id_headers": tuple(
+            dict.fromkeys((*errors.request_id_headers, *GENERIC_REQUEST_ID_HEADERS))
+        ),
         "trusted_domains": _trusted_domains(connector),
         "has_unified": getattr(connector, "unified", None) is not None,
         "ex": _example(connector),
+        "quick_start": _quick_start(connector),
+        "has_files": any(
+            op.response.envelope.type == "binary"
+            or (op.body is not None and op.body.content_type.startswith("multipart/"))
+            for op in connector.operations
+        ),
         "creds": _credentials(connector),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},
         "token_path": _path_on_server(connector, oauth.token_url)
@@ -515,18 +563,13 @@ def context(connector: ir.Connector) -> dict[str, Any]:
 
 # --- emit ----------------------------------------------------------------------------------------
 
-_RUNTIME = (
-    "_types",
-    "_model",
-    "_errors",
-    "_ratelimit",
-    "_auth",
-    "_base",
-    "_operations",
-    "_pagination",
-    "_client",
-    "_version",
-)
+#: Runtime modules rendered from templates (the connector's facts and the code shaped by them).
+_RUNTIME = ("_spec", "_auth", "_operations", "_client")
+
+
+def static_runtime() -> dict[str, str]:
+    """The connector-independent runtime modules, by file name, exactly as in `runtime/`."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(RUNTIME.glob("*.py"))}
 
 
 def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str, str | bytes]:
@@ -543,6 +586,8 @@ def emit(connector: ir.Connector, template_dir: Path | None = None) -> dict[str,
     }
     for name in _RUNTIME:
         files[f"{pkg}/{name}.py"] = env.get_template(f"{name}.py.j2").render(ctx)
+    for filename, text in static_runtime().items():
+        files[f"{pkg}/{filename}"] = text
     template = env.get_template("resource.py.j2")
     for resource in ctx["resources"]:
         files[f"{pkg}/resources/{resource['module']}.py"] = template.render({**ctx, "r": resource})

@@ -228,7 +228,7 @@ class Call:
         elif kind == "link_header" and more:
             headers["Link"] = f'<{self.url_with({"sandbox_page": end})}>; rel="next"'
         elif kind == "time_export":
-            # like Zendesk, the next request is given even at the end of the stream
+            # as some APIs do, the next request is given even at the end of the stream
             if pagination.get("next_start_path"):
                 _set(page, pagination["next_start_path"], end)
             if pagination.get("next_url_path"):

@@ -49,7 +49,9 @@ class Page(Generic[T]):
         if self.total is not None:
             out["total"] = self.total
         if self.included:
-            out["included"] = {name: [jsonable(item) for item in items] for name, items in self.included.items()}
+            out["included"] = {
+                name: [jsonable(item) for item in items] for name, items in self.included.items()
+            }
         return out
 
     def __iter__(self) -> Iterator[T]:
@@ -62,7 +64,7 @@ class Page(Generic[T]):
 class CursorWalk:
     """The cursor of the next page to fetch while auto-paginating, and when to stop.
 
-    Shared by these pagers and the unified ones (`{{ c.package.import_name }}.unified`).
+    Shared by these pagers and the unified ones (the package's `unified` module).
     """
 
     __slots__ = ("cursor", "max_pages", "pages", "paginated", "seen")
@@ -84,7 +86,10 @@ class CursorWalk:
         if not cursor or empty or cursor in self.seen:
             return False
         if self.pages >= self.max_pages:
-            logger.warning("stopped paginating after max_pages=%d pages; raise max_pages to read further", self.max_pages)
+            logger.warning(
+                "stopped paginating after max_pages=%d pages; raise max_pages to read further",
+                self.max_pages,
+            )
             return False
         self.seen.add(cursor)
         self.cursor = cursor

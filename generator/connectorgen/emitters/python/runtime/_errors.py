@@ -1,7 +1,8 @@
-"""The error hierarchy of the {{ c.title | py_docline }} client.
+"""The error hierarchy of the client.
 
-Every error derives from `{{ prefix }}Error`. HTTP error statuses raise an `APIError` subclass
-chosen by status and carry the status code, the message {{ c.title | py_docline }} gave ({{ message_doc }}), the
+Every error derives from the package's base error (`<ClientClass>Error`, declared in `_spec` and
+re-exported here). HTTP error statuses raise an `APIError` subclass chosen by status and carry the
+status code, the message the API gave (found at the definition's message paths), the
 per-field validation messages, the method and the path (never the query string, which may carry
 secrets) and a request id when the response has one. Credentials never appear in any message.
 """
@@ -12,6 +13,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._spec import *  # noqa: F403  (re-exports the package's base error under its own name)
+from ._spec import CODE_KEY as _CODE_KEY
+from ._spec import FIELD_ERRORS_PATH as _FIELD_ERRORS_PATH
+from ._spec import FIELD_ERRORS_TYPE as _FIELD_ERRORS_TYPE
+from ._spec import FIELD_KEY as _FIELD_KEY
+from ._spec import MESSAGE_KEY as _MESSAGE_KEY
+from ._spec import MESSAGE_PATHS as _MESSAGE_PATHS
+from ._spec import REQUEST_ID_HEADERS as _REQUEST_ID_HEADERS
+from ._spec import PackageError
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -21,7 +32,6 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
-    "{{ prefix }}Error",
     "InvalidArgumentsError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -32,28 +42,14 @@ __all__ = [
     "make_status_error",
 ]
 
-_MESSAGE_PATHS: tuple[tuple[str, ...], ...] = {{ message_paths | pyrepr }}
-_FIELD_ERRORS_PATH: tuple[str, ...] | None = {{ field_errors_path | pyrepr }}
-#: How the field errors at `_FIELD_ERRORS_PATH` are shaped: `string_lists` ({field: [message]}),
-#: `object_lists` ({field: [{message_key: ..., code_key: ...}]}) or `object_list`
-#: ([{field_key: ..., message_key: ..., code_key: ...}]).
-_FIELD_ERRORS_TYPE: str = {{ field_errors_type | pyrepr }}
-_FIELD_KEY: str | None = {{ field_errors_field_key | pyrepr }}
-_MESSAGE_KEY: str | None = {{ field_errors_message_key | pyrepr }}
-_CODE_KEY: str | None = {{ field_errors_code_key | pyrepr }}
-_REQUEST_ID_HEADERS = ("x-request-id", "x-gorgias-request-id", "request-id", "x-amzn-requestid", "cf-ray")
 _MAX_MESSAGE = 500
 
 
-class {{ prefix }}Error(Exception):
-    """Base class of every error raised by this package."""
-
-
-class ConfigurationError({{ prefix }}Error, ValueError):
+class ConfigurationError(PackageError, ValueError):
     """The client was created without what it needs (credentials, subdomain...)."""
 
 
-class InvalidArgumentsError({{ prefix }}Error, ValueError):
+class InvalidArgumentsError(PackageError, ValueError):
     """Arguments were rejected before any HTTP request was sent.
 
     `errors` maps each offending argument (dotted path for nested body fields) to its messages.
@@ -70,7 +66,7 @@ class InvalidArgumentsError({{ prefix }}Error, ValueError):
         return self.errors
 
 
-class APIResponseValidationError({{ prefix }}Error):
+class APIResponseValidationError(PackageError):
     """A successful response did not have the documented shape (for example not JSON)."""
 
     def __init__(self, message: str, *, method: str, path: str, status_code: int) -> None:
@@ -97,7 +93,7 @@ class ResponseTooLargeError(APIResponseValidationError):
         )
 
 
-class APIConnectionError({{ prefix }}Error):
+class APIConnectionError(PackageError):
     """The request could not be sent or no response arrived (DNS, TLS, connection reset...)."""
 
     def __init__(self, message: str, *, method: str, path: str) -> None:
@@ -111,8 +107,8 @@ class APITimeoutError(APIConnectionError):
     """The request timed out."""
 
 
-class APIError({{ prefix }}Error):
-    """{{ c.title | py_docline }} answered with an error status."""
+class APIError(PackageError):
+    """The API answered with an error status."""
 
     status_code: int
     message: str
@@ -192,7 +188,7 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: {{ c.title | py_docline }} failed to process the request."""
+    """5xx: the API failed to process the request."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
@@ -274,7 +270,9 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
-def parse_error_body(content: bytes, content_type: str) -> tuple[Any, str | None, dict[str, list[str]]]:
+def parse_error_body(
+    content: bytes, content_type: str
+) -> tuple[Any, str | None, dict[str, list[str]]]:
     """(parsed body or None, message or None, field errors) of an error response body."""
     if not content:
         return None, None, {}
@@ -285,7 +283,11 @@ def parse_error_body(content: bytes, content_type: str) -> tuple[Any, str | None
     if data is None:
         text = content.decode("utf-8", "replace")
         if "html" in content_type.lower() or text.lstrip().startswith("<"):
-            return None, "the server answered an HTML page instead of JSON (check the subdomain or base URL)", {}
+            return (
+                None,
+                "the server answered an HTML page instead of JSON (check the subdomain or base URL)",
+                {},
+            )
         return None, _short(text) or None, {}
     message: str | None = None
     for path in _MESSAGE_PATHS:

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Union
@@ -34,9 +34,28 @@ import httpx
 import pydantic
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._errors import APIResponseValidationError, ConfigurationError, InvalidArgumentsError, ResponseTooLargeError
+from ._errors import (
+    APIResponseValidationError,
+    ConfigurationError,
+    InvalidArgumentsError,
+    ResponseTooLargeError,
+)
 from ._model import Problems, log_problems, validate_tolerantly
 from ._operations import ArgumentSpec, DownloadLocation, OperationSpec
+from ._spec import (
+    ALWAYS_RETRY_STATUSES,
+    BASE_URL_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    IDEMPOTENT_METHODS,
+    IMPORT_NAME,
+    RETRY_AFTER_HEADER,
+    RETRY_JITTER,
+    RETRY_STATUSES,
+    SERVER_TEMPLATE,
+    SERVER_VARIABLES,
+    TRUSTED_DOMAINS,
+)
 from ._types import NotGiven
 
 __all__ = [
@@ -62,10 +81,8 @@ __all__ = [
     "server_url",
 ]
 
-logger: Final = logging.getLogger({{ c.package.import_name | pyrepr }})
+logger: Final = logging.getLogger(IMPORT_NAME)
 
-DEFAULT_TIMEOUT: Final = {{ c.timeout_seconds | num }}
-DEFAULT_MAX_RETRIES: Final = {{ c.retry_policy.max_retries }}
 DEFAULT_MAX_RETRY_WAIT: Final = 60.0
 """Seconds one call may spend in total waiting between retries before the last error is raised."""
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
@@ -74,18 +91,6 @@ DEFAULT_MAX_PAGES: Final = 10_000
 """Most pages one auto-paginating iteration fetches."""
 DEFAULT_DEADLINE: Final[float | None] = None
 """Seconds one call may take in total (requests, retries and waits); None for no total limit."""
-SERVER_TEMPLATE: Final = {{ c.server.base_url | pyrepr }}
-BASE_URL_ENV: Final = {{ c.server.base_url_env | pyrepr }}
-SERVER_VARIABLES: Final[dict[str, tuple[str | None, str | None, str | None]]] = {
-{% for v in c.server.variables %}
-    {{ v.name | pyrepr }}: ({{ v.env | pyrepr }}, {{ v.pattern | pyrepr }}, {{ v.default | pyrepr }}),
-{% endfor %}
-}
-"""Server variable -> (environment variable, pattern, default)."""
-
-TRUSTED_DOMAINS: Final[tuple[str, ...]] = {{ trusted_domains | pyrepr }}
-"""Registrable domains whose hosts `request()` may fetch by absolute URL (downloads have their own locations)."""
-
 JSON_CONTENT_TYPE: Final = "application/json"
 
 
@@ -125,7 +130,7 @@ class TrustedHosts:
 
     File downloads accept only their operation's declared locations (`check_download`). For
     `request()`, an absolute URL is accepted only over http(s) and only on the client's own host, on a
-    host of one of the connector's domains ({{ trusted_domains | join(", ") }} and their
+    host of one of the connector's domains (`TRUSTED_DOMAINS` and their
     subdomains) or on a host the caller added with `trusted_hosts=`. The Authorization header is
     sent only to the client's own host; every other host is fetched without credentials. A
     download follows redirects hop by hop and sends it only to a declared location on that host.
@@ -151,7 +156,9 @@ class TrustedHosts:
 
     def _is_own(self, parsed: httpx.URL) -> bool:
         """On the client's host: then it must also use the client's scheme."""
-        own = parsed.host.lower() == (self.base.host or "").lower() and parsed.port == self.base.port
+        own = (
+            parsed.host.lower() == (self.base.host or "").lower() and parsed.port == self.base.port
+        )
         if own and parsed.scheme != self.base.scheme:
             raise ValueError(f"must use {self.base.scheme}:// like the client")
         return own
@@ -164,12 +171,16 @@ class TrustedHosts:
             return parsed, True
         allowed = TRUSTED_DOMAINS + self.extra
         if not any(host == d or host.endswith("." + d) for d in allowed):
-            raise ValueError(f"host {host!r} is not trusted (allowed: the client's host, {', '.join(allowed)})")
+            raise ValueError(
+                f"host {host!r} is not trusted (allowed: the client's host, {', '.join(allowed)})"
+            )
         if parsed.scheme != "https":
             raise ValueError("must be an https URL")
         return parsed, False
 
-    def check_download(self, url: str, locations: Sequence[DownloadLocation]) -> tuple[httpx.URL, bool]:
+    def check_download(
+        self, url: str, locations: Sequence[DownloadLocation]
+    ) -> tuple[httpx.URL, bool]:
         """(parsed URL, send credentials?) for a URL a file download may fetch, else ValueError.
 
         Only the operation's declared download locations are accepted: on the client's host a
@@ -186,7 +197,10 @@ class TrustedHosts:
                 return parsed, True
             raise ValueError(f"path {path!r} is not a download location of this operation")
         host = parsed.host.lower()
-        declared = any(loc.host and _host_matches(loc.host, host) and _path_matches(loc, path) for loc in locations)
+        declared = any(
+            loc.host and _host_matches(loc.host, host) and _path_matches(loc, path)
+            for loc in locations
+        )
         if not declared and not any(host == d or host.endswith("." + d) for d in self.extra):
             hosts = ", ".join(loc.host for loc in locations if loc.host) or "none"
             raise ValueError(f"host {host!r} is not a download location (other hosts: {hosts})")
@@ -222,11 +236,11 @@ class RetrySettings:
     max_delay: float
     max_retry_after: float
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
-    jitter: bool = {{ (c.retry_policy.jitter == "full") }}
-    retry_statuses: frozenset[int] = frozenset({{ c.retry_policy.retry_statuses | list | pyrepr }})
-    always_retry_statuses: frozenset[int] = frozenset({{ c.retry_policy.always_retry_statuses | list | pyrepr }})
-    idempotent_methods: frozenset[str] = frozenset({{ c.retry_policy.idempotent_methods | list | pyrepr }})
-    retry_after_header: str = {{ (c.retry_policy.retry_after_header or "Retry-After") | lower | pyrepr }}
+    jitter: bool = RETRY_JITTER
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+    always_retry_statuses: frozenset[int] = ALWAYS_RETRY_STATUSES
+    idempotent_methods: frozenset[str] = IDEMPOTENT_METHODS
+    retry_after_header: str = RETRY_AFTER_HEADER
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff for retry number `attempt` (0-based), with full jitter."""
@@ -263,8 +277,8 @@ def _retry_after_seconds(value: str) -> float | None:
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+            when = when.replace(tzinfo=UTC)
+        return max((when - datetime.now(UTC)).total_seconds(), 0.0)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
@@ -398,7 +412,9 @@ def adapter(tp: Any) -> TypeAdapter[Any]:
     return found
 
 
-def _pydantic_errors(exc: ValidationError, names: Mapping[str, str] | None = None, prefix: str = "") -> dict[str, list[str]]:
+def _pydantic_errors(
+    exc: ValidationError, names: Mapping[str, str] | None = None, prefix: str = ""
+) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in err.get("loc", ())]
@@ -409,7 +425,9 @@ def _pydantic_errors(exc: ValidationError, names: Mapping[str, str] | None = Non
     return out
 
 
-def check_arguments(op: OperationSpec, args: Mapping[str, Any], *, deep: bool) -> dict[str, list[str]]:
+def check_arguments(
+    op: OperationSpec, args: Mapping[str, Any], *, deep: bool
+) -> dict[str, list[str]]:
     """Problems with flat `args` for `op` (unknown names, missing required, wrong types).
 
     Path parameters are always type-checked; `deep` also validates query/header values and body
@@ -437,7 +455,12 @@ def check_arguments(op: OperationSpec, args: Mapping[str, Any], *, deep: bool) -
                 _path_segment(arg, value)
             except (TypeError, ValueError) as exc:
                 errors[arg.name] = [str(exc)]
-        elif deep and not arg.file and (arg.location != "body" or op.body_type is None) and arg.location != "body_whole":
+        elif (
+            deep
+            and not arg.file
+            and (arg.location != "body" or op.body_type is None)
+            and arg.location != "body_whole"
+        ):
             try:
                 adapter(arg.type).validate_python(value)
             except ValidationError as exc:
@@ -484,7 +507,9 @@ def _file_part(value: Any, index: int, default_name: str) -> tuple[str, bytes, s
             data = data.encode()
         name = name or os.path.basename(str(getattr(value, "name", ""))) or None
     else:
-        raise TypeError(f"cannot upload a {type(value).__name__}; give bytes, a binary file or a path")
+        raise TypeError(
+            f"cannot upload a {type(value).__name__}; give bytes, a binary file or a path"
+        )
     if not name:
         name = f"{default_name}{index + 1}"
     return str(name), bytes(data), content_type
@@ -494,16 +519,22 @@ def _single_file_tuple(value: Any) -> bool:
     return isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str)
 
 
-def _multipart(op: OperationSpec, body_args: list[tuple[ArgumentSpec, Any]]) -> tuple[list[tuple[str, tuple[str, bytes, str]]], dict[str, str], str]:
+def _multipart(
+    op: OperationSpec, body_args: list[tuple[ArgumentSpec, Any]]
+) -> tuple[list[tuple[str, tuple[str, bytes, str]]], dict[str, str], str]:
     """(file parts, form fields, boundary). A list of files sends one part per file named after
-    the file ({{ c.title | py_docline }} labels stored files with their form-field name). The boundary is derived
+    the file (some APIs label stored files with their form-field name). The boundary is derived
     from the content, so identical uploads are byte-identical requests."""
     files: list[tuple[str, tuple[str, bytes, str]]] = []
     data: dict[str, str] = {}
     for arg, value in body_args:
         if arg.file:
             many = arg.file == "many"
-            values = list(value) if many and isinstance(value, list | tuple) and not _single_file_tuple(value) else [value]
+            values = (
+                list(value)
+                if many and isinstance(value, list | tuple) and not _single_file_tuple(value)
+                else [value]
+            )
             for i, item in enumerate(values):
                 part = _file_part(item, i, arg.wire_name)
                 files.append((part[0] if many else arg.wire_name, part))
@@ -549,7 +580,9 @@ def prepare(
             continue
         loc = arg.location
         if loc == "query":
-            if value is None or ((cursor is not None or client_cursor) and arg.name == op.cursor_param):
+            if value is None or (
+                (cursor is not None or client_cursor) and arg.name == op.cursor_param
+            ):
                 continue
             try:
                 encode_query(arg, value, params)
@@ -625,9 +658,13 @@ def prepare(
             if op.body_wrap_key is not None:  # the API takes the object under one key
                 body = {op.body_wrap_key: body}
             if content_type == "application/x-www-form-urlencoded":
-                prepared.data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
+                prepared.data = {
+                    k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()
+                }
             else:
-                prepared.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+                prepared.content = json.dumps(
+                    body, separators=(",", ":"), ensure_ascii=False
+                ).encode()
                 headers["Content-Type"] = content_type
     if errors:
         raise InvalidArgumentsError(op.tool, errors)
@@ -637,7 +674,10 @@ def prepare(
 
 # --- responses ---------------------------------------------------------------------------------
 
-def _mismatch(model: Any, exc: ValidationError, where: str, status: int) -> APIResponseValidationError:
+
+def _mismatch(
+    model: Any, exc: ValidationError, where: str, status: int
+) -> APIResponseValidationError:
     """The error of a response that does not match its model, with `strict_response_validation`."""
     method, _, path = where.partition(" ")
     return APIResponseValidationError(
@@ -648,7 +688,9 @@ def _mismatch(model: Any, exc: ValidationError, where: str, status: int) -> APIR
     )
 
 
-def _tolerant(model: Any, raw: Any, exc: ValidationError, where: str, status: int) -> tuple[Any, Problems]:
+def _tolerant(
+    model: Any, raw: Any, exc: ValidationError, where: str, status: int
+) -> tuple[Any, Problems]:
     """`raw` validated into `model` field by field (see `_model`); a payload that is no object stays raw."""
     if not isinstance(raw, Mapping):
         logger.warning("%s: payload is not a %s object; keeping it as is", where, model.__name__)
@@ -667,11 +709,16 @@ def loads(content: bytes, where: str, status: int) -> Any:
         return json.loads(content)
     except ValueError as exc:
         method, _, path = where.partition(" ")
-        raise APIResponseValidationError("response is not JSON", method=method, path=path, status_code=status) from exc
+        raise APIResponseValidationError(
+            "response is not JSON", method=method, path=path, status_code=status
+        ) from exc
     except RecursionError as exc:
         method, _, path = where.partition(" ")
         raise APIResponseValidationError(
-            "response JSON is nested too deeply to read", method=method, path=path, status_code=status
+            "response JSON is nested too deeply to read",
+            method=method,
+            path=path,
+            status_code=status,
         ) from exc
 
 
@@ -682,7 +729,9 @@ def unwrap(data: Any, key: str | None) -> Any:
     return data
 
 
-def sideloads_of(data: Any, op: OperationSpec, *, typed: bool, strict: bool, where: str, status: int = 200) -> dict[str, list[Any]]:
+def sideloads_of(
+    data: Any, op: OperationSpec, *, typed: bool, strict: bool, where: str, status: int = 200
+) -> dict[str, list[Any]]:
     """The declared side-loaded arrays a response carries (`include=`), typed when `typed` and named."""
     out: dict[str, list[Any]] = {}
     if not isinstance(data, Mapping):
@@ -690,7 +739,11 @@ def sideloads_of(data: Any, op: OperationSpec, *, typed: bool, strict: bool, whe
     for name, model in op.sideloads:
         items = data.get(name)
         if isinstance(items, list):
-            out[name] = _typed_items(items, model, strict, where, status) if typed and model is not None else items
+            out[name] = (
+                _typed_items(items, model, strict, where, status)
+                if typed and model is not None
+                else items
+            )
     return out
 
 
@@ -702,7 +755,13 @@ def page_total(data: Any, op: OperationSpec) -> int | None:
 
 
 def decode_model(
-    content: bytes, model: Any, *, strict: bool, where: str, status: int = 200, key: str | None = None
+    content: bytes,
+    model: Any,
+    *,
+    strict: bool,
+    where: str,
+    status: int = 200,
+    key: str | None = None,
 ) -> Any:
     """Validate a JSON object response into `model`: tolerant per field (see `_model`) unless `strict`.
 
@@ -720,7 +779,9 @@ def decode_model(
         if model is None:
             return loads(content, where, status)
         try:
-            return model.__pydantic_validator__.validate_json(content)  # pydantic alone: the fast path
+            return model.__pydantic_validator__.validate_json(
+                content
+            )  # pydantic alone: the fast path
         except ValidationError as exc:
             error = exc
         raw = loads(content, where, status)
@@ -753,7 +814,9 @@ def _cursor_from_url(url: Any, param: str | None) -> str | None:
     return _cursor(values[0]) if values else None
 
 
-def position_params(op: OperationSpec, params: list[tuple[str, str]], cursor: str) -> list[tuple[str, str]]:
+def position_params(
+    op: OperationSpec, params: list[tuple[str, str]], cursor: str
+) -> list[tuple[str, str]]:
     """The query of the page an opaque cursor (`next_cursor`) points at, from the query of the first page.
 
     Page numbers, offsets and start times replace their own parameter; the query string of a
@@ -793,7 +856,9 @@ def _url_query(url: Any) -> str | None:
     return query or None
 
 
-_LINK_NEXT = re.compile(r'<([^>]*)>[^,]*?;\s*rel\s*=\s*"?(?:[^",]*\s)?next(?:\s[^",]*)?"?', re.IGNORECASE)
+_LINK_NEXT = re.compile(
+    r'<([^>]*)>[^,]*?;\s*rel\s*=\s*"?(?:[^",]*\s)?next(?:\s[^",]*)?"?', re.IGNORECASE
+)
 
 
 def link_next(header: str | None) -> str | None:
@@ -835,7 +900,9 @@ def next_position(
         start = _int(signals.get("next_start"))
         if start is not None:
             return str(start)
-        values = parse_qs(urlsplit(signals.get("next_url") or "").query).get(pagination.position_param or "")
+        values = parse_qs(urlsplit(signals.get("next_url") or "").query).get(
+            pagination.position_param or ""
+        )
         return values[0] if values and _int(values[0]) is not None else None
     if not items:
         return None
@@ -849,7 +916,10 @@ def next_position(
         page = pagination.first_page if position is None else position
         if op.next_url_path is not None and not signals.get("next_url"):
             return None
-        if total is not None and (page - pagination.first_page) * (size or len(items)) + len(items) >= total:
+        if (
+            total is not None
+            and (page - pagination.first_page) * (size or len(items)) + len(items) >= total
+        ):
             return None
         return str(page + 1)
     after = (position or 0) + len(items)
@@ -873,7 +943,9 @@ def _signal_paths(op: OperationSpec) -> dict[str, tuple[str, ...]]:
     return {name: path for name, path in paths.items() if path}
 
 
-def _cursors(op: OperationSpec, nxt: Any, prv: Any, next_url: Any, prev_url: Any) -> tuple[str | None, str | None]:
+def _cursors(
+    op: OperationSpec, nxt: Any, prv: Any, next_url: Any, prev_url: Any
+) -> tuple[str | None, str | None]:
     return (
         _cursor(nxt) or _cursor_from_url(next_url, op.cursor_param),
         _cursor(prv) or _cursor_from_url(prev_url, op.cursor_param),
@@ -911,7 +983,9 @@ def raw_page(
                 nxt = next_position(op, items, nxt, signals, sent, link)
             return items, nxt, prv
     method, _, path = where.partition(" ")
-    raise APIResponseValidationError("expected a list response", method=method, path=path, status_code=status)
+    raise APIResponseValidationError(
+        "expected a list response", method=method, path=path, status_code=status
+    )
 
 
 def _item_or_raw(item_type: Any) -> Any:
@@ -927,12 +1001,29 @@ def _list_of(tp: Any) -> Any:
     return list.__class_getitem__(tp)
 
 
-_PAGE_ADAPTERS: dict[tuple[Any, ...], tuple[TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]]] = {}
+_PAGE_ADAPTERS: dict[
+    tuple[Any, ...],
+    tuple[
+        TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]
+    ],
+] = {}
 
 
-def _page_model(op: OperationSpec, item_type: Any) -> tuple[TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]]:
+def _page_model(
+    op: OperationSpec, item_type: Any
+) -> tuple[
+    TypeAdapter[Any], Callable[[Any], tuple[list[Any], str | None, str | None, dict[str, Any]]]
+]:
     """A pydantic model of the page envelope, so a page is parsed and validated in one pass."""
-    key = (op.envelope, op.items_path, op.next_cursor_path, op.prev_cursor_path, op.next_url_path, op.pagination, item_type)
+    key = (
+        op.envelope,
+        op.items_path,
+        op.next_cursor_path,
+        op.prev_cursor_path,
+        op.next_url_path,
+        op.pagination,
+        item_type,
+    )
     found = _PAGE_ADAPTERS.get(key)
     if found is not None:
         return found
@@ -941,7 +1032,9 @@ def _page_model(op: OperationSpec, item_type: Any) -> tuple[TypeAdapter[Any], Ca
         found = (list_adapter, lambda parsed: (parsed, None, None, {}))
         _PAGE_ADAPTERS[key] = found
         return found
-    paths: dict[str, tuple[tuple[str, ...], Any, bool]] = {"items": (op.items_path, _list_of(_item_or_raw(item_type)), True)}
+    paths: dict[str, tuple[tuple[str, ...], Any, bool]] = {
+        "items": (op.items_path, _list_of(_item_or_raw(item_type)), True)
+    }
     if op.next_cursor_path:
         paths["next"] = (op.next_cursor_path, str | None, False)
     if op.prev_cursor_path:
@@ -957,7 +1050,7 @@ def _page_model(op: OperationSpec, item_type: Any) -> tuple[TypeAdapter[Any], Ca
     def build(prefix: tuple[str, ...]) -> Any:
         fields: dict[str, Any] = {}
         children: dict[str, Any] = {}
-        for role, (path, tp, required) in paths.items():
+        for _role, (path, tp, required) in paths.items():
             if path[: len(prefix)] != prefix or len(path) <= len(prefix):
                 continue
             head = path[len(prefix)]
@@ -1028,11 +1121,15 @@ def decode_page(
         if op.pagination is not None:
             nxt = next_position(op, items, nxt, signals, sent, link)
     except ValidationError:  # another envelope shape than declared: read it from plain JSON
-        items, nxt, prv = raw_page(loads(content, where, status), op, where, status, sent=sent, link=link)
+        items, nxt, prv = raw_page(
+            loads(content, where, status), op, where, status, sent=sent, link=link
+        )
     return _typed_items(items, item_type, strict, where, status), nxt, prv
 
 
-def _typed_items(items: list[Any], item_type: Any, strict: bool, where: str, status: int) -> list[Any]:
+def _typed_items(
+    items: list[Any], item_type: Any, strict: bool, where: str, status: int
+) -> list[Any]:
     """Every item as an `item_type` instance, the raw ones validated tolerantly (one warning a page).
 
     `item_type` may also be a union of models (items of mixed types, told apart by a discriminator).
@@ -1053,7 +1150,9 @@ def _typed_items(items: list[Any], item_type: Any, strict: bool, where: str, sta
         except ValidationError as exc:
             if strict:
                 raise _mismatch(item_type, exc, where, status) from None
-            if not isinstance(item, Mapping) or not is_class:  # not one model's object: kept as it came
+            if (
+                not isinstance(item, Mapping) or not is_class
+            ):  # not one model's object: kept as it came
                 problems.invalid[str(index)] = item
                 out.append(item)
                 continue
@@ -1101,7 +1200,15 @@ class BodyReader:
     `wants_raw` is False (other encodings, left to httpx), feed it `iter_bytes()`, not `iter_raw()`.
     """
 
-    __slots__ = ("_chunks", "_decompressor", "_raw_deflate_pending", "limit", "size", "truncated", "wants_raw")
+    __slots__ = (
+        "_chunks",
+        "_decompressor",
+        "_raw_deflate_pending",
+        "limit",
+        "size",
+        "truncated",
+        "wants_raw",
+    )
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self.limit = limit
@@ -1167,10 +1274,7 @@ class BodyReader:
 
     def feed(self, raw: bytes) -> bool:
         """Keep the decoded bytes of `raw`; True once `limit` is passed (the excess is dropped)."""
-        for piece in self.decode(raw):
-            if self._keep(piece):
-                return True
-        return False
+        return any(self._keep(piece) for piece in self.decode(raw))
 
     def finish(self) -> bool:
         """Keep what the decoder still holds; True when that passes `limit`."""

@@ -1,8 +1,10 @@
-"""`{{ server_name }}` / `python -m {{ package.import_name }}.mcp`: start the MCP server (stdio by default)."""
+"""`<import name>-mcp` / `python -m <import name>.mcp`: start the MCP server (stdio by default)."""
 
 from __future__ import annotations
 
 import sys
+
+from .._spec import DISTRIBUTION, IMPORT_NAME
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -10,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         from .server import main as run
     except ImportError as exc:
         print(
-            f"{{ server_name }} needs the MCP extra: pip install '{{ package.distribution }}[mcp]' ({exc})",
+            f"{IMPORT_NAME}-mcp needs the MCP extra: pip install '{DISTRIBUTION}[mcp]' ({exc})",
             file=sys.stderr,
         )
         return 1

@@ -1,8 +1,6 @@
 """Client-side rate limiting sized from the definition's budgets, and the usage header parser.
 
-{% for rl in rate_limits %}
-- `{{ rl.name }}` ({{ rl.type }}): {{ rl.requests }} requests per {{ rl.period_seconds | num }} s. {{ rl.description | py_docline }}
-{% endfor %}
+The budgets and the headers are the connector's (`_spec.RATE_LIMITS` lists the budgets).
 
 `RateLimiter` is a token bucket (capacity = the budget, refilled continuously), which matches a
 server's leaky bucket: a burst of the full budget, then a steady rate; with `window=True` it counts
@@ -20,15 +18,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["RateLimitStatus", "RateLimiter", "parse_rate_limit_headers", "parse_usage_header"]
+from ._spec import LIMIT_HEADER, REMAINING_HEADER, RESET_FORMAT, RESET_HEADER, USAGE_HEADER
 
-USAGE_HEADER = {{ usage_header | pyrepr }}
-#: Headers carrying the window's budget, the calls left and when it resets (None: not sent).
-LIMIT_HEADER: str | None = {{ status_limit.limit_header | pyrepr if status_limit else "None" }}
-REMAINING_HEADER: str | None = {{ status_limit.remaining_header | pyrepr if status_limit else "None" }}
-RESET_HEADER: str | None = {{ status_limit.reset_header | pyrepr if status_limit else "None" }}
-#: `delta_seconds`: the reset header is the seconds left; `epoch_seconds`: a Unix time.
-RESET_FORMAT = {{ (status_limit.reset_format if status_limit else "delta_seconds") | pyrepr }}
+__all__ = ["RateLimitStatus", "RateLimiter", "parse_rate_limit_headers", "parse_usage_header"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +60,9 @@ def _number(value: str | None) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-def parse_rate_limit_headers(headers: Mapping[str, str], budget: int | None = None) -> RateLimitStatus | None:
+def parse_rate_limit_headers(
+    headers: Mapping[str, str], budget: int | None = None
+) -> RateLimitStatus | None:
     """The status from the declared rate-limit headers; None when the response has none.
 
     `budget` stands in for the limit when only the remaining count is sent.
@@ -88,7 +82,9 @@ def parse_rate_limit_headers(headers: Mapping[str, str], budget: int | None = No
         reset = reset - time.time()
     if reset is not None:
         reset = max(reset, 0.0)
-    return RateLimitStatus(used=max(int(limit) - int(remaining), 0), limit=int(limit), reset_seconds=reset)
+    return RateLimitStatus(
+        used=max(int(limit) - int(remaining), 0), limit=int(limit), reset_seconds=reset
+    )
 
 
 class RateLimiter:
@@ -118,7 +114,9 @@ class RateLimiter:
             return self._reserve_in_window()
         with self._lock:
             now = time.monotonic()
-            self._tokens = min(float(self.requests), self._tokens + (now - self._updated) * self._rate)
+            self._tokens = min(
+                float(self.requests), self._tokens + (now - self._updated) * self._rate
+            )
             self._updated = now
             self._tokens -= 1.0
             if self._tokens >= 0:
@@ -132,7 +130,11 @@ class RateLimiter:
                 # each window that ended took up to `requests` of the calls reserved so far
                 passed = 1 + int((now - self._window_end) // self.period) if self._window_end else 1
                 self._used = max(self._used - passed * self.requests, 0)
-                self._window_end = now + self.period if self._used == 0 else self._window_end + passed * self.period
+                self._window_end = (
+                    now + self.period
+                    if self._used == 0
+                    else self._window_end + passed * self.period
+                )
             self._used += 1
             ahead = (self._used - 1) // self.requests
             return 0.0 if ahead == 0 else (self._window_end - now) + (ahead - 1) * self.period
@@ -147,7 +149,9 @@ class RateLimiter:
                     self._used = max(self._used, status.used * self.requests // status.limit)
             return
         with self._lock:
-            remaining = float(status.remaining) * self.requests / status.limit if status.limit else 0.0
+            remaining = (
+                float(status.remaining) * self.requests / status.limit if status.limit else 0.0
+            )
             if remaining < self._tokens:
                 self._tokens = remaining
 

@@ -7,7 +7,7 @@ match is left out at its exact path (a field falls back to its default, a list i
 value is skipped) and kept raw in the result's `model_invalid_fields`, then the rest is validated
 again. Every other field stays typed: nested objects are model instances, date-times are
 `datetime`s. A required field whose value is off or absent is `None`. One warning per payload (on
-the {{ c.package.import_name | pyrepr }} logger) lists the paths, never the values.
+the package's logger) lists the paths, never the values.
 
 Strict parsing stays available: pass `strict=True` (pydantic's strict types) or `strict=False`
 (pydantic's lax types) to `model_validate` / `model_validate_json` to get pydantic's own behaviour,
@@ -29,9 +29,11 @@ from typing import Any, Final, Self, TypeVar
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
+from ._spec import IMPORT_NAME
+
 __all__ = ["Problems", "TolerantModel", "log_problems", "validate_tolerantly"]
 
-logger: Final = logging.getLogger({{ c.package.import_name | pyrepr }})
+logger: Final = logging.getLogger(IMPORT_NAME)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,7 +69,9 @@ class Problems:
     def forget(self, key: str) -> None:
         """Drop what was recorded inside `key` (the whole value is left out instead)."""
         inside = f"{key}."
-        self.invalid = {path: raw for path, raw in self.invalid.items() if not path.startswith(inside)}
+        self.invalid = {
+            path: raw for path, raw in self.invalid.items() if not path.startswith(inside)
+        }
         self.missing = [path for path in self.missing if not path.startswith(inside)]
 
     def paths(self) -> list[str]:
@@ -183,11 +187,15 @@ def validate_tolerantly(
     instance = _validated_leniently(model, data, fixed, problems)
     if problems:
         private = instance.__pydantic_private__ or {}
-        object.__setattr__(instance, "__pydantic_private__", {**private, _INVALID_KEY: dict(problems.invalid)})
+        object.__setattr__(
+            instance, "__pydantic_private__", {**private, _INVALID_KEY: dict(problems.invalid)}
+        )
     return instance, problems
 
 
-def _validated_leniently(model: type[M], data: Mapping[str, Any], fixed: dict[str, Any], problems: Problems) -> M:
+def _validated_leniently(
+    model: type[M], data: Mapping[str, Any], fixed: dict[str, Any], problems: Problems
+) -> M:
     """Validate the repaired `fixed`, leaving out whatever still fails; absent required fields are None."""
     validating: type[M] = model
     while True:  # each round leaves out a key or relaxes the model once, so it ends
@@ -237,7 +245,9 @@ def _repaired(annotation: Any, value: Any) -> tuple[Any, Problems]:
         return _DROPPED, Problems()
 
 
-def _repaired_items(item_type: Any, pairs: Iterable[tuple[Any, Any]]) -> tuple[dict[Any, Any], Problems]:
+def _repaired_items(
+    item_type: Any, pairs: Iterable[tuple[Any, Any]]
+) -> tuple[dict[Any, Any], Problems]:
     kept: dict[Any, Any] = {}
     problems = Problems()
     for key, item in pairs:
@@ -253,7 +263,9 @@ def _repaired_items(item_type: Any, pairs: Iterable[tuple[Any, Any]]) -> tuple[d
 def _failing_keys(error: ValidationError) -> list[str]:
     """The top-level keys the errors are about, each once, in order."""
     errors = error.errors(include_url=False, include_context=False, include_input=False)
-    return list(dict.fromkeys(e["loc"][0] for e in errors if e["loc"] and isinstance(e["loc"][0], str)))
+    return list(
+        dict.fromkeys(e["loc"][0] for e in errors if e["loc"] and isinstance(e["loc"][0], str))
+    )
 
 
 def _unwrapped(annotation: Any) -> Any:
