@@ -568,9 +568,10 @@ def sandbox_order(collections: dict[str, Any]) -> tuple[list[str], list[str] | N
     owner: dict[str, str] = {}
 
     def walk_children(root: str, recipe: Any) -> None:
-        for child, spec in ((recipe or {}).get("children") or {}).items():
+        for child, specs in ((recipe or {}).get("children") or {}).items():
             owner.setdefault(child, root)
-            walk_children(root, spec)
+            for spec in specs if isinstance(specs, list) else [specs]:
+                walk_children(root, spec)
 
     for name, spec in collections.items():
         walk_children(name, (spec or {}).get("generate"))

@@ -987,8 +987,12 @@ def _recipes(site: SandboxSite) -> Iterator[tuple[str, JsonPath, dict[str, Any]]
         if not isinstance(recipe, dict):
             return
         yield name, at, recipe
-        for child, spec in (recipe.get("children") or {}).items():
-            yield from walk(child, (*at, "children", child), spec)
+        for child, specs in (recipe.get("children") or {}).items():
+            if isinstance(specs, list):
+                for i, spec in enumerate(specs):
+                    yield from walk(child, (*at, "children", child, i), spec)
+            else:
+                yield from walk(child, (*at, "children", child), specs)
 
     seed = site.data.get("seed") or {}
     for name, spec in (seed.get("collections") or {}).items():
@@ -1025,8 +1029,8 @@ def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
         for name in seed.get(key) or {}:
             yield ("seed", key, name), name
     for name, at, _ in _recipes(site):
-        if at[-2] == "children":
-            yield at, name
+        if "children" in at[-3:-1]:
+            yield at[: at.index("children", len(at) - 3) + 2], name
     for _, at, gen in _sandbox_generators(site):
         for key in ("ref", "sample"):
             if isinstance(gen.get(key), str):
@@ -1042,7 +1046,7 @@ def _sandbox_unknown_collection(ctx: RuleContext) -> Iterator[Diagnostic]:
     for at, name in _collection_mentions(site):
         if name not in known:
             yield site.diag("sandbox-unknown-collection", f"no collection '{name}' in the sandbox{_suggest(name, known)}",
-                            at, "collections are named after the resources that store objects (see the generated _spec.py)")
+                            at, f"the sandbox stores: {', '.join(sorted(known)) or 'nothing'}")
 
 
 @rule("sandbox-unknown-field", "A sandbox record, generated field or behaviour names a field the collection's schema does not have.")
@@ -1102,6 +1106,9 @@ def _sandbox_generator(ctx: RuleContext) -> Iterator[Diagnostic]:
         if "weights" in gen and isinstance(gen.get("choice"), list) and len(gen["weights"]) != len(gen["choice"]):
             yield site.diag("sandbox-generator", "`weights` needs one weight per `choice` value", (*at, "weights"),
                             "give as many weights as choices, in the same order")
+        elif isinstance(gen.get("weights"), list) and not sum(w for w in gen["weights"] if isinstance(w, (int, float))) > 0:
+            yield site.diag("sandbox-generator", "`weights` add up to zero: no value can be chosen", (*at, "weights"),
+                            "give at least one choice a positive weight")
         for key in ("int", "float", "days_ago", "count", "seconds", "minutes", "hours", "days"):
             bounds = gen.get(key)
             if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) \

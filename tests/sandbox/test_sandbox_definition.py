@@ -175,10 +175,14 @@ seed:
           sold: {const: "yes", when: {kind: gadget}, otherwise: {const: "no"}}
         children:
           notes:
-            count: 2
-            fields:
-              thing_id: {copy: parent.id}
-              text: {template: "note {index} of {parent.name}"}
+            - count: 2
+              fields:
+                thing_id: {copy: parent.id}
+                text: {template: "note {index} of {parent.name}"}
+            - when: {kind: widget}
+              fields: {text: only for widgets}
+            - probability: 0
+              fields: {text: never made}
 """
 
 
@@ -384,3 +388,17 @@ def test_gorgias_without_its_sandbox_definition_serves_every_route(tmp_path: Pat
     finally:
         handle.stop()
     assert problems == []
+
+
+def test_the_sandbox_runtime_passes_mypy_strict() -> None:
+    """The static runtime modules (copied as they are into every package) are type-checked."""
+    import os
+    import subprocess
+
+    generated = REPO_ROOT / "generated" / "gorgias" / "python"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null", "gorgias/sandbox"],
+        capture_output=True, text=True, cwd=generated, env={**os.environ, "MYPYPATH": str(generated)}, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout

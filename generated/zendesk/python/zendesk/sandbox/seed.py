@@ -202,15 +202,18 @@ class Seeder:
             self.children(col, recipe, {**helpers, **made})
 
     def children(self, col: Collection, recipe: dict[str, Any], parent: dict[str, Any]) -> None:
-        for child_name, child in (recipe.get("children") or {}).items():
+        for child_name, specs in (recipe.get("children") or {}).items():
             target = self.store.collections.get(child_name)
-            if target is None or not self._matches(child.get("when"), parent):
+            if target is None:
                 continue
-            if "probability" in child and self.rng.random() >= float(child["probability"]):
-                continue
-            count = self._count(child.get("count", 1), _Scope({"parent": parent, "index": 0}))
-            scope = (col.name, parent.get("id")) if target.scoped else ()
-            self.generate(target, child, count, parent, scope)
+            for child in specs if isinstance(specs, list) else [specs]:
+                if not self._matches(child.get("when"), parent):
+                    continue
+                if "probability" in child and self.rng.random() >= float(child["probability"]):
+                    continue
+                count = self._count(child.get("count", 1), _Scope({"parent": parent, "index": 0}))
+                scope = (col.name, parent.get("id")) if target.scoped else ()
+                self.generate(target, child, count, parent, scope)
 
     def _count(self, spec: Any, scope: _Scope) -> int:
         if isinstance(spec, int):
@@ -294,7 +297,10 @@ class Seeder:
             if unit in spec:
                 low, high = _range(spec[unit])
                 seconds += self.rng.uniform(low, high) * size
-        moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+        try:
+            moment = S.parse_datetime(start) + timedelta(seconds=seconds)
+        except ValueError:  # not a date-time: nothing to be after
+            return None
         if spec.get("cap") and moment > self.anchor:
             moment = self.anchor
         return self.iso(moment)

@@ -651,8 +651,10 @@ def h_derived_list(call: Call) -> Reply:
         rendered = [
             r for r in rendered
             if any(needle in str(r.get(f) or "").lower() for f in text_fields)
-            or needle in str((r.get("customer") or {}).get("name") or "").lower()
-            or needle in str((r.get("customer") or {}).get("email") or "").lower()
+            or any(  # or in a summary of another object (its name or e-mail)
+                needle in str(v.get(f) or "").lower()
+                for v in r.values() if isinstance(v, dict) for f in ("name", "email")
+            )
         ]
     rendered = Q.apply_filters(rendered, call.route["filters"], call.query)
     default = source.spec["order_default"]
@@ -905,12 +907,19 @@ def h_report_rows(call: Call) -> Reply:
     inner = body.get("query")
     query: dict[str, Any] = inner if isinstance(inner, dict) else body
     rows = report_rows(call, query)
-    limit = int(call.query.get("limit") or _param_default(call.route, "limit", 30))
-    offset = Q.decode_offset(call.query["cursor"], "cursor") if call.query.get("cursor") else 0
-    page = rows[offset : offset + limit]
+    shape: dict[str, Any] = _reports().get("page") or {}
+    limit_param, cursor_param = shape.get("limit_param") or "limit", shape.get("cursor_param") or "cursor"
+    limit = int(call.query.get(limit_param) or _param_default(call.route, limit_param, 30))
+    offset = Q.decode_offset(call.query[cursor_param], cursor_param) if call.query.get(cursor_param) else 0
+    chunk = rows[offset : offset + limit]
     nxt = Q.encode_offset(offset + limit) if offset + limit < len(rows) else None
     prv = Q.encode_offset(max(0, offset - limit)) if offset > 0 else None
-    return Reply(call.route["status"], {"data": page, "meta": {"next_cursor": nxt, "prev_cursor": prv, "total_resources": len(rows)}})
+    page: dict[str, Any] = {}
+    _set(page, str(shape.get("items") or "data").split("."), chunk)
+    for key, value in (("next_cursor", nxt), ("prev_cursor", prv), ("total", len(rows))):
+        if shape.get(key):
+            _set(page, str(shape[key]).split("."), value)
+    return Reply(call.route["status"], page)
 
 
 def _statistic(call: Call) -> dict[str, Any]:
