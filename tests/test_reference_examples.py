@@ -124,7 +124,7 @@ ZENDESK: dict[str, Expect | tuple[Expect, ...]] = {
         "satisfaction_rating.yaml", shape="keyed_list", key="satisfaction_ratings"
     ),
     "search-export_page_recorded.json": Expect(
-        "search_result.yaml", shape="keyed_list", key="results", paginator="cursor"
+        "search_result.yaml", shape="keyed_list", key="results", paginator="export_cursor"
     ),
     "search_results-page_documented.json": Expect(
         "search_result.yaml", shape="keyed_list", key="results", paginator="pages"

@@ -83,3 +83,71 @@ def test_public_api_types(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert 'Argument 1 to "get" of "TicketsResource" has incompatible type "str"; expected "int"' in bad.stdout
     assert 'Argument "sort" to "list" of "TicketsResource" has incompatible type' in bad.stdout
+
+
+def test_cursor_lists_always_send_the_page_size() -> None:
+    """Zendesk answers its offset envelope when `page[size]` is left out, so the client sends it."""
+    import httpx
+    from zendesk import Zendesk
+
+    sent: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        more = "page[after]" not in request.url.params
+        return httpx.Response(
+            200,
+            json={
+                request.url.path.rsplit("/", 1)[-1]: [{"id": len(sent)}],
+                "meta": {"has_more": more, "after_cursor": "abc" if more else None, "before_cursor": None},
+                "links": {"next": None, "prev": None},
+            },
+        )
+
+    client = Zendesk(
+        subdomain="acme", email="a@example.com", api_token="t", rate_limit=False,
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    assert [t.id for t in client.tickets.list()] == [1, 2]
+    assert [dict(url.params) for url in sent] == [{"page[size]": "100"}, {"page[size]": "100", "page[after]": "abc"}]
+    sent.clear()
+    list(client.tickets.list(page_size_=5))
+    assert [url.params.get_list("page[size]") for url in sent] == [["5"], ["5"]]
+    sent.clear()
+    list(client.incremental_exports.tickets_time(start_time=0))  # other paginators send nothing extra
+    assert dict(sent[0].params) == {"start_time": "0"}
+    sent.clear()
+    client.invoke("list_all_zendesk_groups", {})
+    assert dict(sent[0].params) == {"page[size]": "100"}
+
+
+def test_cursor_export_stops_at_the_end_of_the_stream() -> None:
+    """The last page of a cursor-based export still carries a cursor; `end_of_stream` ends it."""
+    import httpx
+    from zendesk import Zendesk
+
+    sent: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        last = request.url.params.get("cursor") == "c2"
+        return httpx.Response(
+            200,
+            json={
+                "users": [{"id": len(sent)}],
+                "after_cursor": f"c{len(sent) + 1}" if not last else "c9",
+                "after_url": None,
+                "before_cursor": None,
+                "before_url": None,
+                "end_of_stream": last,
+            },
+        )
+
+    client = Zendesk(
+        subdomain="acme", email="a@example.com", api_token="t", rate_limit=False,
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    pages = list(client.incremental_exports.users_cursor(start_time=0).pages())
+    assert [[u.id for u in page] for page in pages] == [[1], [2]]
+    assert pages[-1].next_cursor is None
+    assert [url.params.get("cursor") for url in sent] == [None, "c2"]

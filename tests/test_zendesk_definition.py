@@ -25,7 +25,7 @@ ENDPOINTS_TSV = SPEC / "reference" / "endpoints.tsv"
 
 #: Pagination column -> envelope of connector.yaml (`none`: an object, no body or a whole list).
 ENVELOPES = {
-    "cursor": {"cursor_list"},
+    "cursor": {"cursor_list", "export_list"},
     "offset": {"offset_list"},
     "incremental_cursor": {"cursor_export"},
     "incremental_time": {"time_export"},

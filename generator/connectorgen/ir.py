@@ -263,6 +263,8 @@ class CursorPaginator:
     has_more_path: tuple[str, ...] | None = None
     end_of_stream_path: tuple[str, ...] | None = None
     next_start_path: tuple[str, ...] | None = None
+    limit_send_default: bool = False
+    """The client sends `limit_default` as `limit_param` when the caller gives no page size."""
 
     @property
     def how(self) -> str:
@@ -272,12 +274,16 @@ class CursorPaginator:
             return "`" + (path if isinstance(path, str) else ".".join(path or ())) + "`"
 
         size = f" and the page size as {code(self.limit_param)}" if self.limit_param else ""
+        if self.limit_param and self.limit_send_default:
+            size += f" ({self.limit_default} when not given: it is always sent)"
         items = f"Items are under {code(self.items_path)}."
         if self.type == "cursor":
             text = (f"Cursor pagination: send the cursor as {code(self.cursor_param)}{size}. {items} "
                     f"The next cursor is at {code(self.next_cursor_path)}")
             if self.has_more_path:
                 text += f"; the list ends when {code(self.has_more_path)} is false"
+            if self.end_of_stream_path:
+                text += f"; the list ends when {code(self.end_of_stream_path)} is true"
             text += "."
         elif self.type == "page_number":
             ends = ["an empty page", "a page shorter than the page size"]

@@ -356,12 +356,19 @@ def test_python_m_and_connectorgen_entry_points(tmp_path: Path) -> None:
 
     for command in (
         [sys.executable, "-m", "gorgias.sandbox", "--help"],
-        [sys.executable, "-m", "connectorgen.cli", "sandbox", "--", "--help"],
+        [sys.executable, "-m", "zendesk.sandbox", "--help"],
         [sys.executable, "-m", "connectorgen.cli", "sandbox", "gorgias", "--help"],
+        [sys.executable, "-m", "connectorgen.cli", "sandbox", "zendesk", "--help"],
     ):
         result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert "--error-rate" in result.stdout and "--drop-connection-rate" in result.stdout
+    # with several connectors under spec/ the name cannot be left out
+    unnamed = subprocess.run(
+        [sys.executable, "-m", "connectorgen.cli", "sandbox", "--", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert unnamed.returncode == 2 and "gorgias, zendesk" in unnamed.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "gorgias.sandbox", "--host", "0.0.0.0"],
         capture_output=True,

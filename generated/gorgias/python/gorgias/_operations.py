@@ -54,6 +54,8 @@ class PaginationSpec:
     has_more_path: tuple[str, ...] | None = None
     end_of_stream_path: tuple[str, ...] | None = None
     next_start_path: tuple[str, ...] | None = None
+    limit_send_default: bool = False
+    """Send `limit_default` as `limit_param` when no page size is given."""
 
 
 @dataclass(frozen=True, slots=True)

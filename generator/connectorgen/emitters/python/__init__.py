@@ -161,7 +161,12 @@ def _body_type(op: ir.Operation) -> str | None:
 
 def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
     """`PaginationSpec` fields (only those set) for any paginator but a plain cursor one."""
-    if paginator is None or (paginator.type == "cursor" and not paginator.has_more_path):
+    if paginator is None or (
+        paginator.type == "cursor"
+        and not paginator.has_more_path
+        and not paginator.end_of_stream_path
+        and not paginator.limit_send_default
+    ):
         return None
     fields: dict[str, Any] = {
         "type": paginator.type,
@@ -173,6 +178,7 @@ def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
         "has_more_path": paginator.has_more_path,
         "end_of_stream_path": paginator.end_of_stream_path,
         "next_start_path": paginator.next_start_path,
+        "limit_send_default": paginator.limit_send_default or None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

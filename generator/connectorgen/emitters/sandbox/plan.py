@@ -841,7 +841,9 @@ def build_plan(connector: ir.Connector) -> dict[str, Any]:
 
 def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
     """How the sandbox serves a paginator other than a plain cursor one (None for those)."""
-    if paginator is None or (paginator.type == "cursor" and not paginator.has_more_path):
+    if paginator is None or (
+        paginator.type == "cursor" and not paginator.has_more_path and not paginator.end_of_stream_path
+    ):
         return None
 
     def path(value: tuple[str, ...] | None) -> list[str] | None:

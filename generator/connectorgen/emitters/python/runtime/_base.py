@@ -612,6 +612,15 @@ def prepare(
                 body = jsonable(value)
             except TypeError as exc:
                 errors.setdefault(arg.name, []).append(str(exc))
+    pagination = op.pagination
+    if (
+        pagination is not None
+        and pagination.limit_send_default
+        and pagination.limit_param
+        and pagination.limit_default is not None
+        and all(name != pagination.limit_param for name, _ in params)
+    ):
+        params.append((pagination.limit_param, str(pagination.limit_default)))
     if client_cursor:
         if cursor is not None:
             try:
@@ -878,7 +887,9 @@ def next_position(
         return nxt
     kind = pagination.type
     if kind == "cursor":
-        return None if signals.get("has_more") is False else nxt
+        if signals.get("has_more") is False or signals.get("end_of_stream") is True:
+            return None
+        return nxt
     if kind == "next_url":
         return _url_query(signals.get("next_url"))
     if kind == "link_header":

@@ -163,6 +163,8 @@ class Call:
             if pagination:  # a cursor that also says whether more follows, and the next URL
                 if pagination.get("has_more_path"):
                     _set(page, pagination["has_more_path"], nxt is not None)
+                if pagination.get("end_of_stream_path"):
+                    _set(page, pagination["end_of_stream_path"], nxt is None)
                 if pagination.get("next_url_path"):
                     _set(page, pagination["next_url_path"], self.url_with({cursor_param: nxt}) if nxt else None)
             return Reply(status, page)
@@ -226,7 +228,7 @@ class Call:
         elif kind == "link_header" and more:
             headers["Link"] = f'<{self.url_with({"sandbox_page": end})}>; rel="next"'
         elif kind == "time_export":
-            # like Zendesk, the next request is given even at the end of the stream
+            # as some APIs do, the next request is given even at the end of the stream
             if pagination.get("next_start_path"):
                 _set(page, pagination["next_start_path"], end)
             if pagination.get("next_url_path"):
