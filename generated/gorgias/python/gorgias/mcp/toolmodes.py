@@ -365,7 +365,7 @@ def output_summary(schema: Mapping[str, Any] | None) -> str:
         items = result.get("items") or {}
         item = _ref_name(items) or str(items.get("type") or "item")
         extra = [name for name in props if name != "result"]
-        return f"One page: {{result: [{item}]" + "".join(f", {n}" for n in extra) + "}."
+        return "One page: {result: [" + item + "]" + "".join(f", {n}" for n in extra) + "}."
     for choice in schema.get("anyOf") or ():
         if isinstance(choice, dict) and _ref_name(choice):
             schema = choice

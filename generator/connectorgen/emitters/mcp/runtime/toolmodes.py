@@ -300,8 +300,17 @@ def _dynamic_definitions(tags: Iterable[str]) -> list[types.Tool]:
             input_schema={
                 "type": "object",
                 "properties": {
-                    "query": {"type": "string", "minLength": 1, "description": "Keywords, e.g. `list tickets` or a tool name."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_LIMIT, "default": SEARCH_LIMIT},
+                    "query": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Keywords, e.g. `list tickets` or a tool name.",
+                    },
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_SEARCH_LIMIT,
+                        "default": SEARCH_LIMIT,
+                    },
                 },
                 "required": ["query"],
                 "additionalProperties": False,
@@ -315,7 +324,12 @@ def _dynamic_definitions(tags: Iterable[str]) -> list[types.Tool]:
             input_schema={
                 "type": "object",
                 "properties": {
-                    "names": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_DESCRIBE},
+                    "names": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "maxItems": MAX_DESCRIBE,
+                    },
                 },
                 "required": ["names"],
                 "additionalProperties": False,
@@ -350,7 +364,7 @@ def output_summary(schema: Mapping[str, Any] | None) -> str:
         items = result.get("items") or {}
         item = _ref_name(items) or str(items.get("type") or "item")
         extra = [name for name in props if name != "result"]
-        return f"One page: {{result: [{item}]" + "".join(f", {n}" for n in extra) + "}."
+        return "One page: {result: [" + item + "]" + "".join(f", {n}" for n in extra) + "}."
     for choice in schema.get("anyOf") or ():
         if isinstance(choice, dict) and _ref_name(choice):
             schema = choice
@@ -407,18 +421,26 @@ class DynamicTools:
             limit = args.get("limit", SEARCH_LIMIT)
             if not isinstance(query, str) or not query.strip():
                 return _error("search_tools needs `query`: keywords such as `list tickets`.")
-            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SEARCH_LIMIT:
+            if (
+                not isinstance(limit, int)
+                or isinstance(limit, bool)
+                or not 1 <= limit <= MAX_SEARCH_LIMIT
+            ):
                 return _error(f"`limit` must be an integer from 1 to {MAX_SEARCH_LIMIT}.")
             found = self.index.search(query, limit)
-            return _result(
-                {"tools": [{"name": s.name, "summary": summary(s.tool)} for s in found]}
-            )
+            return _result({"tools": [{"name": s.name, "summary": summary(s.tool)} for s in found]})
         if name == "describe_tools":
             names = args.get("names")
             if isinstance(names, str):
                 names = [n.strip() for n in names.split(",") if n.strip()]
-            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-                return _error("describe_tools needs `names`: a list of tool names from search_tools.")
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str) for n in names)
+            ):
+                return _error(
+                    "describe_tools needs `names`: a list of tool names from search_tools."
+                )
             if len(names) > MAX_DESCRIBE:
                 return _error(f"describe_tools takes at most {MAX_DESCRIBE} names at a time.")
             unknown = [n for n in names if n not in self.enabled]
