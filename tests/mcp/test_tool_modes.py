@@ -223,6 +223,17 @@ def test_default_toolsets_come_from_the_definition(connector: str) -> None:
     assert set(runner.enabled) == expected and 0 < len(expected) < len(specs)
 
 
+def test_default_toolsets_needed_for_toolsets_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _module("gorgias", "server")
+    monkeypatch.setattr(server, "DEFAULT_TOOLSETS", [])
+    assert server.main(["--toolsets", "default", "--list-tools"]) == 2
+    assert "declares no default toolsets" in capsys.readouterr().err
+    assert server.main(["--toolsets", "no_such_tag", "--list-tools"]) == 2
+    assert "unknown tag 'no_such_tag'" in capsys.readouterr().err
+
+
 # --- dynamic: the three tools --------------------------------------------------------------------
 
 
