@@ -342,6 +342,10 @@ async def test_search_tools_ranks_by_keywords_and_honours_limit() -> None:
     entries = result.structured_content["tools"]
     assert len(entries) == 3 and all("customer" in e["name"] for e in entries)
     assert all(e["summary"] and "\n" not in e["summary"] and len(e["summary"]) <= 140 for e in entries)
+    # names the query words cover rank first
+    assert (await _search(dynamic, "list tickets", 1)) == ["list_all_gorgias_tickets"]
+    assert (await _search(dynamic, "get ticket", 1)) == ["get_single_gorgias_ticket_by_id"]
+    assert (await _search(dynamic, "update ticket status", 1)) == ["update_a_gorgias_ticket_by_id"]
     bad = await dynamic.call("search_tools", {"query": "x", "limit": 0})
     assert bad.is_error
 
