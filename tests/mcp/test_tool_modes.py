@@ -385,3 +385,21 @@ async def test_call_tool_answers_like_a_static_call() -> None:
         assert text_of(one) == text_of(other)
         assert one.structured_content == other.structured_content
     assert not static[0].is_error and len(static[0].structured_content["result"]) == 2
+
+
+async def test_command_line_filters_apply_in_dynamic_mode() -> None:
+    args = ("--tool-mode", "dynamic", "--read-only", "--toolsets", "default", "--exclude-tools",
+            "list_all_gorgias_tags")
+    async with sandbox_session("gorgias", *args) as client:
+        found = await client.call_tool("search_tools", {"query": "tags tickets customers", "limit": 50})
+        names = {t["name"] for t in found.structured_content["tools"]}
+        assert names and "list_all_gorgias_tags" not in names
+        assert not any(n.startswith(("delete_", "create_", "update_")) for n in names)
+        assert all(n.startswith(("list_", "get_", "gorgias_")) for n in names)
+        for hidden in ("delete_a_gorgias_tag_by_id", "list_all_gorgias_tags", "list_all_gorgias_users"):
+            described = await client.call_tool("describe_tools", {"names": [hidden]})
+            assert described.is_error
+            called = await client.call_tool("call_tool", {"name": hidden, "arguments": {"id": 1}})
+            assert called.is_error and "Unknown tools" in text_of(called)
+        ok = await client.call_tool("call_tool", {"name": "list_all_gorgias_tickets", "arguments": {"limit": 1}})
+        assert not ok.is_error and len(ok.structured_content["result"]) == 1
