@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Any
 
 ENCODING = "o200k_base"
@@ -43,7 +44,9 @@ def _encoding() -> Any:
         raise TokenizerUnavailable(
             "o200k token counts need the `bpe-openai` package: pip install -e '.[test]'"
         ) from exc
-    return bpe_openai.get_encoding(ENCODING)
+    with warnings.catch_warnings():  # bpe-openai reads its data with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bpe_openai.get_encoding(ENCODING)
 
 
 def encode(text: str) -> list[int]:
