@@ -43,6 +43,7 @@ from .. import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigurationError,
     InvalidArgumentsError,
     RateLimitError,
 )
@@ -387,11 +388,47 @@ def _error_text(error: ValidationError) -> str:
     return _clip(error.message)
 
 
-def describe_validation_errors(spec: ToolSpec, arguments: Any) -> list[str]:
-    """One line per problem, each naming the argument, for a tool's input schema."""
+def _id_hints(specs: Iterable[ToolSpec]) -> dict[str, str]:
+    """Resource name -> the list tool that finds its ids (for `<resource>_id` arguments)."""
+    hints: dict[str, str] = {}
+    for spec in specs:
+        resource = (spec.tool.meta or {}).get("resource")
+        if spec.kind == "list" and isinstance(resource, str):
+            hints.setdefault(resource, spec.name)
+    return hints
+
+
+def id_hint_for(name: str, list_tools: Mapping[str, str]) -> str:
+    """` (ids come from `<list tool>`)` for an argument `<x>_id(s)` whose resource `x` has a list
+    tool among the enabled ones, else ""."""
+    match = re.fullmatch(r"(.+)_ids?", name)
+    if match is None:
+        return ""
+    stem = match.group(1)
+    for resource in (
+        stem,
+        f"{stem}s",
+        f"{stem}es",
+        f"{stem[:-1]}ies" if stem.endswith("y") else "",
+    ):
+        if resource in list_tools:
+            return f" (ids come from `{list_tools[resource]}`)"
+    return ""
+
+
+def describe_validation_errors(
+    spec: ToolSpec, arguments: Any, list_tools: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line per problem, each naming the argument, for a tool's input schema. A missing
+    `<x>_id` says which list tool finds it (`list_tools`: resource -> list tool)."""
     if not isinstance(arguments, dict):
         return [f"arguments must be a JSON object, got {type(arguments).__name__}"]
     lines: list[str] = []
+    missing_named: set[str] = set()
+
+    def id_hint(name: str) -> str:
+        return id_hint_for(name, list_tools or {})
+
     properties = spec.tool.input_schema.get("properties", {})
     errors = sorted(
         spec.validator.iter_errors(arguments),
@@ -400,8 +437,11 @@ def describe_validation_errors(spec: ToolSpec, arguments: Any) -> list[str]:
     for error in errors:
         where = _argument_path(error)
         if error.validator == "required" and not where:
-            missing = [name for name in error.validator_value if name not in arguments]
-            lines.extend(f"missing required argument `{name}`" for name in missing)
+            # jsonschema reports each missing name as its own error: name each once
+            for name in error.validator_value:
+                if name not in arguments and name not in missing_named:
+                    missing_named.add(name)
+                    lines.append(f"missing required argument `{name}`" + id_hint(name))
         elif error.validator == "additionalProperties" and not where:
             unknown = sorted(set(arguments) - set(properties))
             for name in unknown:
@@ -511,6 +551,7 @@ class ToolRunner:
         self.filter = tool_filter or ToolFilter()
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
+        self.list_tools_by_resource = _id_hints(self.enabled.values())
         self._client_factory = client_factory or AsyncClient
         self._client: Any = None
         self._lock = anyio.Lock()
@@ -539,9 +580,10 @@ class ToolRunner:
     async def call(self, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
         spec = self.specs.get(name)
         if spec is None:
-            hint = difflib.get_close_matches(name, list(self.enabled), n=3)
+            hint = difflib.get_close_matches(name, list(self.enabled), n=3, cutoff=0.5)
             return _error_result(
-                f"Unknown tool `{name}`." + (f" Did you mean: {', '.join(hint)}?" if hint else "")
+                f"Unknown tool `{name}`."
+                + (f" Nearest names: {', '.join(hint)}." if hint else " See tools/list.")
             )
         refusal = self.filter.refusal(spec)
         if refusal is not None:
@@ -549,7 +591,7 @@ class ToolRunner:
                 f"Tool `{name}` is not enabled on this server: {refusal}. Use one of the tools from tools/list."
             )
         args: Any = {} if arguments is None else arguments
-        problems = describe_validation_errors(spec, args)
+        problems = describe_validation_errors(spec, args, self.list_tools_by_resource)
         if not problems:
             args, problems = _decode_base64(spec, dict(args))
         if problems:
@@ -929,11 +971,25 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = serve_in_thread()
         client_options.update(sandbox.client_kwargs())
         print(f"{SERVER_NAME}: using the local sandbox at {sandbox.base_url}", file=sys.stderr)
+    client_factory: ClientFactory = lambda: AsyncClient(**client_options)  # noqa: E731
+    if not args.list_tools:
+        # Without credentials no call can work: say so once, at start, not in every tool result.
+        try:
+            first_client = AsyncClient(**client_options)
+        except ConfigurationError as exc:
+            print(
+                f"{SERVER_NAME}: cannot start: {_clip(str(exc), 400)} (--help lists the environment; "
+                "--sandbox serves a local sandbox without an account)",
+                file=sys.stderr,
+            )
+            return 2
+        made = [first_client]
+        client_factory = lambda: made.pop() if made else AsyncClient(**client_options)  # noqa: E731
     server, runner = build_server(
         tool_filter,
         specs=specs,
         output_schemas=args.output_schemas,
-        client_factory=lambda: AsyncClient(**client_options),
+        client_factory=client_factory,
     )
     runner.unified_tools = unified_names
     if not runner.enabled:
