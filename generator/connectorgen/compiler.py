@@ -465,6 +465,18 @@ def compile_operation(
         ),
         location=_location(source, ("operations", index)),
         download_locations=_download_locations(op, envelope),
+        defaults=tuple(
+            ir.ArgumentDefault(
+                argument=d["argument"],
+                description=" ".join(str(d.get("description", "")).split()),
+                value=ir.freeze(d.get("value")),
+                from_operation=d.get("from_operation"),
+                arguments=ir.freeze(d.get("arguments") or {}),
+                pick=ir.freeze(d.get("pick")),
+                when=ir.freeze(d.get("when") or {}),
+            )
+            for d in op.get("defaults") or []
+        ),
     )
 
 

@@ -102,6 +102,8 @@ class ToolSpec:
     scopes: tuple[str, ...]
     base64_arguments: frozenset[str]
     """Arguments that carry base64 text to be decoded into bytes before the call."""
+    defaults: tuple[Mapping[str, Any], ...] = ()
+    """Declared argument defaults (the tools file's `defaults`), applied in order."""
 
 
 def _refs(value: Any, found: set[str]) -> None:
@@ -235,6 +237,7 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
     """Every tool of the tools file, keyed by name, with `$defs` attached per schema."""
     document = read_tools_document() if document is None else document
     defs = document.get("$defs", {})
+    defaults = document.get("defaults", {})
     specs: dict[str, ToolSpec] = {}
     for entry in document["tools"]:
         definition = dict(entry)
@@ -252,6 +255,7 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
             read_only=bool(entry.get("annotations", {}).get("readOnlyHint")),
             scopes=tuple(meta.get("scopes", ())),
             base64_arguments=_base64_arguments(input_schema),
+            defaults=tuple(defaults.get(entry["name"], ())),
         )
     return specs
 
@@ -524,6 +528,28 @@ def _success_result(data: Any) -> types.CallToolResult:
     return types.CallToolResult(content=content, structured_content=structured)
 
 
+class DefaultLookupError(Exception):
+    """A declared default could not be looked up (its text is the tool result)."""
+
+
+def _plain(value: Any) -> Any:
+    """A client result as plain JSON data."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _pick(result: Any, pick: Any) -> Any:
+    """`pick` of a looked-up result: one field's value, or an object of several (absent fields
+    left out); None when nothing is there."""
+    if not isinstance(result, dict):
+        return None
+    if isinstance(pick, str):
+        return result.get(pick)
+    if isinstance(pick, dict):
+        picked = {key: result[field] for key, field in pick.items() if result.get(field) is not None}
+        return picked or None
+    return None
+
+
 ClientFactory = Callable[[], Any]
 Invoke = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
@@ -546,6 +572,7 @@ class ToolRunner:
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
         self.list_tools_by_resource = _id_hints(self.enabled.values())
+        self._default_cache: dict[str, Any] = {}
         self._client_factory = client_factory or AsyncClient
         self._client: Any = None
         self._lock = anyio.Lock()
@@ -586,6 +613,15 @@ class ToolRunner:
             )
         args: Any = {} if arguments is None else arguments
         problems = describe_validation_errors(spec, args, self.list_tools_by_resource)
+        if not problems and spec.defaults:
+            try:
+                args = await self.apply_defaults(spec, dict(args))
+            except DefaultLookupError as exc:
+                return _error_result(self.redact(str(exc)))
+            problems = [
+                f"{line} (filled in by the server's default; pass it yourself)"
+                for line in describe_validation_errors(spec, args, self.list_tools_by_resource)
+            ]
         if not problems:
             args, problems = _decode_base64(spec, dict(args))
         if problems:
@@ -604,6 +640,53 @@ class ToolRunner:
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
         return _success_result(data)
+
+    async def apply_defaults(self, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments with the tool's declared defaults filled in where left out.
+
+        A default applies when its argument is absent and its `when` values all hold (against the
+        arguments as they stand, earlier defaults included). A looked-up default calls its
+        read-only `from_operation` (the server's own lookup, whatever the tool filters) and
+        remembers the answer for the server's lifetime when its arguments are constants.
+        """
+        for default in spec.defaults:
+            name = default["argument"]
+            when = default.get("when") or {}
+            if name in args or any(args.get(key) != value for key, value in when.items()):
+                continue
+            if "from_operation" not in default:
+                args[name] = json.loads(json.dumps(default.get("value")))
+                continue
+            source = default["from_operation"]
+            call_args: dict[str, Any] = {}
+            constant = True
+            for key, value in (default.get("arguments") or {}).items():
+                if isinstance(value, dict) and set(value) == {"argument"}:
+                    constant = False
+                    if value["argument"] not in args:
+                        break
+                    call_args[key] = args[value["argument"]]
+                else:
+                    call_args[key] = value
+            else:
+                key = json.dumps([source, call_args], sort_keys=True, default=str)
+                result = self._default_cache.get(key)
+                if result is None:
+                    try:
+                        client = await self.client()
+                        result = _plain(await client.invoke(source, call_args))
+                    except Exception as exc:
+                        reason = self.describe_exception(self.specs[source], exc) if source in self.specs else repr(exc)
+                        raise DefaultLookupError(
+                            f"`{spec.name}` could not fill in `{name}` from `{source}`; nothing was sent. "
+                            f"Pass `{name}` yourself. The lookup said: {_clip(reason, 400)}"
+                        ) from None
+                    if constant:
+                        self._default_cache[key] = result
+                picked = _pick(result, default.get("pick"))
+                if picked is not None:
+                    args[name] = picked
+        return args
 
     def describe_exception(self, spec: ToolSpec, exc: Exception) -> str:
         name = spec.name
