@@ -333,3 +333,24 @@ async def test_sandbox_needs_no_credentials() -> None:
         result = await client.call_tool("get_single_gorgias_user_by_id", {"id": 0})
     assert not result.is_error, text_of(result)
     assert result.structured_content["id"] > 0
+
+
+# --- the support workflow (bench/bench_mcp_workflow.py) -----------------------------------------
+
+
+async def test_support_workflow_completes_against_the_sandbox() -> None:
+    from bench.bench_mcp_workflow import workflow
+
+    run = await workflow("static")
+    assert run.errors == []
+    # one call per step; the internal note needs no lookup of a sender by the agent
+    assert [row.call for row in run.rows] == [
+        "list_all_gorgias_tickets",
+        "get_single_gorgias_ticket_by_id",
+        "list_all_gorgias_messages",
+        "create_a_gorgias_ticket_tag",
+        "create_a_gorgias_message",
+        "list_all_gorgias_custom_fields",
+        "update_a_gorgias_ticket_field_value_by_id",
+    ]
+    assert run.list_tokens > 0 and all(row.result > 0 for row in run.rows)
