@@ -408,7 +408,12 @@ def id_hint_for(name: str, list_tools: Mapping[str, str]) -> str:
     if match is None:
         return ""
     stem = match.group(1)
-    for resource in (stem, f"{stem}s", f"{stem}es", f"{stem[:-1]}ies" if stem.endswith("y") else ""):
+    for resource in (
+        stem,
+        f"{stem}s",
+        f"{stem}es",
+        f"{stem[:-1]}ies" if stem.endswith("y") else "",
+    ):
         if resource in list_tools:
             return f" (ids come from `{list_tools[resource]}`)"
     return ""
@@ -545,7 +550,9 @@ def _pick(result: Any, pick: Any) -> Any:
     if isinstance(pick, str):
         return result.get(pick)
     if isinstance(pick, dict):
-        picked = {key: result[field] for key, field in pick.items() if result.get(field) is not None}
+        picked = {
+            key: result[field] for key, field in pick.items() if result.get(field) is not None
+        }
         return picked or None
     return None
 
@@ -676,7 +683,11 @@ class ToolRunner:
                         client = await self.client()
                         result = _plain(await client.invoke(source, call_args))
                     except Exception as exc:
-                        reason = self.describe_exception(self.specs[source], exc) if source in self.specs else repr(exc)
+                        reason = (
+                            self.describe_exception(self.specs[source], exc)
+                            if source in self.specs
+                            else repr(exc)
+                        )
                         raise DefaultLookupError(
                             f"`{spec.name}` could not fill in `{name}` from `{source}`; nothing was sent. "
                             f"Pass `{name}` yourself. The lookup said: {_clip(reason, 400)}"

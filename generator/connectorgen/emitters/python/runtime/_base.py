@@ -399,7 +399,11 @@ def int64_problem(value: Any) -> str | None:
     APIs store ids and counts in. None when it fits, or when the value is not an integer."""
     values = value if isinstance(value, list | tuple) else (value,)
     for item in values:
-        if isinstance(item, int) and not isinstance(item, bool) and not INT64_MIN <= item <= INT64_MAX:
+        if (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not INT64_MIN <= item <= INT64_MAX
+        ):
             return f"must be between {INT64_MIN} and {INT64_MAX} (a 64-bit integer), got {item}"
     return None
 
