@@ -98,7 +98,9 @@ class Agent:
             result = await self._raw(step, tool, arguments)
         else:
             if tool not in self.described:
-                await self._raw(step, "search_tools", {"query": SEARCHES[tool]})
+                found = await self._raw(step, "search_tools", {"query": SEARCHES[tool]})
+                if tool not in _wire(found):
+                    self.run.errors.append(f"{step}: search_tools {SEARCHES[tool]!r} missed {tool}")
                 await self._raw(step, "describe_tools", {"names": [tool]})
                 self.described.add(tool)
             result = await self._raw(step, "call_tool", {"name": tool, "arguments": arguments})

@@ -354,3 +354,13 @@ async def test_support_workflow_completes_against_the_sandbox() -> None:
         "update_a_gorgias_ticket_field_value_by_id",
     ]
     assert run.list_tokens > 0 and all(row.result > 0 for row in run.rows)
+
+
+async def test_support_workflow_completes_in_dynamic_mode() -> None:
+    from bench.bench_mcp_workflow import workflow
+
+    run = await workflow("dynamic")
+    assert run.errors == []  # every search found the tool it looked for, every call succeeded
+    assert run.tool_count == 3
+    assert {row.call for row in run.rows} == {"search_tools", "describe_tools", "call_tool"}
+    assert [row.call for row in run.rows].count("call_tool") == 7
