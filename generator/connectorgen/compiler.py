@@ -250,6 +250,7 @@ def effective_parameters(op: dict[str, Any], envelope: ir.Envelope | None) -> li
             schema=ir.freeze(p.get("schema") or {}),
             example=ir.freeze(p.get("example")),
             from_paginator=False,
+            how_to_find=" ".join(p.get("how_to_find", "").split()),
         )
         for p in op.get("parameters") or []
     ]

@@ -419,6 +419,8 @@ class Parameter:
     example: Any
     from_paginator: bool
     """True for cursor/limit parameters contributed by the paginator."""
+    how_to_find: str = ""
+    """Where a caller gets a value for it (declared; empty when the name makes it obvious)."""
     client_only: bool = False
     """The opaque cursor argument of a paginator whose cursor is not a wire parameter: taken by the
     clients and MCP tools, decoded into the real page parameters, never sent as it is."""

@@ -222,6 +222,20 @@ async def test_missing_arguments_are_named_once_with_where_ids_come_from(
     )
 
 
+async def test_declared_how_to_find_says_where_an_id_comes_from(
+    tools_document: dict[str, Any],
+) -> None:
+    runner = runner_with(tools_document, StubClient({}))
+    result = await runner.call("update_a_gorgias_ticket_field_value_by_id", {"value": "x"})
+    assert text_of(result) == (
+        "Invalid arguments for `update_a_gorgias_ticket_field_value_by_id`; nothing was sent:\n"
+        "- missing required argument `ticket_id` (ids come from `list_all_gorgias_tickets`)\n"
+        "- missing required argument `id` (ids of ticket fields come from "
+        '`list_all_gorgias_custom_fields` with object_type "Ticket")\n'
+        "Fix them and call again (the tool's inputSchema lists every argument)."
+    )
+
+
 async def test_unknown_tool_answers_with_the_nearest_names(tools_document: dict[str, Any]) -> None:
     runner = runner_with(tools_document, StubClient({}))
     result = await runner.call("list_gorgias_tickets", {})

@@ -260,6 +260,16 @@ def tool_description(op: ir.Operation) -> str:
     return " ".join(parts)
 
 
+def _how_to_find(op: ir.Operation) -> dict[str, str]:
+    """Flat argument name -> the declared `how_to_find` text of its parameter."""
+    declared = {(p.location, p.name): p.how_to_find for p in op.parameters if p.how_to_find}
+    return {
+        arg.name: declared[(arg.location, arg.wire_name)]
+        for arg in op.arguments
+        if (arg.location, arg.wire_name) in declared
+    }
+
+
 def tool_defaults(op: ir.Operation) -> list[dict[str, Any]]:
     """The declared defaults as the server applies them (in order)."""
     out = []
@@ -363,6 +373,9 @@ def tools_document(connector: ir.Connector, generator: str = "") -> dict[str, An
         "routing": {op.tool: tool_routing(op) for op in connector.operations},
         "$defs": defs,
     }
+    how_to_find = {op.tool: found for op in connector.operations if (found := _how_to_find(op))}
+    if how_to_find:  # where ids come from, said when an argument is missing or wrong
+        document["how_to_find"] = how_to_find
     defaults = {op.tool: tool_defaults(op) for op in connector.operations if op.defaults}
     if defaults:  # argument defaults the server applies (see `defaults:` in the definition)
         document["defaults"] = defaults

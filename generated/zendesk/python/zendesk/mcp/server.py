@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import difflib
 import hmac
 import importlib
@@ -108,6 +109,8 @@ class ToolSpec:
     """Arguments that carry base64 text to be decoded into bytes before the call."""
     defaults: tuple[Mapping[str, Any], ...] = ()
     """Declared argument defaults (the tools file's `defaults`), applied in order."""
+    how_to_find: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Argument -> where its value comes from (the tools file's `how_to_find`)."""
 
 
 def _refs(value: Any, found: set[str]) -> None:
@@ -246,6 +249,7 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
     document = read_tools_document() if document is None else document
     defs = document.get("$defs", {})
     defaults = document.get("defaults", {})
+    how_to_find = document.get("how_to_find", {})
     specs: dict[str, ToolSpec] = {}
     for entry in document["tools"]:
         definition = dict(entry)
@@ -264,6 +268,7 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
             scopes=tuple(meta.get("scopes", ())),
             base64_arguments=_base64_arguments(input_schema),
             defaults=tuple(defaults.get(entry["name"], ())),
+            how_to_find=dict(how_to_find.get(entry["name"], {})),
         )
     return specs
 
@@ -438,7 +443,8 @@ def describe_validation_errors(
     missing_named: set[str] = set()
 
     def id_hint(name: str) -> str:
-        return id_hint_for(name, list_tools or {})
+        declared = spec.how_to_find.get(name)
+        return f" ({declared})" if declared else id_hint_for(name, list_tools or {})
 
     properties = spec.tool.input_schema.get("properties", {})
     errors = sorted(
