@@ -223,6 +223,17 @@ def test_default_toolsets_come_from_the_definition(connector: str) -> None:
     assert set(runner.enabled) == expected and 0 < len(expected) < len(specs)
 
 
+def test_default_toolsets_needed_for_toolsets_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _module("gorgias", "server")
+    monkeypatch.setattr(server, "DEFAULT_TOOLSETS", [])
+    assert server.main(["--toolsets", "default", "--list-tools"]) == 2
+    assert "declares no default toolsets" in capsys.readouterr().err
+    assert server.main(["--toolsets", "no_such_tag", "--list-tools"]) == 2
+    assert "unknown tag 'no_such_tag'" in capsys.readouterr().err
+
+
 # --- dynamic: the three tools --------------------------------------------------------------------
 
 
@@ -331,6 +342,10 @@ async def test_search_tools_ranks_by_keywords_and_honours_limit() -> None:
     entries = result.structured_content["tools"]
     assert len(entries) == 3 and all("customer" in e["name"] for e in entries)
     assert all(e["summary"] and "\n" not in e["summary"] and len(e["summary"]) <= 140 for e in entries)
+    # names the query words cover rank first
+    assert (await _search(dynamic, "list tickets", 1)) == ["list_all_gorgias_tickets"]
+    assert (await _search(dynamic, "get ticket", 1)) == ["get_single_gorgias_ticket_by_id"]
+    assert (await _search(dynamic, "update ticket status", 1)) == ["update_a_gorgias_ticket_by_id"]
     bad = await dynamic.call("search_tools", {"query": "x", "limit": 0})
     assert bad.is_error
 
@@ -370,3 +385,21 @@ async def test_call_tool_answers_like_a_static_call() -> None:
         assert text_of(one) == text_of(other)
         assert one.structured_content == other.structured_content
     assert not static[0].is_error and len(static[0].structured_content["result"]) == 2
+
+
+async def test_command_line_filters_apply_in_dynamic_mode() -> None:
+    args = ("--tool-mode", "dynamic", "--read-only", "--toolsets", "default", "--exclude-tools",
+            "list_all_gorgias_tags")
+    async with sandbox_session("gorgias", *args) as client:
+        found = await client.call_tool("search_tools", {"query": "tags tickets customers", "limit": 50})
+        names = {t["name"] for t in found.structured_content["tools"]}
+        assert names and "list_all_gorgias_tags" not in names
+        assert not any(n.startswith(("delete_", "create_", "update_")) for n in names)
+        assert all(n.startswith(("list_", "get_", "gorgias_")) for n in names)
+        for hidden in ("delete_a_gorgias_tag_by_id", "list_all_gorgias_tags", "list_all_gorgias_users"):
+            described = await client.call_tool("describe_tools", {"names": [hidden]})
+            assert described.is_error
+            called = await client.call_tool("call_tool", {"name": hidden, "arguments": {"id": 1}})
+            assert called.is_error and "Unknown tools" in text_of(called)
+        ok = await client.call_tool("call_tool", {"name": "list_all_gorgias_tickets", "arguments": {"limit": 1}})
+        assert not ok.is_error and len(ok.structured_content["result"]) == 1

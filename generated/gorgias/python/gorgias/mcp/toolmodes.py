@@ -244,19 +244,28 @@ def summary(tool: types.Tool) -> str:
 
 
 class ToolSearch:
-    """BM25 over each tool's name, title, description and tags (name and tags weigh more)."""
+    """BM25 over each tool's name, title, description, tags and arguments (names and tags weigh
+    most, then the title), plus a bonus for names that the query words cover: `list tickets`
+    ranks `list_all_tickets` above `list_all_ticket_tags`."""
 
     K1 = 1.2
     B = 0.75
+    NAME_BONUS = 4.0
 
     def __init__(self, specs: Iterable[_Spec]) -> None:
         self.specs = list(specs)
         self.docs: list[Counter[str]] = []
+        names: list[set[str]] = []
         for spec in self.specs:
             tool = spec.tool
             strong = _words(tool.name.replace("_", " ")) + _words(" ".join(sorted(spec.tags)))
             words = strong * 3 + _words(tool.title or "") * 2 + _words(tool.description or "")
+            for name, prop in (tool.input_schema.get("properties") or {}).items():
+                words += _words(name.replace("_", " "))
+                if isinstance(prop, dict) and isinstance(prop.get("description"), str):
+                    words += _words(prop["description"])
             self.docs.append(Counter(words))
+            names.append(set(_words(tool.name.replace("_", " "))))
         self.lengths = [sum(doc.values()) for doc in self.docs]
         self.average = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
         frequency: Counter[str] = Counter()
@@ -264,10 +273,13 @@ class ToolSearch:
             frequency.update(doc.keys())
         n = len(self.docs)
         self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in frequency.items()}
+        # name words most tools share (the vendor, `all`, `by`, `id`) say nothing about a tool
+        common: Counter[str] = Counter(w for words in names for w in words)
+        self.names = [{w for w in words if common[w] * 2 <= n} or words for words in names]
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[_Spec]:
         exact = [s for s in self.specs if s.name == query.strip()]
-        terms = _words(query)
+        terms = list(dict.fromkeys(_words(query)))
         scored = []
         for index, doc in enumerate(self.docs):
             score = 0.0
@@ -276,6 +288,10 @@ class ToolSearch:
                 tf = doc.get(term, 0)
                 if tf:
                     score += self.idf[term] * tf * (self.K1 + 1) / (tf + norm)
+            name = self.names[index]
+            covered = len(name.intersection(terms))
+            if covered:
+                score += self.NAME_BONUS * (covered / len(terms)) * (covered / len(name))
             if score > 0:
                 scored.append((-score, index))
         scored.sort()
@@ -365,7 +381,7 @@ def output_summary(schema: Mapping[str, Any] | None) -> str:
         items = result.get("items") or {}
         item = _ref_name(items) or str(items.get("type") or "item")
         extra = [name for name in props if name != "result"]
-        return f"One page: {{result: [{item}]" + "".join(f", {n}" for n in extra) + "}."
+        return "One page: {result: [" + item + "]" + "".join(f", {n}" for n in extra) + "}."
     for choice in schema.get("anyOf") or ():
         if isinstance(choice, dict) and _ref_name(choice):
             schema = choice

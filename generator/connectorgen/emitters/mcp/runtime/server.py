@@ -1070,6 +1070,12 @@ def main(argv: list[str] | None = None) -> int:
         level=str(args.log_level).upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if toolmodes.DEFAULT_TOOLSET in _split(args.toolsets) and not DEFAULT_TOOLSETS:
+        print(
+            f"{SERVER_NAME}: this connector declares no default toolsets; name tags with --toolsets",
+            file=sys.stderr,
+        )
+        return 2
     tool_filter = filter_from_args(args)
     document = read_tools_document()
     unified_names: frozenset[str] = frozenset()
