@@ -250,6 +250,7 @@ def effective_parameters(op: dict[str, Any], envelope: ir.Envelope | None) -> li
             schema=ir.freeze(p.get("schema") or {}),
             example=ir.freeze(p.get("example")),
             from_paginator=False,
+            how_to_find=" ".join(p.get("how_to_find", "").split()),
         )
         for p in op.get("parameters") or []
     ]
@@ -465,6 +466,18 @@ def compile_operation(
         ),
         location=_location(source, ("operations", index)),
         download_locations=_download_locations(op, envelope),
+        defaults=tuple(
+            ir.ArgumentDefault(
+                argument=d["argument"],
+                description=" ".join(str(d.get("description", "")).split()),
+                value=ir.freeze(d.get("value")),
+                from_operation=d.get("from_operation"),
+                arguments=ir.freeze(d.get("arguments") or {}),
+                pick=ir.freeze(d.get("pick")),
+                when=ir.freeze(d.get("when") or {}),
+            )
+            for d in op.get("defaults") or []
+        ),
     )
 
 

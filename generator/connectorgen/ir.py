@@ -419,6 +419,8 @@ class Parameter:
     example: Any
     from_paginator: bool
     """True for cursor/limit parameters contributed by the paginator."""
+    how_to_find: str = ""
+    """Where a caller gets a value for it (declared; empty when the name makes it obvious)."""
     client_only: bool = False
     """The opaque cursor argument of a paginator whose cursor is not a wire parameter: taken by the
     clients and MCP tools, decoded into the real page parameters, never sent as it is."""
@@ -514,6 +516,23 @@ class Example:
 
 
 @dataclass(frozen=True, slots=True)
+class ArgumentDefault:
+    """A value filled in for an argument the caller leaves out (declared `defaults:` entry):
+    `value`, or what `pick` takes from the result of the read-only `from_operation` called with
+    `arguments` (constants, or `{"argument": name}` for one of this call's arguments)."""
+
+    argument: str
+    description: str
+    value: Any
+    from_operation: str | None
+    arguments: FrozenDict
+    pick: Any
+    """A result field name (the value itself), or {key: result field} (an object)."""
+    when: FrozenDict
+    """Applies only when these arguments have these values (empty: always)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DownloadLocation:
     """One place a download may fetch: a path template on the API host (sent with credentials),
     or another host (`*.` for its subdomains), fetched over https without credentials."""
@@ -549,6 +568,8 @@ class Operation:
     location: SourceLocation
     download_locations: tuple[DownloadLocation, ...] = ()
     """Where a file download may fetch from (declared; empty for other operations)."""
+    defaults: tuple[ArgumentDefault, ...] = ()
+    """Declared argument defaults, applied in order by the MCP server."""
 
     @property
     def path_parameters(self) -> tuple[Parameter, ...]:

@@ -382,6 +382,92 @@ def _wrap_key_body(ctx: RuleContext) -> Iterator[Diagnostic]:
                             ("body", "wrap_key"), "describe the inner object in body.schema, or remove wrap_key")
 
 
+def _argument_schemas(ctx: RuleContext, op: dict[str, Any]) -> dict[str, Any]:
+    """Flat argument name -> schema of an operation (parameters, then body properties)."""
+    out: dict[str, Any] = {}
+    for param in op.get("parameters") or []:
+        if isinstance(param, dict) and isinstance(param.get("name"), str):
+            out.setdefault(param["name"], param.get("schema", {}))
+    body = op.get("body")
+    if isinstance(body, dict):
+        if isinstance(body.get("argument"), str):
+            out.setdefault(body["argument"], body.get("schema", {}))
+        else:
+            resolved = resolve_schema(ctx.registry, body.get("schema"))
+            properties = resolved.get("properties") if isinstance(resolved, dict) else None
+            for name, schema in (properties or {}).items():
+                out.setdefault(name, schema)
+    return out
+
+
+@rule("argument-default", "An argument default names an unknown argument or operation, reads through an "
+      "operation that changes data, or gives a constant its argument's schema refuses.")
+def _argument_default(ctx: RuleContext) -> Iterator[Diagnostic]:
+    by_tool = {site.op["tool"]: site for site in ctx.sites}
+    for site in ctx.sites:
+        defaults = site.op.get("defaults") or []
+        if not defaults:
+            continue
+        own = _argument_schemas(ctx, site.op)
+        for i, default in enumerate(defaults):
+            at: JsonPath = ("defaults", i)
+            name = default["argument"]
+            if name not in own:
+                hint = difflib.get_close_matches(name, list(own), n=1)
+                yield site.diag("argument-default", f"'{name}' is not an argument of '{site.op['tool']}'",
+                                (*at, "argument"), f"did you mean '{hint[0]}'?" if hint else
+                                f"arguments: {', '.join(sorted(own)) or 'none'}")
+                continue
+            for key in default.get("when") or {}:
+                if key not in own:
+                    yield site.diag("argument-default", f"condition on '{key}', which is not an argument of "
+                                    f"'{site.op['tool']}'", (*at, "when", key),
+                                    "conditions name arguments of the same operation")
+            source = default.get("from_operation")
+            if ("value" in default) == (source is not None):
+                yield site.diag("argument-default", f"the default of '{name}' needs exactly one of value or "
+                                "from_operation", at, "a constant is `value:`; a looked-up value is "
+                                "`from_operation:` with `pick:`")
+                continue
+            if source is None:
+                schema = resolve_schema(ctx.registry, own[name])
+                if isinstance(schema, dict) and "$ref" not in json.dumps(schema):
+                    problem = next(jsonschema.Draft202012Validator(schema).iter_errors(default["value"]), None)
+                    if problem is not None:
+                        yield site.diag("argument-default", f"the default value of '{name}' does not fit its "
+                                        f"schema: {problem.message}", (*at, "value"),
+                                        "give a value the argument's schema accepts")
+                continue
+            target = by_tool.get(source)
+            if target is None:
+                hint = difflib.get_close_matches(source, list(by_tool), n=1)
+                yield site.diag("argument-default", f"from_operation '{source}' is not an operation of this "
+                                "definition", (*at, "from_operation"),
+                                f"did you mean '{hint[0]}'?" if hint else "name the tool of a get or list operation")
+                continue
+            if not (target.op["method"] in ("GET", "HEAD") or target.op.get("read_only")):
+                yield site.diag("argument-default", f"from_operation '{source}' changes data; a default may "
+                                "only read", (*at, "from_operation"), "use a get or list operation")
+            if "pick" not in default:
+                yield site.diag("argument-default", f"the default of '{name}' from '{source}' says nothing to "
+                                "pick from its result", at, "add pick: <field> or pick: {key: field}")
+            theirs = _argument_schemas(ctx, target.op)
+            given = default.get("arguments") or {}
+            for key, value in given.items():
+                if key not in theirs:
+                    yield site.diag("argument-default", f"'{key}' is not an argument of '{source}'",
+                                    (*at, "arguments", key), f"arguments: {', '.join(sorted(theirs)) or 'none'}")
+                elif isinstance(value, dict) and set(value) == {"argument"} and value["argument"] not in own:
+                    yield site.diag("argument-default", f"'{value['argument']}' is not an argument of "
+                                    f"'{site.op['tool']}'", (*at, "arguments", key),
+                                    "{argument: <name>} passes one of this operation's arguments")
+            for param in target.op.get("parameters") or []:
+                if isinstance(param, dict) and param.get("required") and param.get("name") not in given:
+                    yield site.diag("argument-default", f"'{source}' needs '{param.get('name')}', which the "
+                                    "default does not pass", (*at, "arguments"),
+                                    "add it under arguments (a constant or {argument: <name>})")
+
+
 def _is_object_schema(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -248,20 +251,23 @@ async def test_no_secret_in_error_text(fake: FakeGorgias) -> None:
     assert API_KEY not in text and token not in text
 
 
-async def test_missing_credentials_is_a_tool_error(fake: FakeGorgias) -> None:
+def test_missing_credentials_stop_the_server_at_start(fake: FakeGorgias) -> None:
+    """Without credentials a stdio server exits at once with one line on stderr (moved to
+    tests/mcp/test_support_actions.py, which checks the exact text)."""
     env = server_env(
-        fake.base_url,
-        GORGIAS_EMAIL="",
-        GORGIAS_API_KEY="",
-        GORGIAS_SUBDOMAIN="",
-        GORGIAS_BASE_URL="",
+        fake.base_url, GORGIAS_EMAIL="", GORGIAS_API_KEY="", GORGIAS_SUBDOMAIN="", GORGIAS_BASE_URL=""
     )
-    async with stdio_session(env=env) as client:
-        listed = await client.list_tools()
-        result = await client.call_tool("get_single_gorgias_account_by_id", {})
-    assert len(listed.tools) > 100
-    assert result.is_error
-    assert "GORGIAS_" in text_of(result)
+    done = subprocess.run(
+        [sys.executable, "-m", "gorgias.mcp"],
+        env={**os.environ, **env},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "GORGIAS_SUBDOMAIN" in done.stderr
     assert fake.requests == []
 
 

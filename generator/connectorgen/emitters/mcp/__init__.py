@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,35 @@ def _binary_to_base64(value: Any) -> Any:
     return value
 
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def _int64_bounds(schema: Any) -> None:
+    """Gives an integer schema (or an array of integers) the signed 64-bit bounds it lacks."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "array":
+        _int64_bounds(schema.get("items"))
+    elif schema.get("type") == "integer":
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+
+
+def _is_id(name: str) -> bool:
+    return name in ("id", "ids") or name.endswith(("_id", "_ids"))
+
+
 def tool_input_schema(op: ir.Operation) -> dict[str, Any]:
     schema = _binary_to_base64(input_schema(op.arguments))
+    for name, prop in schema.get("properties", {}).items():
+        if _is_id(name):  # ids are checked against int64 before any request
+            _int64_bounds(prop)
+    always = {d.argument for d in op.defaults if not d.when}
+    if always and "required" in schema:  # the server fills these in when they are left out
+        schema["required"] = [name for name in schema["required"] if name not in always]
+        if not schema["required"]:
+            del schema["required"]
     deprecated = {(p.location, p.name) for p in op.parameters if p.deprecated}
     for arg in op.arguments:
         if (arg.location, arg.wire_name) in deprecated:
@@ -195,6 +223,29 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ")")) else f"{text}."
 
 
+def _literal(value: Any) -> str:
+    return json.dumps(ir.thaw(value), ensure_ascii=False)
+
+
+def _default_text(default: ir.ArgumentDefault) -> str:
+    """One default in words: `arg`: what it is [when ...]."""
+    if default.from_operation is None:
+        what = _literal(default.value)
+    else:
+        args = ", ".join(
+            f"{key} `{value['argument']}`" if isinstance(value, Mapping) and set(value) == {"argument"}
+            else f"{key} {_literal(value)}"
+            for key, value in default.arguments.items()
+        )
+        picked = default.pick if isinstance(default.pick, str) else ", ".join(default.pick)
+        origin = f"{picked} from `{default.from_operation}`" + (f" with {args}" if args else "")
+        what = f"{default.description} ({origin})" if default.description else origin
+    if default.description and default.from_operation is None:
+        what = f"{what} ({default.description})"
+    when = " and ".join(f"`{key}` is {_literal(value)}" for key, value in default.when.items())
+    return f"`{default.argument}` = {what}" + (f" when {when}" if when else "")
+
+
 def tool_description(op: ir.Operation) -> str:
     parts = []
     if op.deprecated:
@@ -204,7 +255,36 @@ def tool_description(op: ir.Operation) -> str:
         parts.append("Notes: " + " ".join(_sentence(q) for q in op.quirks))
     if op.same_endpoint_as:
         parts.append(f"Same endpoint as {op.same_endpoint_as}.")
+    if op.defaults:
+        parts.append("Left out, the server fills in: " + "; ".join(map(_default_text, op.defaults)) + ".")
     return " ".join(parts)
+
+
+def _how_to_find(op: ir.Operation) -> dict[str, str]:
+    """Flat argument name -> the declared `how_to_find` text of its parameter."""
+    declared = {(p.location, p.name): p.how_to_find for p in op.parameters if p.how_to_find}
+    return {
+        arg.name: declared[(arg.location, arg.wire_name)]
+        for arg in op.arguments
+        if (arg.location, arg.wire_name) in declared
+    }
+
+
+def tool_defaults(op: ir.Operation) -> list[dict[str, Any]]:
+    """The declared defaults as the server applies them (in order)."""
+    out = []
+    for d in op.defaults:
+        entry: dict[str, Any] = {"argument": d.argument}
+        if d.from_operation is None:
+            entry["value"] = ir.thaw(d.value)
+        else:
+            entry["from_operation"] = d.from_operation
+            entry["arguments"] = ir.thaw(d.arguments)
+            entry["pick"] = ir.thaw(d.pick)
+        if d.when:
+            entry["when"] = ir.thaw(d.when)
+        out.append(entry)
+    return out
 
 
 def tool_routing(op: ir.Operation) -> dict[str, Any]:
@@ -287,12 +367,19 @@ def tools_document(connector: ir.Connector, generator: str = "") -> dict[str, An
     }
     if generator:
         meta["generated_by"] = generator
-    return {
+    document = {
         "_meta": meta,
         "tools": tools,
         "routing": {op.tool: tool_routing(op) for op in connector.operations},
         "$defs": defs,
     }
+    how_to_find = {op.tool: found for op in connector.operations if (found := _how_to_find(op))}
+    if how_to_find:  # where ids come from, said when an argument is missing or wrong
+        document["how_to_find"] = how_to_find
+    defaults = {op.tool: tool_defaults(op) for op in connector.operations if op.defaults}
+    if defaults:  # argument defaults the server applies (see `defaults:` in the definition)
+        document["defaults"] = defaults
+    return document
 
 
 def _line(value: Any) -> str:

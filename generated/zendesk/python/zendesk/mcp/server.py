@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import difflib
 import hmac
 import importlib
@@ -43,6 +44,7 @@ from .. import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigurationError,
     InvalidArgumentsError,
     RateLimitError,
 )
@@ -105,6 +107,10 @@ class ToolSpec:
     scopes: tuple[str, ...]
     base64_arguments: frozenset[str]
     """Arguments that carry base64 text to be decoded into bytes before the call."""
+    defaults: tuple[Mapping[str, Any], ...] = ()
+    """Declared argument defaults (the tools file's `defaults`), applied in order."""
+    how_to_find: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Argument -> where its value comes from (the tools file's `how_to_find`)."""
 
 
 def _refs(value: Any, found: set[str]) -> None:
@@ -242,6 +248,8 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
     """Every tool of the tools file, keyed by name, with `$defs` attached per schema."""
     document = read_tools_document() if document is None else document
     defs = document.get("$defs", {})
+    defaults = document.get("defaults", {})
+    how_to_find = document.get("how_to_find", {})
     specs: dict[str, ToolSpec] = {}
     for entry in document["tools"]:
         definition = dict(entry)
@@ -259,6 +267,8 @@ def load_tools(document: Mapping[str, Any] | None = None) -> dict[str, ToolSpec]
             read_only=bool(entry.get("annotations", {}).get("readOnlyHint")),
             scopes=tuple(meta.get("scopes", ())),
             base64_arguments=_base64_arguments(input_schema),
+            defaults=tuple(defaults.get(entry["name"], ())),
+            how_to_find=dict(how_to_find.get(entry["name"], {})),
         )
     return specs
 
@@ -394,11 +404,48 @@ def _error_text(error: ValidationError) -> str:
     return _clip(error.message)
 
 
-def describe_validation_errors(spec: ToolSpec, arguments: Any) -> list[str]:
-    """One line per problem, each naming the argument, for a tool's input schema."""
+def _id_hints(specs: Iterable[ToolSpec]) -> dict[str, str]:
+    """Resource name -> the list tool that finds its ids (for `<resource>_id` arguments)."""
+    hints: dict[str, str] = {}
+    for spec in specs:
+        resource = (spec.tool.meta or {}).get("resource")
+        if spec.kind == "list" and isinstance(resource, str):
+            hints.setdefault(resource, spec.name)
+    return hints
+
+
+def id_hint_for(name: str, list_tools: Mapping[str, str]) -> str:
+    """` (ids come from `<list tool>`)` for an argument `<x>_id(s)` whose resource `x` has a list
+    tool among the enabled ones, else ""."""
+    match = re.fullmatch(r"(.+)_ids?", name)
+    if match is None:
+        return ""
+    stem = match.group(1)
+    for resource in (
+        stem,
+        f"{stem}s",
+        f"{stem}es",
+        f"{stem[:-1]}ies" if stem.endswith("y") else "",
+    ):
+        if resource in list_tools:
+            return f" (ids come from `{list_tools[resource]}`)"
+    return ""
+
+
+def describe_validation_errors(
+    spec: ToolSpec, arguments: Any, list_tools: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line per problem, each naming the argument, for a tool's input schema. A missing
+    `<x>_id` says which list tool finds it (`list_tools`: resource -> list tool)."""
     if not isinstance(arguments, dict):
         return [f"arguments must be a JSON object, got {type(arguments).__name__}"]
     lines: list[str] = []
+    missing_named: set[str] = set()
+
+    def id_hint(name: str) -> str:
+        declared = spec.how_to_find.get(name)
+        return f" ({declared})" if declared else id_hint_for(name, list_tools or {})
+
     properties = spec.tool.input_schema.get("properties", {})
     errors = sorted(
         spec.validator.iter_errors(arguments),
@@ -407,8 +454,11 @@ def describe_validation_errors(spec: ToolSpec, arguments: Any) -> list[str]:
     for error in errors:
         where = _argument_path(error)
         if error.validator == "required" and not where:
-            missing = [name for name in error.validator_value if name not in arguments]
-            lines.extend(f"missing required argument `{name}`" for name in missing)
+            # jsonschema reports each missing name as its own error: name each once
+            for name in error.validator_value:
+                if name not in arguments and name not in missing_named:
+                    missing_named.add(name)
+                    lines.append(f"missing required argument `{name}`" + id_hint(name))
         elif error.validator == "additionalProperties" and not where:
             unknown = sorted(set(arguments) - set(properties))
             for name in unknown:
@@ -497,6 +547,30 @@ def _success_result(data: Any) -> types.CallToolResult:
     return types.CallToolResult(content=content, structured_content=structured)
 
 
+class DefaultLookupError(Exception):
+    """A declared default could not be looked up (its text is the tool result)."""
+
+
+def _plain(value: Any) -> Any:
+    """A client result as plain JSON data."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _pick(result: Any, pick: Any) -> Any:
+    """`pick` of a looked-up result: one field's value, or an object of several (absent fields
+    left out); None when nothing is there."""
+    if not isinstance(result, dict):
+        return None
+    if isinstance(pick, str):
+        return result.get(pick)
+    if isinstance(pick, dict):
+        picked = {
+            key: result[field] for key, field in pick.items() if result.get(field) is not None
+        }
+        return picked or None
+    return None
+
+
 ClientFactory = Callable[[], Any]
 Invoke = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
@@ -519,6 +593,8 @@ class ToolRunner:
         self.filter = tool_filter or ToolFilter()
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
+        self.list_tools_by_resource = _id_hints(self.enabled.values())
+        self._default_cache: dict[str, Any] = {}
         self._client_factory = client_factory or AsyncClient
         self._client: Any = None
         self._lock = anyio.Lock()
@@ -547,9 +623,10 @@ class ToolRunner:
     async def call(self, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
         spec = self.specs.get(name)
         if spec is None:
-            hint = difflib.get_close_matches(name, list(self.enabled), n=3)
+            hint = difflib.get_close_matches(name, list(self.enabled), n=3, cutoff=0.5)
             return _error_result(
-                f"Unknown tool `{name}`." + (f" Did you mean: {', '.join(hint)}?" if hint else "")
+                f"Unknown tool `{name}`."
+                + (f" Nearest names: {', '.join(hint)}." if hint else " See tools/list.")
             )
         refusal = self.filter.refusal(spec)
         if refusal is not None:
@@ -557,7 +634,16 @@ class ToolRunner:
                 f"Tool `{name}` is not enabled on this server: {refusal}. Use one of the tools from tools/list."
             )
         args: Any = {} if arguments is None else arguments
-        problems = describe_validation_errors(spec, args)
+        problems = describe_validation_errors(spec, args, self.list_tools_by_resource)
+        if not problems and spec.defaults:
+            try:
+                args = await self.apply_defaults(spec, dict(args))
+            except DefaultLookupError as exc:
+                return _error_result(self.redact(str(exc)))
+            problems = [
+                f"{line} (filled in by the server's default; pass it yourself)"
+                for line in describe_validation_errors(spec, args, self.list_tools_by_resource)
+            ]
         if not problems:
             args, problems = _decode_base64(spec, dict(args))
         if problems:
@@ -576,6 +662,57 @@ class ToolRunner:
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
         return _success_result(data)
+
+    async def apply_defaults(self, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments with the tool's declared defaults filled in where left out.
+
+        A default applies when its argument is absent and its `when` values all hold (against the
+        arguments as they stand, earlier defaults included). A looked-up default calls its
+        read-only `from_operation` (the server's own lookup, whatever the tool filters) and
+        remembers the answer for the server's lifetime when its arguments are constants.
+        """
+        for default in spec.defaults:
+            name = default["argument"]
+            when = default.get("when") or {}
+            if name in args or any(args.get(key) != value for key, value in when.items()):
+                continue
+            if "from_operation" not in default:
+                args[name] = json.loads(json.dumps(default.get("value")))
+                continue
+            source = default["from_operation"]
+            call_args: dict[str, Any] = {}
+            constant = True
+            for key, value in (default.get("arguments") or {}).items():
+                if isinstance(value, dict) and set(value) == {"argument"}:
+                    constant = False
+                    if value["argument"] not in args:
+                        break
+                    call_args[key] = args[value["argument"]]
+                else:
+                    call_args[key] = value
+            else:
+                key = json.dumps([source, call_args], sort_keys=True, default=str)
+                result = self._default_cache.get(key)
+                if result is None:
+                    try:
+                        client = await self.client()
+                        result = _plain(await client.invoke(source, call_args))
+                    except Exception as exc:
+                        reason = (
+                            self.describe_exception(self.specs[source], exc)
+                            if source in self.specs
+                            else repr(exc)
+                        )
+                        raise DefaultLookupError(
+                            f"`{spec.name}` could not fill in `{name}` from `{source}`; nothing was sent. "
+                            f"Pass `{name}` yourself. The lookup said: {_clip(reason, 400)}"
+                        ) from None
+                    if constant:
+                        self._default_cache[key] = result
+                picked = _pick(result, default.get("pick"))
+                if picked is not None:
+                    args[name] = picked
+        return args
 
     def describe_exception(self, spec: ToolSpec, exc: Exception) -> str:
         name = spec.name
@@ -975,12 +1112,26 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = serve_in_thread()
         client_options.update(sandbox.client_kwargs())
         print(f"{SERVER_NAME}: using the local sandbox at {sandbox.base_url}", file=sys.stderr)
+    client_factory: ClientFactory = lambda: AsyncClient(**client_options)  # noqa: E731
+    if not args.list_tools:
+        # Without credentials no call can work: say so once, at start, not in every tool result.
+        try:
+            first_client = AsyncClient(**client_options)
+        except ConfigurationError as exc:
+            print(
+                f"{SERVER_NAME}: cannot start: {_clip(str(exc), 400)} (--help lists the environment; "
+                "--sandbox serves a local sandbox without an account)",
+                file=sys.stderr,
+            )
+            return 2
+        made = [first_client]
+        client_factory = lambda: made.pop() if made else AsyncClient(**client_options)  # noqa: E731
     try:
         server, runner = build_server(
             tool_filter,
             specs=specs,
             output_schemas=args.output_schemas,
-            client_factory=lambda: AsyncClient(**client_options),
+            client_factory=client_factory,
             tool_mode=args.tool_mode,
         )
     except ValueError as exc:  # an unknown tool mode from the environment

@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from .._base import DEFAULT_MAX_PAGES
+from .._base import DEFAULT_MAX_PAGES, INT64_MAX, INT64_MIN
 from .._errors import InvalidArgumentsError, ZendeskError
 from .._pagination import CursorWalk
 
@@ -175,6 +175,8 @@ def in_int(value: Any, field: str) -> Any:
     converted = to_int(value)
     if converted.__class__ is not int:
         raise InputError(field, f"expected a numeric id, got {value!r}")
+    if not INT64_MIN <= converted <= INT64_MAX:
+        raise InputError(field, f"expected a numeric id within 64 bits, got {value!r}")
     return converted
 
 
@@ -463,6 +465,10 @@ def q_int(tool: str, name: str, value: Any) -> Any:
     converted = to_int(value)
     if converted.__class__ is not int:
         raise InvalidArgumentsError(tool, {name: [f"expected a numeric id, got {value!r}"]})
+    if not INT64_MIN <= converted <= INT64_MAX:
+        raise InvalidArgumentsError(
+            tool, {name: [f"expected a numeric id within 64 bits, got {value!r}"]}
+        )
     return converted
 
 

@@ -390,10 +390,35 @@ def encode_query(arg: ArgumentSpec, value: Any, out: list[tuple[str, str]]) -> N
     out.append((name, _scalar(value)))
 
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def int64_problem(value: Any) -> str | None:
+    """Why an integer (or a list of them) cannot be sent: outside the signed 64-bit range that
+    APIs store ids and counts in. None when it fits, or when the value is not an integer."""
+    values = value if isinstance(value, list | tuple) else (value,)
+    for item in values:
+        if (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not INT64_MIN <= item <= INT64_MAX
+        ):
+            return f"must be between {INT64_MIN} and {INT64_MAX} (a 64-bit integer), got {item}"
+    return None
+
+
 def _path_segment(arg: ArgumentSpec, value: Any) -> str:
     if arg.path_type is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"must be an integer, got {type(value).__name__}")
+        problem = int64_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        try:  # the declared bounds (ids are never negative)
+            adapter(arg.type).validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].lower()) from None
         return str(value)
     if not isinstance(value, str):
         raise TypeError(f"must be a string, got {type(value).__name__}")
@@ -447,6 +472,10 @@ def check_arguments(
         if not present:
             if arg.required:
                 errors[arg.name] = ["required"]
+            continue
+        out_of_range = int64_problem(value)
+        if out_of_range is not None:
+            errors[arg.name] = [out_of_range]
             continue
         if arg.location == "path":
             if op.absolute_url_argument == arg.name:
