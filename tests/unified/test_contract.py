@@ -37,7 +37,7 @@ CONNECTORS = {
     "zendesk": Connector("zendesk", "Zendesk", {"email": "sandbox@example.com", "api_token": "sandbox"}),
 }
 #: Connectors whose sandbox keeps the comments added through the API (the comment steps need it).
-COMMENT_CONNECTORS = ["gorgias"]
+COMMENT_CONNECTORS = ["gorgias", "zendesk"]
 
 
 def _import(connector: Connector, module: str) -> Any:
