@@ -886,6 +886,10 @@ def h_query_search(call: Call) -> Reply:
     terms = _query_terms(str(call.query.get(spec["param"]) or ""))
     types: dict[str, str] = spec["types"]
     kinds = [v.lower() for neg, k, _, v in terms if k == "type" and not neg] or list(types)
+    given = call.query.get(spec.get("type_param") or "")
+    given = given.get("type") if isinstance(given, dict) else given
+    if isinstance(given, str):
+        kinds = [k for k in kinds if k == given.lower()]
     aliases: dict[str, str] = spec.get("aliases") or {}
     results: list[dict[str, Any]] = []
     for kind in kinds:
