@@ -313,7 +313,7 @@ class Planner:
                 if contact and contact["field"] in props and contact["list"] in props
                 else None
             )
-            col["order_default"] = self._default_order(col["schema"])
+            col["order_default"] = self.behaviours.get("default_order", {}).get(name) or self._default_order(col["schema"])
             col["text_fields"] = [f for f in TEXT_FIELDS if f in self.props(col["schema"])]
         routes = self._routes(bases, base_kind, collections)
         return {"collections": collections, "routes": routes}
