@@ -1023,7 +1023,7 @@ def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
     for parent, spec in (behaviours.get("embedded_writes") or {}).items():
         yield ("behaviours", "embedded_writes", parent), parent
         yield ("behaviours", "embedded_writes", parent, "collection"), spec["collection"]
-    for key in ("item_actions", "tag_fields", "default_order"):
+    for key in ("item_actions", "tag_fields", "default_order", "final_states"):
         for name in behaviours.get(key) or {}:
             yield ("behaviours", key, name), name
     for kind, name in ((behaviours.get("query_search") or {}).get("types") or {}).items():
@@ -1093,6 +1093,8 @@ def _sandbox_unknown_field(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield from check(spec["collection"], spec["stamp"], (*at, "stamp"))
     for collection, spec in (behaviours.get("tag_fields") or {}).items():
         yield from check(collection, spec["field"], ("behaviours", "tag_fields", collection, "field"))
+    for collection, spec in (behaviours.get("final_states") or {}).items():
+        yield from check(collection, spec["field"], ("behaviours", "final_states", collection, "field"))
     for collection, order in (behaviours.get("default_order") or {}).items():
         for part in order.split(","):
             yield from check(collection, part.partition(":")[0], ("behaviours", "default_order", collection))

@@ -203,6 +203,26 @@ def test_closing_a_ticket_through_an_update_sets_status_and_stamp(zd: httpx.Clie
     assert (newest["id"], newest["status"]) == (ticket["id"], "closed")
 
 
+def test_a_closed_ticket_is_final(zd: httpx.Client) -> None:
+    ticket = _ticket(zd, comment={"body": "Soon closed."}, tags=["kept"])
+    path = f"/api/v2/tickets/{ticket['id']}"
+    closed = zd.put(path, json={"ticket": {"status": "closed", "comment": {"body": "Closing now."}}})
+    assert closed.status_code == 200 and closed.json()["ticket"]["status"] == "closed"
+    refusals = [
+        zd.put(path, json={"ticket": {"status": "open"}}),
+        zd.put(path, json={"ticket": {"comment": {"body": "Too late."}}}),
+        zd.put(f"{path}/tags", json={"tags": ["late"]}),
+        zd.request("DELETE", f"{path}/tags", json={"tags": ["kept"]}),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 422, refused.text
+        assert list(refused.json()["details"]) == ["status"]
+    after = zd.get(path).json()["ticket"]
+    assert (after["status"], after["tags"], after["updated_at"]) == ("closed", ["kept"], closed.json()["ticket"]["updated_at"])
+    bodies = [c["body"] for c in _all(zd, f"{path}/comments", "comments")]
+    assert bodies == ["Soon closed.", "Closing now."]
+
+
 # --- query search ----------------------------------------------------------------------------
 
 

@@ -340,6 +340,14 @@ def h_create(call: Call) -> Reply:
     return call.object_reply(call.store.render(col, obj, full=True))
 
 
+def refuse_if_final(col: Collection, obj: dict[str, Any] | None) -> None:
+    """Refuse a change to an object in a declared final state (`behaviours.final_states`)."""
+    final = (BEHAVIOURS.get("final_states") or {}).get(col.name)
+    if final and obj is not None and obj.get(final["field"]) in final["values"]:
+        detail = final.get("detail") or final["message"]
+        raise ApiError(final.get("status") or 422, final["message"], {final["field"]: [detail]})
+
+
 def embedded_write(call: Call, col: Collection, obj: dict[str, Any], *, creating: bool = False) -> None:
     """Store the object a write carries in a declared body field (`behaviours.embedded_writes`)
     under the written object, e.g. a comment sent inside a ticket update."""
@@ -386,6 +394,7 @@ def h_update(call: Call) -> Reply:
         call.store.record(col, obj, "updated")
         return call.object_reply(call.store.render(col, obj, full=True))
     key, existing = call.item()
+    refuse_if_final(col, existing)
     obj, children = call.store.build(col, _body_dict(call), existing, scope=scope)
     call.store.check_unique(col, obj, scope)
     col.put(obj, scope)
@@ -495,6 +504,7 @@ def h_tag_field(call: Call) -> Reply:
     current = [t for t in obj.get(name) or [] if isinstance(t, str)]
     mode = spec.get("mode")
     if mode:
+        refuse_if_final(col, obj)
         given = [t for t in _body_dict(call).get(name) or [] if isinstance(t, str)]
         if mode == "add":
             result = current + [t for t in dict.fromkeys(given) if t not in current]
