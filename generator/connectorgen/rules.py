@@ -1023,7 +1023,11 @@ def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
     for parent, spec in (behaviours.get("embedded_writes") or {}).items():
         yield ("behaviours", "embedded_writes", parent), parent
         yield ("behaviours", "embedded_writes", parent, "collection"), spec["collection"]
-    for key in ("item_actions", "tag_fields", "default_order", "final_states"):
+    for collection, fields in (behaviours.get("found_or_created") or {}).items():
+        yield ("behaviours", "found_or_created", collection), collection
+        for name, spec in fields.items():
+            yield ("behaviours", "found_or_created", collection, name, "collection"), spec["collection"]
+    for key in ("item_actions", "tag_fields", "default_order", "final_states", "create_defaults"):
         for name in behaviours.get(key) or {}:
             yield ("behaviours", key, name), name
     for kind, name in ((behaviours.get("query_search") or {}).get("types") or {}).items():
@@ -1093,6 +1097,16 @@ def _sandbox_unknown_field(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield from check(spec["collection"], spec["stamp"], (*at, "stamp"))
     for collection, spec in (behaviours.get("tag_fields") or {}).items():
         yield from check(collection, spec["field"], ("behaviours", "tag_fields", collection, "field"))
+    for collection, defaults in (behaviours.get("create_defaults") or {}).items():
+        for field_name in defaults:
+            yield from check(collection, field_name, ("behaviours", "create_defaults", collection, field_name))
+    for collection, fields in (behaviours.get("found_or_created") or {}).items():
+        for name, spec in fields.items():
+            at = ("behaviours", "found_or_created", collection, name)
+            yield from check(collection, spec["id_field"], (*at, "id_field"))
+            yield from check(spec["collection"], spec["by"], (*at, "by"))
+            for field_name in spec.get("defaults") or {}:
+                yield from check(spec["collection"], field_name, (*at, "defaults", field_name))
     for collection, spec in (behaviours.get("final_states") or {}).items():
         yield from check(collection, spec["field"], ("behaviours", "final_states", collection, "field"))
     for collection, order in (behaviours.get("default_order") or {}).items():

@@ -269,3 +269,27 @@ def test_search_types_and_count(zd: httpx.Client) -> None:
     assert count.json() == {"count": sum(1 for u in users if u["role"] == "agent")}
     exported = zd.get("/api/v2/search/export", params={"query": "role:agent", "filter[type]": "user"}).json()
     assert {r["id"] for r in exported["results"]} == {u["id"] for u in users if u["role"] == "agent"}
+
+
+# --- create defaults, requester found or created ------------------------------------------------
+
+
+def test_a_new_ticket_without_requester_is_the_callers(zd: httpx.Client) -> None:
+    ticket = _ticket(zd, comment={"body": "Mine."})
+    assert (ticket["requester_id"], ticket["submitter_id"]) == (ME, ME)
+    given = _ticket(zd, comment={"body": "Theirs."}, requester_id=1003)
+    assert (given["requester_id"], given["submitter_id"]) == (1003, ME)
+
+
+def test_a_requester_named_by_email_is_found_or_created(zd: httpx.Client) -> None:
+    before = {u["email"]: u for u in _all(zd, "/api/v2/users", "users")}
+    assert "new.person@customer.example" not in before
+    first = _ticket(zd, comment={"body": "Hello."}, requester={"email": "new.person@customer.example", "name": "New Person"})
+    user = zd.get(f"/api/v2/users/{first['requester_id']}").json()["user"]
+    assert (user["email"], user["name"], user["role"]) == ("new.person@customer.example", "New Person", "end-user")
+    again = _ticket(zd, comment={"body": "Again."}, requester={"email": "NEW.person@customer.example"})
+    assert again["requester_id"] == user["id"]
+    known = next(u for u in before.values() if u["role"] == "end-user")
+    third = _ticket(zd, comment={"body": "Known."}, requester={"email": known["email"]})
+    assert third["requester_id"] == known["id"]
+    assert len(_all(zd, "/api/v2/users", "users")) == len(before) + 1

@@ -97,6 +97,9 @@ def test_ticket_lifecycle_gives_the_same_unified_records(unified: Any) -> None:
     assert ticket.remote_data["id"] == int(ticket.id)
     created = ticket.updated_at
     assert isinstance(created, datetime)
+    assert ticket.contact is not None  # the person with contact_email, found or created
+    contact = unified.ticketing.contacts.get(ticket.contact.id)
+    assert [e.email for e in contact.emails] == ["contract@example.com"]
 
     tag = tag_reference(unified, "contract-vip")
     tagged = tickets.update(ticket.id, tags=[tag])

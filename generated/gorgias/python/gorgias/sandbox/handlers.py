@@ -370,13 +370,58 @@ def h_singleton_get(call: Call) -> Reply:
     return call.object_reply(call.store.render(call.col, obj, full=True))
 
 
+def _declared_value(value: Any, me: dict[str, Any]) -> Any:
+    """A declared default: a literal, or `{me: field}` for a field of the authenticated user."""
+    if isinstance(value, dict) and set(value) == {"me"}:
+        return me.get(value["me"])
+    return copy.deepcopy(value)
+
+
+def resolved_body(call: Call, col: Collection, *, creating: bool) -> dict[str, Any]:
+    """The request body with the declared `found_or_created` objects turned into ids and, on a
+    create, the declared `create_defaults` filled in."""
+    body = dict(_body_dict(call))
+    store = call.store
+    for name, spec in ((BEHAVIOURS.get("found_or_created") or {}).get(col.name) or {}).items():
+        given = body.pop(name, None)
+        wanted = given.get(spec["by"]) if isinstance(given, dict) else None
+        if (
+            not isinstance(wanted, str)
+            or not wanted
+            or spec["collection"] not in store.collections
+            or body.get(spec["id_field"]) is not None
+        ):
+            continue
+        target = store.col(spec["collection"])
+        found = next(
+            (o for o in target.all() if str(o.get(spec["by"]) or "").lower() == wanted.lower()),
+            None,
+        )
+        if found is None:
+            fields = {
+                **(spec.get("defaults") or {}),
+                **{k: v for k, v in given.items() if k in target.props and v is not None},
+            }
+            if "name" in target.props and not fields.get("name"):
+                fields["name"] = wanted
+            found, _ = store.build(target, fields)
+            store.insert(target, found)
+        body[spec["id_field"]] = found.get("id")
+    if creating:
+        me = store.me() or {}
+        for name, value in ((BEHAVIOURS.get("create_defaults") or {}).get(col.name) or {}).items():
+            if body.get(name) is None:
+                body[name] = _declared_value(value, me)
+    return body
+
+
 def h_create(call: Call) -> Reply:
     col = call.col
     parents = call.parents()
     scope = call.scope()
     obj, children = call.store.build(
         col,
-        _body_dict(call),
+        resolved_body(call, col, creating=True),
         parents=parents,
         scope=scope,
         body_schema=(call.route.get("body") or {}).get("schema"),
@@ -413,11 +458,7 @@ def embedded_write(
     me = store.me() or {}
     for name, value in (spec.get("defaults") or {}).items():
         if name not in data:
-            data[name] = (
-                me.get(value["me"])
-                if isinstance(value, dict) and "me" in value
-                else copy.deepcopy(value)
-            )
+            data[name] = _declared_value(value, me)
     for name, source in (spec.get("copy") or {}).items():
         if data.get(name) is None and data.get(source) is not None:
             data[name] = copy.deepcopy(data[source])
@@ -457,7 +498,9 @@ def h_update(call: Call) -> Reply:
         return call.object_reply(call.store.render(col, obj, full=True))
     key, existing = call.item()
     refuse_if_final(col, existing)
-    obj, children = call.store.build(col, _body_dict(call), existing, scope=scope)
+    obj, children = call.store.build(
+        col, resolved_body(call, col, creating=False), existing, scope=scope
+    )
     call.store.check_unique(col, obj, scope)
     col.put(obj, scope)
     for child_col, bodies, link in children:
