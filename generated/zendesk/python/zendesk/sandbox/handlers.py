@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from . import query as Q
 from . import schemas as S
-from .sandbox_data import BEHAVIOURS, CREATED, stamp_updated
+from .sandbox_data import BEHAVIOURS, CREATED, UPDATED, stamp_updated
 from .store import ApiError, Collection, Store, dumps, field_error, not_found, project
 
 
@@ -465,8 +465,8 @@ def embedded_write(
     scope = (col.name, obj.get("id"))
     child, _ = store.build(target, data, scope=scope)
     stamp = spec.get("stamp") or CREATED
-    if stamp and stamp in target.props:
-        child[stamp] = store.now()
+    if stamp and stamp in target.props:  # the time of the write that carried it
+        child[stamp] = obj.get(UPDATED) if UPDATED and obj.get(UPDATED) else store.now()
     store.insert(target, child, scope)
     if creating and spec.get("first_sets"):
         for name, source in spec["first_sets"].items():
