@@ -246,6 +246,10 @@ def test_search_terms_filter_stored_objects(zd: httpx.Client) -> None:
     assert [r["id"] for r in _search(zd, 'type:ticket "golden parcel"')] == [vip["id"]]
     not_open = {r["id"] for r in _search(zd, "type:ticket -status:open")}
     assert not_open == {t["id"] for t in tickets if t["status"] != "open"}
+    statuses = ["new", "open", "pending", "hold", "solved", "closed"]
+    unsolved = {r["id"] for r in _search(zd, "type:ticket status<solved")}
+    assert unsolved == {t["id"] for t in tickets if statuses.index(t["status"]) < 4}
+    assert {r["status"] for r in _search(zd, "type:ticket status>=solved")} == {"solved", "closed"}
     cut = sorted(t["created_at"] for t in tickets)[len(tickets) // 2]
     later = {r["id"] for r in _search(zd, f"type:ticket created>{cut}")}
     assert later == {t["id"] for t in tickets if _when(t["created_at"]) > _when(cut)} and later
@@ -275,7 +279,7 @@ def test_search_types_and_count(zd: httpx.Client) -> None:
 
 def test_a_new_ticket_without_requester_is_the_callers(zd: httpx.Client) -> None:
     ticket = _ticket(zd, comment={"body": "Mine."})
-    assert (ticket["requester_id"], ticket["submitter_id"]) == (ME, ME)
+    assert (ticket["requester_id"], ticket["submitter_id"], ticket["status"]) == (ME, ME, "new")
     given = _ticket(zd, comment={"body": "Theirs."}, requester_id=1003)
     assert (given["requester_id"], given["submitter_id"]) == (1003, ME)
 

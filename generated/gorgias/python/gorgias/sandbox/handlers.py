@@ -1030,7 +1030,9 @@ def shlex_split(text: str) -> list[str]:
     return words
 
 
-def _term_matches(obj: dict[str, Any], field_name: str, op: str, wanted: str) -> bool:
+def _term_matches(
+    obj: dict[str, Any], field_name: str, op: str, wanted: str, ranks: list[str] | None = None
+) -> bool:
     value = obj.get(field_name)
     if op == ":":
         values = value if isinstance(value, list) else [value]
@@ -1040,7 +1042,11 @@ def _term_matches(obj: dict[str, Any], field_name: str, op: str, wanted: str) ->
     left: Any = value
     right: Any = wanted
     try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if ranks is not None:
+            if str(value) not in ranks or wanted.lower() not in ranks:
+                return False
+            left, right = ranks.index(str(value)), ranks.index(wanted.lower())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             right = float(wanted)
         else:
             left, right = S.parse_datetime(str(value)), S.parse_datetime(wanted)
@@ -1064,6 +1070,7 @@ def h_query_search(call: Call) -> Reply:
     if isinstance(given, str):
         kinds = [k for k in kinds if k == given.lower()]
     aliases: dict[str, str] = spec.get("aliases") or {}
+    ordered: dict[str, list[str]] = spec.get("ordered_values") or {}
     results: list[dict[str, Any]] = []
     for kind in kinds:
         name = types.get(kind)
@@ -1077,7 +1084,8 @@ def h_query_search(call: Call) -> Reply:
                 if key == "type":
                     continue
                 if key:
-                    hit = _term_matches(rendered, aliases.get(key, key), op, value)
+                    field_name = aliases.get(key, key)
+                    hit = _term_matches(rendered, field_name, op, value, ordered.get(field_name))
                 else:
                     hit = any(
                         value.lower() in str(rendered.get(f) or "").lower()
