@@ -1008,11 +1008,14 @@ def _suggest(value: str, candidates: set[str]) -> str:
 class SandboxSite:
     """The sandbox file and the collections the sandbox derives from the rest of the definition."""
 
-    def __init__(self, source: SourceFile, collections: dict[str, set[str]], props: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, source: SourceFile, collections: dict[str, set[str]], props: dict[str, dict[str, Any]],
+                 parents: dict[str, str | None] | None = None) -> None:
         self.source = source
         self.data: dict[str, Any] = source.data
         self.collections = collections
         self.props = props
+        self.parents = parents or {}
+        """Collection -> the collection it is scoped under (None: not scoped)."""
 
     def diag(self, rule_id: str, message: str, at: JsonPath, hint: str = "") -> Diagnostic:
         return self.source.diagnostic(rule_id, message, at, hint)
@@ -1041,7 +1044,8 @@ def _sandbox_site(ctx: RuleContext) -> SandboxSite | None:
                 props = ctx.registry.get(col["schema"], {}).get("properties")
                 schemas[name] = props if isinstance(props, dict) else {}
                 collections[name] = set(schemas[name])
-            site = SandboxSite(source, collections, schemas)
+            parents = {name: (col["scope"] or {}).get("parent") for name, col in plan["collections"].items()}
+            site = SandboxSite(source, collections, schemas, parents)
     ctx._sandbox_site = site  # type: ignore[attr-defined]
     return site if isinstance(site, SandboxSite) else None
 
@@ -1102,6 +1106,18 @@ def _collection_mentions(site: SandboxSite) -> Iterator[tuple[JsonPath, str]]:
             yield ("behaviours", key, name), name
     for prop, name in (behaviours.get("field_collections") or {}).items():
         yield ("behaviours", "field_collections", prop), name
+    for parent, spec in (behaviours.get("embedded_writes") or {}).items():
+        yield ("behaviours", "embedded_writes", parent), parent
+        yield ("behaviours", "embedded_writes", parent, "collection"), spec["collection"]
+    for collection, fields in (behaviours.get("found_or_created") or {}).items():
+        yield ("behaviours", "found_or_created", collection), collection
+        for name, spec in fields.items():
+            yield ("behaviours", "found_or_created", collection, name, "collection"), spec["collection"]
+    for key in ("item_actions", "tag_fields", "default_order", "final_states", "create_defaults"):
+        for name in behaviours.get(key) or {}:
+            yield ("behaviours", key, name), name
+    for kind, name in ((behaviours.get("query_search") or {}).get("types") or {}).items():
+        yield ("behaviours", "query_search", "types", kind), name
     for kind, spec in (behaviours.get("search_types") or {}).items():
         yield ("behaviours", "search_types", kind, "collection"), spec["collection"]
     if behaviours.get("event_log"):
@@ -1153,6 +1169,42 @@ def _sandbox_unknown_field(ctx: RuleContext) -> Iterator[Diagnostic]:
     for collection, spec in (behaviours.get("contact_channels") or {}).items():
         for key in ("field", "list"):
             yield from check(collection, spec[key], ("behaviours", "contact_channels", collection, key))
+    for parent, spec in (behaviours.get("embedded_writes") or {}).items():
+        at = ("behaviours", "embedded_writes", parent)
+        for key in ("defaults", "copy"):
+            for field_name in spec.get(key) or {}:
+                yield from check(spec["collection"], field_name, (*at, key, field_name))
+        for field_name, source in (spec.get("copy") or {}).items():
+            yield from check(spec["collection"], source, (*at, "copy", field_name))
+        for field_name, source in (spec.get("first_sets") or {}).items():
+            yield from check(parent, field_name, (*at, "first_sets", field_name))
+            yield from check(spec["collection"], source, (*at, "first_sets", field_name))
+        if spec.get("stamp"):
+            yield from check(spec["collection"], spec["stamp"], (*at, "stamp"))
+    for collection, spec in (behaviours.get("tag_fields") or {}).items():
+        yield from check(collection, spec["field"], ("behaviours", "tag_fields", collection, "field"))
+    for collection, defaults in (behaviours.get("create_defaults") or {}).items():
+        for field_name in defaults:
+            yield from check(collection, field_name, ("behaviours", "create_defaults", collection, field_name))
+    for collection, fields in (behaviours.get("found_or_created") or {}).items():
+        for name, spec in fields.items():
+            at = ("behaviours", "found_or_created", collection, name)
+            yield from check(collection, spec["id_field"], (*at, "id_field"))
+            yield from check(spec["collection"], spec["by"], (*at, "by"))
+            for field_name in spec.get("defaults") or {}:
+                yield from check(spec["collection"], field_name, (*at, "defaults", field_name))
+    for collection, spec in (behaviours.get("final_states") or {}).items():
+        yield from check(collection, spec["field"], ("behaviours", "final_states", collection, "field"))
+    for collection, order in (behaviours.get("default_order") or {}).items():
+        for part in order.split(","):
+            yield from check(collection, part.partition(":")[0], ("behaviours", "default_order", collection))
+    for collection, actions in (behaviours.get("item_actions") or {}).items():
+        for action, spec in actions.items():
+            for field_name in (spec.get("set") or {}):
+                yield from check(collection, field_name, ("behaviours", "item_actions", collection, action, "set", field_name))
+            for i, field_name in enumerate((spec.get("redact") or {}).get("fields") or []):
+                yield from check(collection, field_name,
+                                 ("behaviours", "item_actions", collection, action, "redact", "fields", i))
     seed = site.data.get("seed") or {}
     for collection, spec in (seed.get("collections") or {}).items():
         for i, record in enumerate(spec.get("records") or []):
@@ -1161,6 +1213,25 @@ def _sandbox_unknown_field(ctx: RuleContext) -> Iterator[Diagnostic]:
     for collection, at, recipe in _recipes(site):
         for field_name in recipe.get("fields") or {}:
             yield from check(collection, field_name, (*at, "fields", field_name))
+
+
+@rule("sandbox-embedded-write", "An embedded write must store its object in a collection scoped under the written collection.")
+def _sandbox_embedded_write(ctx: RuleContext) -> Iterator[Diagnostic]:
+    site = _sandbox_site(ctx)
+    if site is None:
+        return
+    for parent, spec in ((site.data.get("behaviours") or {}).get("embedded_writes") or {}).items():
+        target = spec["collection"]
+        if parent not in site.collections or target not in site.collections:
+            continue  # sandbox-unknown-collection says it
+        if site.parents.get(target) != parent:
+            scoped = sorted(name for name, owner in site.parents.items() if owner == parent)
+            yield site.diag("sandbox-embedded-write",
+                            f"collection '{target}' is not scoped under '{parent}', so an object written inside "
+                            f"a '{parent}' write has nowhere to go",
+                            ("behaviours", "embedded_writes", parent, "collection"),
+                            f"collections scoped under '{parent}': {', '.join(scoped) or 'none'} "
+                            f"(a collection is scoped when its path is `/<{parent}>/{{id}}/<name>`)")
 
 
 @rule("sandbox-vocabulary-missing", "A `pick` generator names a vocabulary list that seed.vocabulary does not declare.")

@@ -37,7 +37,7 @@ CONNECTORS = {
     "zendesk": Connector("zendesk", "Zendesk", {"email": "sandbox@example.com", "api_token": "sandbox"}),
 }
 #: Connectors whose sandbox keeps the comments added through the API (the comment steps need it).
-COMMENT_CONNECTORS = ["gorgias"]
+COMMENT_CONNECTORS = ["gorgias", "zendesk"]
 
 
 def _import(connector: Connector, module: str) -> Any:
@@ -97,6 +97,9 @@ def test_ticket_lifecycle_gives_the_same_unified_records(unified: Any) -> None:
     assert ticket.remote_data["id"] == int(ticket.id)
     created = ticket.updated_at
     assert isinstance(created, datetime)
+    assert ticket.contact is not None  # the person with contact_email, found or created
+    contact = unified.ticketing.contacts.get(ticket.contact.id)
+    assert [e.email for e in contact.emails] == ["contract@example.com"]
 
     tag = tag_reference(unified, "contract-vip")
     tagged = tickets.update(ticket.id, tags=[tag])
@@ -149,3 +152,29 @@ def test_tool_pages_follow_each_connector_paginator(unified: Any, connector: Con
     assert len(second["result"]) == 2
     assert not {r["id"] for r in first["result"]} & {r["id"] for r in second["result"]}
     assert all(isinstance(r["id"], str) and r["remote_data"]["id"] == int(r["id"]) for r in second["result"])
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_ticket_lists_follow_the_requested_order(unified: Any, direction: str) -> None:
+    tickets = unified.ticketing.tickets
+    fresh = new_ticket(unified, f"Contract order {direction}")
+    listed = tickets.list(sort_by="updated_at", sort_order=direction).to_list()
+    stamps = [t.updated_at for t in listed]
+    assert None not in stamps and len(set(stamps)) > 10
+    assert stamps == sorted(stamps, reverse=direction == "desc")
+    assert (listed[0] if direction == "desc" else listed[-1]).id == fresh.id
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_comment_lists_follow_the_requested_order(commenting: Any, direction: str) -> None:
+    unified = commenting
+    ticket = new_ticket(unified, f"Contract comment order {direction}")
+    comments = unified.ticketing.comments
+    first = comments.create(ticket_id=ticket.id, body="First answer.")
+    second = comments.create(ticket_id=ticket.id, body="Second answer.", is_internal=True)
+    listed = comments.list(ticket_id=ticket.id, sort_by="created_at", sort_order=direction).to_list()
+    stamps = [c.created_at for c in listed]
+    assert len(listed) >= 2 and stamps == sorted(stamps, reverse=direction == "desc")
+    ids = [c.id for c in listed]
+    expected = [first.id, second.id] if direction == "asc" else [second.id, first.id]
+    assert [i for i in ids if i in expected] == expected

@@ -184,6 +184,11 @@ class Planner:
                 )
             ):
                 stored_schemas.add(schema)
+        # collections receiving embedded writes are stored even when only listed.
+        embedded = {w.get("collection") for w in self.behaviours.get("embedded_writes", {}).values()}
+        for base, entry in bases.items():
+            if base_schema[base] and self._collection_name(entry["ops"], base) in embedded:
+                stored_schemas.add(base_schema[base] or "")
         # uploads answer File lists but are kept in the file store, not a collection.
         for base, entry in bases.items():
             if any(
@@ -308,7 +313,7 @@ class Planner:
                 if contact and contact["field"] in props and contact["list"] in props
                 else None
             )
-            col["order_default"] = self._default_order(col["schema"])
+            col["order_default"] = self.behaviours.get("default_order", {}).get(name) or self._default_order(col["schema"])
             col["text_fields"] = [f for f in TEXT_FIELDS if f in self.props(col["schema"])]
         routes = self._routes(bases, base_kind, collections)
         return {"collections": collections, "routes": routes}
@@ -482,6 +487,12 @@ class Planner:
         info = base_kind.get(base or "", {"kind": "none"})
         collection = info.get("collection")
         handler, extra = self._handler(op, level, action, info, collections)
+        tag = self._tag_route(op, base_kind)
+        if tag is not None:
+            collection, level, action = tag["collection"], "item_action", tag["path"]
+            handler, extra = "tag_field", {"tag_field": tag}
+        elif collection is None and self._query_search(op) is not None:
+            handler, extra = "query_search", {"query_search": self._query_search(op)}
         segs = segments(op.path)
         route_path = op.path
         if len(segs) == 1 and is_param(segs[0]):
@@ -566,6 +577,31 @@ class Planner:
             )
             route["filters"] = self._filters(op, schema, source, collections)
         return route
+
+    def _tag_route(self, op: ir.Operation, base_kind: dict[str, Any]) -> dict[str, Any] | None:
+        """`/{id}/<path>` of a collection with a declared tag list (`behaviours.tag_fields`)."""
+        segs = segments(op.path)
+        if len(segs) < 3 or not is_param(segs[-2]) or is_param(segs[-1]):
+            return None
+        info = base_kind.get(join(segs[:-2]), {})
+        collection = info.get("collection")
+        declared = self.behaviours.get("tag_fields", {}).get(collection or "")
+        if not declared or segs[-1] != declared.get("path", declared["field"]):
+            return None
+        mode = None if op.http_method == "GET" else declared["methods"].get(op.http_method)
+        if op.http_method != "GET" and mode is None:
+            return None
+        return {"collection": collection, "field": declared["field"], "path": segs[-1], "mode": mode}
+
+    def _query_search(self, op: ir.Operation) -> dict[str, Any] | None:
+        """The declared query search, when this operation takes its query parameter."""
+        declared = self.behaviours.get("query_search")
+        if not declared:
+            return None
+        param = declared.get("param", "query")
+        if not any(p.name == param for p in op.query_parameters):
+            return None
+        return {"param": param, **{k: v for k, v in declared.items() if k != "param"}}
 
     def _page_paths(self, schema: str | None) -> list[str] | None:
         """Dotted paths (two levels deep) of a list envelope's page schema, None without one."""
@@ -652,6 +688,10 @@ class Planner:
                     return "delete", extra
             if level == "item_action" and action:
                 col = collections[info["collection"]]
+                declared = self.behaviours.get("item_actions", {}).get(info["collection"], {})
+                if action in declared:
+                    extra["item_action"] = declared[action]
+                    return "item_action", extra
                 if action == "merge":
                     return "merge", extra
                 prop = snake(action)
@@ -751,7 +791,7 @@ class Planner:
         singular_self = singular(source) if source else ""
         filters = []
         for p in op.query_parameters:
-            if p.from_paginator or p.name in ("order_by", "cursor", "limit"):
+            if p.from_paginator or p.name in ("order_by", "cursor", "limit") or p.name in self.sort_params():
                 continue
             name = p.name
             pschema = self.resolve(ir.thaw(p.schema))
@@ -794,6 +834,13 @@ class Planner:
                 rule = element or {"rule": "ignore"}
             filters.append({"param": name, **rule})
         return filters
+
+    def sort_params(self) -> set[str]:
+        """Query parameters the declared `sorting` reads (never filters)."""
+        out: set[str] = set()
+        for spec in self.behaviours.get("sorting", []):
+            out.update(spec[k] for k in ("param", "field_param", "direction_param") if spec.get(k))
+        return out
 
     def _flag_field(self, name: str, props: dict[str, Any]) -> str | None:
         suffix = self.timestamps.get("suffix")

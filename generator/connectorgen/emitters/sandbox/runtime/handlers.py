@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from . import query as Q
 from . import schemas as S
-from .sandbox_data import BEHAVIOURS, CREATED, stamp_updated
+from .sandbox_data import BEHAVIOURS, CREATED, UPDATED, stamp_updated
 from .store import ApiError, Collection, Store, dumps, field_error, not_found, project
 
 
@@ -237,11 +237,30 @@ class Call:
         return Reply(status, page, headers=headers)
 
     def order(self, default: str) -> tuple[list[tuple[str, bool]], str]:
+        """The order asked for through a declared sort parameter (`behaviours.sorting`), else the
+        one a cursor carries, else a declared parameter's default, else `default`."""
         cursor_param = self.envelope.get("cursor_param") or "cursor"
-        requested = self.query.get("order_by")
+        requested = self.requested_order(self.query)
         from_cursor = Q.cursor_order(self.query.get(cursor_param), cursor_param) if self.envelope["type"] == "cursor_list" else None
-        text = requested or from_cursor or _param_default(self.route, "order_by", None) or default or "id:asc"
+        defaults = {s["param"]: _param_default(self.route, s["param"], None) for s in _sorting() if s.get("param")}
+        text = requested or from_cursor or self.requested_order(defaults) or default or "id:asc"
         return Q.parse_order(text, default), text
+
+    def requested_order(self, values: dict[str, Any]) -> str | None:
+        """`field:dir,...` from the first declared sort parameter this route takes and `values` holds."""
+        taken = {p["name"] for p in self.route["params"] if p["in"] == "query"}
+        for spec in _sorting():
+            if spec.get("param") in taken and values.get(spec["param"]):
+                return Q.order_text(str(values[spec["param"]]), spec["style"])
+            if spec.get("field_param") in taken and values.get(spec["field_param"]):
+                direction = str(values.get(spec["direction_param"]) or "asc").lower()
+                return f"{values[spec['field_param']]}:{'desc' if direction == 'desc' else 'asc'}"
+        return None
+
+
+def _sorting() -> list[dict[str, Any]]:
+    sorting: list[dict[str, Any]] = BEHAVIOURS.get("sorting") or []
+    return sorting
 
 
 def _param_default(route: dict[str, Any], name: str, fallback: Any) -> Any:
@@ -309,15 +328,89 @@ def h_singleton_get(call: Call) -> Reply:
     return call.object_reply(call.store.render(call.col, obj, full=True))
 
 
+def _declared_value(value: Any, me: dict[str, Any]) -> Any:
+    """A declared default: a literal, or `{me: field}` for a field of the authenticated user."""
+    if isinstance(value, dict) and set(value) == {"me"}:
+        return me.get(value["me"])
+    return copy.deepcopy(value)
+
+
+def resolved_body(call: Call, col: Collection, *, creating: bool) -> dict[str, Any]:
+    """The request body with the declared `found_or_created` objects turned into ids and, on a
+    create, the declared `create_defaults` filled in."""
+    body = dict(_body_dict(call))
+    store = call.store
+    for name, spec in ((BEHAVIOURS.get("found_or_created") or {}).get(col.name) or {}).items():
+        given = body.pop(name, None)
+        wanted = given.get(spec["by"]) if isinstance(given, dict) else None
+        if not isinstance(wanted, str) or not wanted or spec["collection"] not in store.collections or body.get(spec["id_field"]) is not None:
+            continue
+        target = store.col(spec["collection"])
+        found = next((o for o in target.all() if str(o.get(spec["by"]) or "").lower() == wanted.lower()), None)
+        if found is None:
+            fields = {**(spec.get("defaults") or {}), **{k: v for k, v in given.items() if k in target.props and v is not None}}
+            if "name" in target.props and not fields.get("name"):
+                fields["name"] = wanted
+            found, _ = store.build(target, fields)
+            store.insert(target, found)
+        body[spec["id_field"]] = found.get("id")
+    if creating:
+        me = store.me() or {}
+        for name, value in ((BEHAVIOURS.get("create_defaults") or {}).get(col.name) or {}).items():
+            if body.get(name) is None:
+                body[name] = _declared_value(value, me)
+    return body
+
+
 def h_create(call: Call) -> Reply:
     col = call.col
     parents = call.parents()
     scope = call.scope()
     obj, children = call.store.build(
-        col, _body_dict(call), parents=parents, scope=scope, body_schema=(call.route.get("body") or {}).get("schema")
+        col, resolved_body(call, col, creating=True), parents=parents, scope=scope,
+        body_schema=(call.route.get("body") or {}).get("schema"),
     )
     call.store.insert(col, obj, scope, children)
+    embedded_write(call, col, obj, creating=True)
     return call.object_reply(call.store.render(col, obj, full=True))
+
+
+def refuse_if_final(col: Collection, obj: dict[str, Any] | None) -> None:
+    """Refuse a change to an object in a declared final state (`behaviours.final_states`)."""
+    final = (BEHAVIOURS.get("final_states") or {}).get(col.name)
+    if final and obj is not None and obj.get(final["field"]) in final["values"]:
+        detail = final.get("detail") or final["message"]
+        raise ApiError(final.get("status") or 422, final["message"], {final["field"]: [detail]})
+
+
+def embedded_write(call: Call, col: Collection, obj: dict[str, Any], *, creating: bool = False) -> None:
+    """Store the object a write carries in a declared body field (`behaviours.embedded_writes`)
+    under the written object, e.g. a comment sent inside a ticket update."""
+    spec = (BEHAVIOURS.get("embedded_writes") or {}).get(col.name)
+    carried = _body_dict(call).get(spec["field"]) if spec else None
+    if not spec or not isinstance(carried, dict) or spec["collection"] not in call.store.collections:
+        return
+    store = call.store
+    target = store.col(spec["collection"])
+    data = {k: copy.deepcopy(v) for k, v in carried.items() if k in target.props and v is not None}
+    me = store.me() or {}
+    for name, value in (spec.get("defaults") or {}).items():
+        if name not in data:
+            data[name] = _declared_value(value, me)
+    for name, source in (spec.get("copy") or {}).items():
+        if data.get(name) is None and data.get(source) is not None:
+            data[name] = copy.deepcopy(data[source])
+    scope = (col.name, obj.get("id"))
+    child, _ = store.build(target, data, scope=scope)
+    stamp = spec.get("stamp") or CREATED
+    if stamp and stamp in target.props:  # the time of the write that carried it
+        child[stamp] = obj.get(UPDATED) if UPDATED and obj.get(UPDATED) else store.now()
+    store.insert(target, child, scope)
+    if creating and spec.get("first_sets"):
+        for name, source in spec["first_sets"].items():
+            if name in col.props and obj.get(name) in (None, "") and S.is_valid(col.props[name], child.get(source)):
+                obj[name] = copy.deepcopy(child.get(source))
+        col.put(obj)
 
 
 def h_update(call: Call) -> Reply:
@@ -336,7 +429,8 @@ def h_update(call: Call) -> Reply:
         call.store.record(col, obj, "updated")
         return call.object_reply(call.store.render(col, obj, full=True))
     key, existing = call.item()
-    obj, children = call.store.build(col, _body_dict(call), existing, scope=scope)
+    refuse_if_final(col, existing)
+    obj, children = call.store.build(col, resolved_body(call, col, creating=False), existing, scope=scope)
     call.store.check_unique(col, obj, scope)
     col.put(obj, scope)
     for child_col, bodies, link in children:
@@ -347,6 +441,7 @@ def h_update(call: Call) -> Reply:
                 call.store.link_scoped(child_col, child)
                 child_col.put(child, child_scope)
     call.store.record(col, obj, "updated")
+    embedded_write(call, col, obj)
     return call.object_reply(call.store.render(col, obj, full=True))
 
 
@@ -410,6 +505,59 @@ def h_set_property(call: Call) -> Reply:
     col.put(updated, call.scope())
     call.store.record(col, updated, "updated")
     return call.object_reply(call.store.render(col, updated, full=True))
+
+
+def h_item_action(call: Call) -> Reply:
+    """A declared action on one stored object (`behaviours.item_actions`): set fields, blank out text."""
+    col = call.col
+    _, obj = call.item()
+    action = call.route["item_action"]
+    updated = copy.deepcopy(obj)
+    for name, value in (action.get("set") or {}).items():
+        if name in col.props:
+            updated[name] = copy.deepcopy(value)
+    redact = action.get("redact")
+    text = _body_dict(call).get(redact["param"]) if redact else None
+    if redact and isinstance(text, str) and text:
+        mask = redact.get("mask") or "\u2587"
+        for name in redact["fields"]:
+            if isinstance(updated.get(name), str):
+                updated[name] = updated[name].replace(text, mask * len(text))
+    stamp_updated(updated, col.props, call.store.now())
+    call.store.repair(col, updated)
+    col.put(updated, call.scope())
+    call.store.record(col, updated, "updated")
+    return call.object_reply(call.store.render(col, updated, full=True))
+
+
+def h_tag_field(call: Call) -> Reply:
+    """Read or change an object's declared list of tag strings (`behaviours.tag_fields`)."""
+    col = call.col
+    spec = call.route["tag_field"]
+    name = spec["field"]
+    _, obj = call.item()
+    current = [t for t in obj.get(name) or [] if isinstance(t, str)]
+    mode = spec.get("mode")
+    if mode:
+        refuse_if_final(col, obj)
+        given = [t for t in _body_dict(call).get(name) or [] if isinstance(t, str)]
+        if mode == "add":
+            result = current + [t for t in dict.fromkeys(given) if t not in current]
+        elif mode == "set":
+            result = list(dict.fromkeys(given))
+        else:
+            result = [t for t in current if t not in given]
+        obj = copy.deepcopy(obj)
+        obj[name] = result
+        stamp_updated(obj, col.props, call.store.now())
+        col.put(obj)
+        call.store.record(col, obj, "updated")
+        current = result
+    if call.envelope["type"] == "empty":
+        return Reply(call.route["status"])
+    schema = S.named(call.route["schema"]) if call.route.get("schema") else {}
+    key = name if name in S.properties(schema) else next(iter(S.properties(schema)), name)
+    return Reply(call.route["status"], {key: current})
 
 
 def h_stamp_many(call: Call) -> Reply:
@@ -723,6 +871,108 @@ def h_search(call: Call) -> Reply:
     return call.list_reply(results[:size], paginate=False)
 
 
+def _query_terms(text: str) -> list[tuple[bool, str, str, str]]:
+    """(negated, key, operator, value) per term of a query text; free words have no key."""
+    terms = []
+    for word in shlex_split(text):
+        negated = word.startswith("-") and len(word) > 1
+        word = word[1:] if negated else word
+        for op in (">=", "<=", ":", ">", "<"):
+            key, found, value = word.partition(op)
+            if found and key and value and key.replace("_", "").isalnum():
+                terms.append((negated, key.lower(), op, value))
+                break
+        else:
+            terms.append((negated, "", ":", word))
+    return terms
+
+
+def shlex_split(text: str) -> list[str]:
+    """Words of a query, a double-quoted phrase being one word (unbalanced quotes end the text)."""
+    words, current, quoted = [], "", False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch.isspace() and not quoted:
+            if current:
+                words.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        words.append(current)
+    return words
+
+
+def _term_matches(obj: dict[str, Any], field_name: str, op: str, wanted: str, ranks: list[str] | None = None) -> bool:
+    value = obj.get(field_name)
+    if op == ":":
+        values = value if isinstance(value, list) else [value]
+        return any(v is not None and str(v).lower() == wanted.lower() for v in values)
+    if value is None or isinstance(value, (list, dict)):
+        return False
+    left: Any = value
+    right: Any = wanted
+    try:
+        if ranks is not None:
+            if str(value) not in ranks or wanted.lower() not in ranks:
+                return False
+            left, right = ranks.index(str(value)), ranks.index(wanted.lower())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            right = float(wanted)
+        else:
+            left, right = S.parse_datetime(str(value)), S.parse_datetime(wanted)
+    except ValueError:
+        left, right = str(value).lower(), wanted.lower()
+    return bool({">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op])
+
+
+def h_query_search(call: Call) -> Reply:
+    """The declared query search (`behaviours.query_search`): `type:`, `field:value`, `field>value`
+    terms and free words, over the stored objects of the declared types."""
+    spec = call.route["query_search"]
+    store = call.store
+    terms = _query_terms(str(call.query.get(spec["param"]) or ""))
+    types: dict[str, str] = spec["types"]
+    kinds = [v.lower() for neg, k, _, v in terms if k == "type" and not neg] or list(types)
+    given = call.query.get(spec.get("type_param") or "")
+    given = given.get("type") if isinstance(given, dict) else given
+    if isinstance(given, str):
+        kinds = [k for k in kinds if k == given.lower()]
+    aliases: dict[str, str] = spec.get("aliases") or {}
+    ordered: dict[str, list[str]] = spec.get("ordered_values") or {}
+    results: list[dict[str, Any]] = []
+    for kind in kinds:
+        name = types.get(kind)
+        if name not in store.collections:
+            continue
+        col = store.col(name)
+        for obj in col.all():
+            rendered = store.render(col, obj)
+            ok = True
+            for negated, key, op, value in terms:
+                if key == "type":
+                    continue
+                if key:
+                    field_name = aliases.get(key, key)
+                    hit = _term_matches(rendered, field_name, op, value, ordered.get(field_name))
+                else:
+                    hit = any(value.lower() in str(rendered.get(f) or "").lower() for f in col.spec["text_fields"])
+                if hit == negated:
+                    ok = False
+                    break
+            if ok:
+                if spec.get("type_field"):
+                    rendered[spec["type_field"]] = kind
+                results.append(rendered)
+    order, text = call.order("id:asc")
+    results = Q.sort_items(results, order)
+    if call.envelope["type"] == "object":
+        count_field = spec.get("count_field") or "count"
+        return Reply(call.route["status"], {count_field: len(results)})
+    return call.list_reply(results, order=order, order_text=text)
+
+
 # --- files -----------------------------------------------------------------------------------
 
 
@@ -1023,6 +1273,9 @@ HANDLERS: dict[str, Callable[[Call], Reply]] = {
     "relation_change": h_relation_change,
     "derived_list": h_derived_list,
     "search": h_search,
+    "query_search": h_query_search,
+    "item_action": h_item_action,
+    "tag_field": h_tag_field,
     "upload": h_upload,
     "file_redirect": h_file_redirect,
     "file_bytes": h_file_bytes,

@@ -127,6 +127,19 @@ def parse_order(order_by: str | None, default: str) -> list[tuple[str, bool]]:
     return out or [("id", False)]
 
 
+def order_text(value: str, style: str) -> str:
+    """A requested order in the sandbox's own `field:dir,...` form: `field_colon_direction` is
+    that form already; `minus_prefix` is `field` (ascending) or `-field` (descending)."""
+    if style != "minus_prefix":
+        return value
+    parts = []
+    for part in value.split(","):
+        part = part.strip()
+        if part:
+            parts.append(f"{part[1:]}:desc" if part.startswith("-") else f"{part.lstrip('+')}:asc")
+    return ",".join(parts)
+
+
 def sort_key(item: dict[str, Any], order: list[tuple[str, bool]]) -> list[Any]:
     key = [list(_sort_value(item.get(name), name)) for name, _ in order]
     key.append(list(_sort_value(item.get("id"), "id")))
