@@ -45,6 +45,7 @@ from .. import (
     InvalidArgumentsError,
     RateLimitError,
 )
+from . import shaping
 from ._spec import (
     CREDENTIALS_HELP,
     DESCRIPTION,
@@ -466,15 +467,28 @@ def _error_result(text: str) -> types.CallToolResult:
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 
 
-def _success_result(data: Any) -> types.CallToolResult:
+def _structured(data: Any) -> dict[str, Any]:
+    """The call's answer as a JSON object (models dumped, bytes base64-encoded)."""
     structured = data if isinstance(data, dict) else {"result": data}
     try:
-        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+        json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     except TypeError:
         text = json.dumps(
             structured, ensure_ascii=False, separators=(",", ":"), default=_json_default
         )
         structured = json.loads(text)
+    return structured
+
+
+def _success_result(
+    data: Any, summary: str | None = None, result_text: str = "json"
+) -> types.CallToolResult:
+    """`structuredContent` carries the data; the text block a summary line (`summary`) or the
+    summary and the compact JSON (`json`), see `--result-text`."""
+    structured = _structured(data)
+    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    if summary is not None:
+        text = summary if result_text == "summary" else f"{summary}\n{text}"
     content: list[Any] = [types.TextContent(type="text", text=text)]
     media_type = str(structured.get("content_type") or "").split(";")[0].strip()
     encoded = structured.get("content_base64")
@@ -504,9 +518,11 @@ class ToolRunner:
         client_factory: ClientFactory | None = None,
         redactor: Redactor | None = None,
         output_schemas: str = "shared",
+        shaping_config: shaping.ShapingConfig | None = None,
     ) -> None:
         self.unified_tools: frozenset[str] = frozenset()
-        self.specs = dict(specs)
+        self.shaping = shaping_config or shaping.ShapingConfig()
+        self.specs, self.shaped_tools = shaping.shaped_specs(specs, self.shaping)
         self.filter = tool_filter or ToolFilter()
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
@@ -551,6 +567,13 @@ class ToolRunner:
         problems = describe_validation_errors(spec, args)
         if not problems:
             args, problems = _decode_base64(spec, dict(args))
+        if not problems:
+            try:
+                args, request = shaping.prepare(
+                    spec, args, self.shaping, name in self.shaped_tools
+                )
+            except ValueError as exc:
+                problems = [str(exc)]
         if problems:
             return _error_result(
                 f"Invalid arguments for `{name}`; nothing was sent:\n- "
@@ -566,7 +589,8 @@ class ToolRunner:
                 data = await client.invoke(name, args)
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
-        return _success_result(data)
+        shaped = shaping.shape(spec, _structured(data), request, self.shaping)
+        return _success_result(shaped.structured, shaped.summary, self.shaping.result_text)
 
     def describe_exception(self, spec: ToolSpec, exc: Exception) -> str:
         name = spec.name
@@ -635,6 +659,7 @@ def build_server(
     specs: Mapping[str, ToolSpec] | None = None,
     client_factory: ClientFactory | None = None,
     output_schemas: str = "shared",
+    shaping_config: shaping.ShapingConfig | None = None,
 ) -> tuple[Server[Any], ToolRunner]:
     """The low-level MCP server and the runner behind it (close the runner when done)."""
     runner = ToolRunner(
@@ -642,6 +667,7 @@ def build_server(
         tool_filter,
         client_factory=client_factory,
         output_schemas=output_schemas,
+        shaping_config=shaping_config,
     )
 
     async def on_list_tools(
@@ -852,6 +878,30 @@ def _parser() -> argparse.ArgumentParser:
         help="shared (default): the field descriptions of an object returned by several tools are sent "
         "once per tools/list, the other tools carry its bare shape; full: every tool carries them",
     )
+    results = parser.add_argument_group("results")
+    results.add_argument(
+        "--response-format",
+        choices=shaping.FORMATS,
+        default=shaping.DEFAULT_FORMAT,
+        help="default of the read tools' response_format argument (default concise: nested "
+        "objects cut to id and name/email, long texts truncated with a marker); detailed: everything",
+    )
+    results.add_argument(
+        "--max-result-tokens",
+        type=int,
+        default=shaping.DEFAULT_MAX_RESULT_TOKENS,
+        metavar="N",
+        help="cap on a result's size (estimated tokens, default %(default)s); over it a list page "
+        "loses items from its end and says how to get them (its next_cursor continues there)",
+    )
+    results.add_argument(
+        "--result-text",
+        choices=shaping.RESULT_TEXTS,
+        default="summary",
+        help="text block of a result: summary (default; the data is sent once, in "
+        "structuredContent) or json (the summary and the compact JSON, for clients that only "
+        "read text content)",
+    )
     if HAS_UNIFIED:
         parser.add_argument(
             "--unified",
@@ -933,6 +983,11 @@ def main(argv: list[str] | None = None) -> int:
         specs=specs,
         output_schemas=args.output_schemas,
         client_factory=lambda: AsyncClient(**client_options),
+        shaping_config=shaping.ShapingConfig(
+            response_format=args.response_format,
+            max_result_tokens=max(args.max_result_tokens, 500),
+            result_text=args.result_text,
+        ),
     )
     runner.unified_tools = unified_names
     if not runner.enabled:
