@@ -133,6 +133,10 @@ async def test_detailed_is_what_the_client_returns(gorgias: Harness) -> None:
 
 
 async def test_server_default_format_is_settable(gorgias: Harness) -> None:
+    server, _ = gorgias.server.build_server()
+    assert "response_format=concise unless asked otherwise" in server.instructions
+    args = gorgias.server.parse_args(["--response-format", "detailed", "--max-result-tokens", "900"])
+    assert (args.response_format, args.max_result_tokens) == ("detailed", 900)
     runner = gorgias.runner(response_format="detailed")
     tool = next(t for t in runner.list_tools() if t.name == "list_all_gorgias_tickets")
     assert tool.input_schema["properties"]["response_format"]["default"] == "detailed"

@@ -156,6 +156,17 @@ def shaped_specs(
     return out, frozenset(names)
 
 
+def instructions(config: ShapingConfig) -> str:
+    """What the server's instructions say about results."""
+    return (
+        f" Read tools answer in response_format={config.response_format} unless asked otherwise "
+        "(concise: nested objects as id and name, long texts truncated; detailed: everything) and "
+        "take `fields` (dotted paths) to keep only some fields. Results are capped at about "
+        f"{config.max_result_tokens:,} tokens; a cut result says so in `truncated`, and a cut "
+        "page's next_cursor continues at the first item left out."
+    )
+
+
 def _pagination(tool: Any) -> Mapping[str, Any]:
     meta = tool.meta or {}
     pagination = meta.get("pagination")
