@@ -235,7 +235,7 @@ def measure_size() -> dict[str, Any]:
     specs = server_module.load_tools()
     routing = server_module.read_tools_document()["routing"]
     result: dict[str, Any] = {}
-    text_all = _dump_tools(server_module.wire_tools(specs.values()))
+    text_all = _dump_tools(server_module.wire_tools(specs.values(), "shared"))
     result["ours_all_tools"] = len(specs)
     result["ours_all_bytes"] = len(text_all.encode())
     result["ours_all_bytes_full_output_schemas"] = len(
@@ -260,7 +260,7 @@ def measure_size() -> dict[str, Any]:
     theirs = asyncio.run(_fastmcp_tools(spec, set(specs)))
     same = {tool.name for tool in theirs}
     compared = [spec for name, spec in specs.items() if name in same]
-    ours_text = _dump_tools(server_module.wire_tools(compared))
+    ours_text = _dump_tools(server_module.wire_tools(compared, "shared"))
     full_text = _dump_tools([spec.tool for spec in compared])
     theirs_text = _dump_tools(theirs)
     result["fastmcp_version"] = fastmcp.__version__

@@ -541,6 +541,7 @@ def compile_definition(raw: RawDefinition) -> ir.Connector:
         source_files=tuple(sorted(s.path.relative_to(raw.root).as_posix() for s in raw.files)),
         datetime_offset_optional=data.get("datetime_offset", "required") == "optional",
         sandbox=_sandbox(raw),
+        mcp_default_toolsets=tuple((data.get("mcp") or {}).get("default_toolsets") or ()),
     )
 
 

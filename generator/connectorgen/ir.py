@@ -625,6 +625,8 @@ class Connector:
     """The API may send `date-time` values without a UTC offset (`datetime_offset: optional`)."""
     sandbox: Sandbox | None = None
     """The sandbox definition, when the connector has one."""
+    mcp_default_toolsets: tuple[str, ...] = ()
+    """Tags the MCP server serves with `--toolsets default` (`mcp.default_toolsets`)."""
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -1207,3 +1207,23 @@ def _sandbox_anchor(ctx: RuleContext) -> Iterator[Diagnostic]:
     if parsed is None or parsed.tzinfo is None:
         yield source.diagnostic("sandbox-anchor", f"seed anchor '{anchor}' is not a date-time with an offset",
                                 ("seed", "anchor"), 'write it like "2026-01-12T17:30:00Z"')
+
+
+# --- MCP server --------------------------------------------------------------------------------
+
+
+@rule("unknown-toolset", "A default MCP toolset names a tag no operation carries.")
+def _unknown_toolset(ctx: RuleContext) -> Iterator[Diagnostic]:
+    mcp = ctx.connector.get("mcp")
+    toolsets = mcp.get("default_toolsets") if isinstance(mcp, dict) else None
+    if not isinstance(toolsets, list):
+        return
+    tags: set[str] = set()
+    for site in ctx.sites:
+        tags.update(site.op.get("tags") or site.resource.get("tags") or [site.resource.get("resource")])
+    for k, tag in enumerate(toolsets):
+        if isinstance(tag, str) and tag not in tags:
+            yield ctx.raw.connector.diagnostic(
+                "unknown-toolset", f"default toolset '{tag}' is not a tag of any operation",
+                ("mcp", "default_toolsets", k), _did_you_mean(tag, {t for t in tags if isinstance(t, str)}),
+            )

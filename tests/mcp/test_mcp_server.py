@@ -73,7 +73,7 @@ def test_shared_output_schemas_keep_every_shape(server: Any, specs: dict[str, An
 
 
 def test_shared_output_schemas_still_validate_payloads(server: Any, specs: dict[str, Any]) -> None:
-    shared = {tool.name: tool for tool in server.wire_tools(specs.values())}
+    shared = {tool.name: tool for tool in server.wire_tools(specs.values(), "shared")}
     for tool, payload in (
         ("get_single_gorgias_tag_by_id", example("tag_get.json")),
         ("update_a_gorgias_tag_by_id", example("tag_get.json")),

@@ -50,7 +50,9 @@ def expected_names(document: dict[str, Any], **options: Any) -> set[str]:
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_lists_every_operation(tools_document: dict[str, Any], mode: str) -> None:
-    async with stdio_session(mode=mode) as client:
+    # `--output-schemas full`: each tool exactly as the tools file has it (the lean default is
+    # tested in test_tool_modes.py)
+    async with stdio_session("--output-schemas", "full", mode=mode) as client:
         listed = (await client.list_tools()).tools
     by_name = {tool.name: tool for tool in listed}
     assert set(by_name) == {tool["name"] for tool in tools_document["tools"]}

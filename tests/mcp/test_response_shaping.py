@@ -138,9 +138,13 @@ async def test_server_default_format_is_settable(gorgias: Harness) -> None:
     args = gorgias.server.parse_args(["--response-format", "detailed", "--max-result-tokens", "900"])
     assert (args.response_format, args.max_result_tokens) == ("detailed", 900)
     runner = gorgias.runner(response_format="detailed")
-    tool = next(t for t in runner.list_tools() if t.name == "list_all_gorgias_tickets")
-    assert tool.input_schema["properties"]["response_format"]["default"] == "detailed"
-    assert "default: detailed" in tool.input_schema["properties"]["response_format"]["description"]
+    schema = runner.specs["list_all_gorgias_tickets"].tool.input_schema  # describe_tools gives it
+    assert schema["properties"]["response_format"]["default"] == "detailed"
+    assert "default: detailed" in schema["properties"]["response_format"]["description"]
+    # tools/list states it once (the first read tool); the others carry the bare argument
+    listed = [t.input_schema["properties"].get("response_format") for t in runner.list_tools()]
+    first = next(p for p in listed if p)
+    assert first["default"] == "detailed" and "default: detailed" in first["description"]
     page = await gorgias.call(runner, "list_all_gorgias_tickets", {"limit": 2})
     assert "channels" in page.structured_content["result"][0]["customer"]  # nothing cut
 
@@ -305,9 +309,11 @@ async def test_official_client_gets_the_data_once(gorgias: Harness) -> None:
     async with stdio_session("--sandbox", env=env) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         result = await client.call_tool("list_all_gorgias_tickets", {"limit": 5})
+    formats = [t.input_schema["properties"].get("response_format") for t in listed.values()]
+    assert next(f for f in formats if f)["default"] == "concise"
     assert listed["list_all_gorgias_tickets"].input_schema["properties"]["response_format"][
-        "default"
-    ] == "concise"
+        "enum"
+    ] == ["concise", "detailed"]
     assert not result.is_error
     assert len(result.structured_content["result"]) == 5
     [text] = [block.text for block in result.content if block.type == "text"]

@@ -413,6 +413,8 @@ def emit(connector: ir.Connector) -> dict[str, str | bytes]:
         "server_name": f"{package.import_name}-mcp",
         "tools_file": "tools.json",
         "token_env": f"{package.env_prefix}MCP_TOKEN",
+        "tool_mode_env": f"{package.env_prefix}MCP_TOOL_MODE",
+        "default_toolsets": list(connector.mcp_default_toolsets),
         "env_variables": env["variables"],
         "secret_env": env["secrets"],
         "auth_help": _auth_help(connector),

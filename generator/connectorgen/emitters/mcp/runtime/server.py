@@ -45,9 +45,10 @@ from .. import (
     InvalidArgumentsError,
     RateLimitError,
 )
-from . import shaping
+from . import shaping, toolmodes
 from ._spec import (
     CREDENTIALS_HELP,
+    DEFAULT_TOOLSETS,
     DESCRIPTION,
     DISTRIBUTION,
     HAS_UNIFIED,
@@ -57,6 +58,7 @@ from ._spec import (
     SERVER_NAME,
     TITLE,
     TOKEN_ENV,
+    TOOL_MODE_ENV,
     TOOLS_FILE,
     AsyncClient,
     ClientError,
@@ -185,9 +187,11 @@ def _without_annotations(schema: Any) -> Any:
 _DESCRIBE_FIRST = {"get": 0, "list": 1}
 
 
-def wire_tools(specs: Iterable[ToolSpec], output_schemas: str = "shared") -> list[types.Tool]:
+def wire_tools(specs: Iterable[ToolSpec], output_schemas: str = "none") -> list[types.Tool]:
     """The `tools/list` entries for these tools.
 
+    `none` (default) and `compact`: the lean entries of `toolmodes.lean_tools` (no output schema,
+    or a compact one without `$defs`). The two below send each tool as the tools file has it:
     `full`: every outputSchema carries its objects with all annotations. `shared`: every tool keeps
     its complete output structure (so results still validate per tool), but the annotations of an
     object shared by several tools (descriptions, titles, known values) are sent once per list, in
@@ -195,6 +199,8 @@ def wire_tools(specs: Iterable[ToolSpec], output_schemas: str = "shared") -> lis
     tools carry its bare shape. Input schemas are always complete.
     """
     specs = list(specs)
+    if output_schemas in ("none", "compact"):
+        return toolmodes.lean_tools(specs, output_schemas)
     if output_schemas == "full":
         return [spec.tool for spec in specs]
     described: set[str] = set()
@@ -517,10 +523,11 @@ class ToolRunner:
         *,
         client_factory: ClientFactory | None = None,
         redactor: Redactor | None = None,
-        output_schemas: str = "shared",
+        output_schemas: str = "none",
         shaping_config: shaping.ShapingConfig | None = None,
     ) -> None:
         self.unified_tools: frozenset[str] = frozenset()
+        self.tool_mode = "static"
         self.shaping = shaping_config or shaping.ShapingConfig()
         self.specs, self.shaped_tools = shaping.shaped_specs(specs, self.shaping)
         self.filter = tool_filter or ToolFilter()
@@ -658,10 +665,15 @@ def build_server(
     *,
     specs: Mapping[str, ToolSpec] | None = None,
     client_factory: ClientFactory | None = None,
-    output_schemas: str = "shared",
+    output_schemas: str = "none",
+    tool_mode: str | None = None,
     shaping_config: shaping.ShapingConfig | None = None,
 ) -> tuple[Server[Any], ToolRunner]:
-    """The low-level MCP server and the runner behind it (close the runner when done)."""
+    """The low-level MCP server and the runner behind it (close the runner when done).
+
+    `tool_mode`: `static` (every enabled tool listed) or `dynamic` (search_tools, describe_tools,
+    call_tool); default from the environment variable `TOOL_MODE_ENV`, else static.
+    """
     runner = ToolRunner(
         specs if specs is not None else load_tools(),
         tool_filter,
@@ -669,16 +681,27 @@ def build_server(
         output_schemas=output_schemas,
         shaping_config=shaping_config,
     )
+    mode = tool_mode or os.environ.get(TOOL_MODE_ENV, "").strip() or "static"
+    if mode not in toolmodes.TOOL_MODES:
+        raise ValueError(f"unknown tool mode {mode!r} (use {', '.join(toolmodes.TOOL_MODES)})")
+    dynamic = toolmodes.DynamicTools(runner.enabled, runner.call) if mode == "dynamic" else None
+    runner.tool_mode = mode
 
     async def on_list_tools(
         ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        if dynamic is not None:
+            return types.ListToolsResult(tools=dynamic.tools)
         return types.ListToolsResult(tools=runner.list_tools())
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if dynamic is not None:
+            return await dynamic.call(params.name, params.arguments)
         return await runner.call(params.name, params.arguments)
 
     def input_schema(name: str) -> Mapping[str, Any] | None:
+        if dynamic is not None:
+            return dynamic.input_schema(name)
         spec = runner.enabled.get(name)
         return spec.tool.input_schema if spec is not None else None
 
@@ -853,6 +876,13 @@ def _parser() -> argparse.ArgumentParser:
         "--tags", action="append", metavar="TAGS", help="comma list: tools with any of these tags"
     )
     access.add_argument(
+        "--toolsets",
+        action="append",
+        metavar="TOOLSETS",
+        help="comma list of tags (same as --tags); `default` = the everyday set: "
+        + ", ".join(DEFAULT_TOOLSETS),
+    )
+    access.add_argument(
         "--tools", action="append", metavar="NAMES", help="comma list: only these tools"
     )
     access.add_argument(
@@ -872,11 +902,19 @@ def _parser() -> argparse.ArgumentParser:
         "limit comes straight back to the agent, saying when to retry",
     )
     parser.add_argument(
+        "--tool-mode",
+        choices=toolmodes.TOOL_MODES,
+        default=None,
+        help="static (default): every enabled tool in tools/list; dynamic: only search_tools, "
+        f"describe_tools and call_tool, which reach the same tools (default: ${TOOL_MODE_ENV})",
+    )
+    parser.add_argument(
         "--output-schemas",
-        choices=("shared", "full"),
-        default="shared",
-        help="shared (default): the field descriptions of an object returned by several tools are sent "
-        "once per tools/list, the other tools carry its bare shape; full: every tool carries them",
+        choices=toolmodes.OUTPUT_SCHEMAS,
+        default="none",
+        help="none (default): tools/list carries no outputSchema; compact: each result's shape "
+        "without $defs; shared: complete, with the descriptions of an object returned by several "
+        "tools sent once; full: every tool as the tools file has it",
     )
     results = parser.add_argument_group("results")
     results.add_argument(
@@ -929,7 +967,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def filter_from_args(args: argparse.Namespace) -> ToolFilter:
     return ToolFilter(
         methods=_split(args.methods),
-        tags=_split(args.tags),
+        tags=_split(args.tags)
+        | toolmodes.expand_toolsets(getattr(args, "toolsets", None) or (), DEFAULT_TOOLSETS),
         tools=_split(args.tools),
         exclude_tools=_split(args.exclude_tools),
         read_only=bool(args.read_only),
@@ -943,6 +982,12 @@ def main(argv: list[str] | None = None) -> int:
         level=str(args.log_level).upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if toolmodes.DEFAULT_TOOLSET in _split(args.toolsets) and not DEFAULT_TOOLSETS:
+        print(
+            f"{SERVER_NAME}: this connector declares no default toolsets; name tags with --toolsets",
+            file=sys.stderr,
+        )
+        return 2
     tool_filter = filter_from_args(args)
     document = read_tools_document()
     unified_names: frozenset[str] = frozenset()
@@ -978,17 +1023,22 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = serve_in_thread()
         client_options.update(sandbox.client_kwargs())
         print(f"{SERVER_NAME}: using the local sandbox at {sandbox.base_url}", file=sys.stderr)
-    server, runner = build_server(
-        tool_filter,
-        specs=specs,
-        output_schemas=args.output_schemas,
-        client_factory=lambda: AsyncClient(**client_options),
-        shaping_config=shaping.ShapingConfig(
-            response_format=args.response_format,
-            max_result_tokens=max(args.max_result_tokens, 500),
-            result_text=args.result_text,
-        ),
-    )
+    try:
+        server, runner = build_server(
+            tool_filter,
+            specs=specs,
+            output_schemas=args.output_schemas,
+            client_factory=lambda: AsyncClient(**client_options),
+            tool_mode=args.tool_mode,
+            shaping_config=shaping.ShapingConfig(
+                response_format=args.response_format,
+                max_result_tokens=max(args.max_result_tokens, 500),
+                result_text=args.result_text,
+            ),
+        )
+    except ValueError as exc:  # an unknown tool mode from the environment
+        print(f"{SERVER_NAME}: {exc} (from {TOOL_MODE_ENV})", file=sys.stderr)
+        return 2
     runner.unified_tools = unified_names
     if not runner.enabled:
         print(f"{SERVER_NAME}: the filters leave no tool to serve", file=sys.stderr)

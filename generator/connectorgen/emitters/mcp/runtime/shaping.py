@@ -53,10 +53,10 @@ LABEL_KEYS = ("name", "email", "title", "subject", "label", "address")
 #: Concise mode writes UTC timestamps to the minute: `2026-01-11T16:41Z` (detailed: as sent).
 _UTC_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:\+00:00|Z)$")
 
+#: Kept small: every read tool carries both (their descriptions are sent once per tools/list).
 FIELDS_SCHEMA: dict[str, Any] = {
     "type": "array",
-    "items": {"type": "string", "minLength": 1},
-    "minItems": 1,
+    "items": {"type": "string"},
     "description": "Only these fields, as dotted paths (e.g. [\"id\", \"customer.email\", "
     "\"tags.name\"]); on a list they apply to each item. Handled by this server, not sent to the API.",
 }
@@ -64,7 +64,6 @@ FIELDS_SCHEMA: dict[str, Any] = {
 
 def format_schema(default: str) -> dict[str, Any]:
     return {
-        "type": "string",
         "enum": list(FORMATS),
         "default": default,
         "description": "concise: nested objects cut to their id and name (or email, title, subject), "
