@@ -91,7 +91,10 @@ async def test_default_gorgias_ticket_page_is_concise_and_small(gorgias: Harness
         assert item["id"] == whole["id"]
         assert item["subject"] == whole["subject"]
         assert item["status"] == whole["status"]
-        assert item["customer"] == {"id": whole["customer"]["id"], "name": whole["customer"]["name"]}
+        assert item["customer"] == {
+            "id": whole["customer"]["id"],
+            "name": whole["customer"]["name"],
+        }
         if whole.get("assignee_user"):
             assert item["assignee_user"]["id"] == whole["assignee_user"]["id"]
             assert item["assignee_user"]["name"] == whole["assignee_user"]["name"]
@@ -135,7 +138,9 @@ async def test_detailed_is_what_the_client_returns(gorgias: Harness) -> None:
 async def test_server_default_format_is_settable(gorgias: Harness) -> None:
     server, _ = gorgias.server.build_server()
     assert "response_format=concise unless asked otherwise" in server.instructions
-    args = gorgias.server.parse_args(["--response-format", "detailed", "--max-result-tokens", "900"])
+    args = gorgias.server.parse_args(
+        ["--response-format", "detailed", "--max-result-tokens", "900"]
+    )
     assert (args.response_format, args.max_result_tokens) == ("detailed", 900)
     runner = gorgias.runner(response_format="detailed")
     schema = runner.specs["list_all_gorgias_tickets"].tool.input_schema  # describe_tools gives it
@@ -154,7 +159,10 @@ def test_only_read_tools_take_the_shaping_arguments(gorgias: Harness) -> None:
     for spec in runner.specs.values():
         properties = spec.tool.input_schema.get("properties", {})
         if spec.name in runner.shaped_tools:
-            assert spec.read_only and properties["response_format"]["enum"] == ["concise", "detailed"]
+            assert spec.read_only and properties["response_format"]["enum"] == [
+                "concise",
+                "detailed",
+            ]
             assert properties["fields"]["type"] == "array"
         else:
             assert "response_format" not in properties
@@ -326,3 +334,44 @@ async def test_official_client_gets_the_data_once(gorgias: Harness) -> None:
     summary, data = both.content[0].text.split("\n", 1)
     assert json.loads(data) == both.structured_content
     assert "truncated" in both.structured_content and "items of this page" in summary
+
+
+@pytest.mark.parametrize("output_schemas", ["compact", "shared", "full"])
+async def test_shaped_results_validate_against_advertised_output_schemas(
+    gorgias: Harness, output_schemas: str
+) -> None:
+    """The official client checks structuredContent against each tool's outputSchema."""
+    env = server_env(gorgias.sandbox.base_url)
+    async with stdio_session("--sandbox", "--output-schemas", output_schemas, env=env) as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert listed["list_all_gorgias_tickets"].output_schema is not None
+        page = await client.call_tool("list_all_gorgias_tickets", {"limit": 5})
+        picked = await client.call_tool(
+            "list_all_gorgias_tickets", {"limit": 5, "fields": ["subject", "customer.email"]}
+        )
+        one = await client.call_tool("get_single_gorgias_ticket_by_id", {"id": 4139})
+    for result in (page, picked, one):
+        assert not result.is_error, result.content
+    assert set(picked.structured_content["result"][0]) == {"subject", "customer"}
+    assert one.structured_content["customer"] == {
+        "id": one.structured_content["customer"]["id"],
+        "name": one.structured_content["customer"]["name"],
+    }
+
+
+async def test_dynamic_call_tool_results_are_shaped(gorgias: Harness) -> None:
+    env = server_env(gorgias.sandbox.base_url)
+    async with stdio_session(
+        "--sandbox", "--tool-mode", "dynamic", "--max-result-tokens", "600", env=env
+    ) as client:
+        described = await client.call_tool(
+            "describe_tools", {"names": ["list_all_gorgias_tickets"]}
+        )
+        result = await client.call_tool(
+            "call_tool", {"name": "list_all_gorgias_tickets", "arguments": {"limit": 30}}
+        )
+    assert "response_format" in described.content[0].text
+    assert not result.is_error
+    data = result.structured_content
+    assert data["truncated"]["items_omitted"] > 0 and data["next_cursor"].startswith("mcp~")
+    assert count_tokens(_dumps(data)) <= 600

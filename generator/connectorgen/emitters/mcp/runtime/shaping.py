@@ -57,8 +57,8 @@ _UTC_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?
 FIELDS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string"},
-    "description": "Only these fields, as dotted paths (e.g. [\"id\", \"customer.email\", "
-    "\"tags.name\"]); on a list they apply to each item. Handled by this server, not sent to the API.",
+    "description": 'Only these fields, as dotted paths (e.g. ["id", "customer.email", '
+    '"tags.name"]); on a list they apply to each item. Handled by this server, not sent to the API.',
 }
 
 
@@ -186,7 +186,9 @@ def decode_cursor(text: str) -> tuple[str | None, int, Any]:
         skip = int(parts[1])
         limit = json.loads(parts[2]) if parts[2] else None
     except (IndexError, ValueError) as exc:
-        raise ValueError("not a cursor of this server; pass the next_cursor of a previous page") from exc
+        raise ValueError(
+            "not a cursor of this server; pass the next_cursor of a previous page"
+        ) from exc
     if skip < 0 or isinstance(limit, dict | list):
         raise ValueError("not a cursor of this server; pass the next_cursor of a previous page")
     return (parts[3] if len(parts) > 3 else None), skip, limit
@@ -447,7 +449,9 @@ def _shape_data(
     if concise is not None and isinstance(included, dict):
         out["included"] = {k: concise.item(v, None, "") for k, v in included.items()}
     if tree is not None and items:
-        unknown = sorted(set(request.fields) - found - {p for p in request.fields if _under(p, found)})
+        unknown = sorted(
+            set(request.fields) - found - {p for p in request.fields if _under(p, found)}
+        )
         if unknown:
             notes.append(f"no such field in the result: {', '.join(unknown)}")
     if concise is not None and concise.cut_texts:
