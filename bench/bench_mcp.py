@@ -413,6 +413,7 @@ async def _result_page(package: str, tool: str) -> dict[str, Any]:
     # before: everything as the API sent it, the JSON in the text block and in structuredContent
     cases = {
         "before_detailed_json_twice": ({"response_format": "detailed"}, "json", 10**9),
+        "detailed_once": ({"response_format": "detailed"}, "summary", 10**9),
         "detailed": ({"response_format": "detailed"}, "summary", shaping.DEFAULT_MAX_RESULT_TOKENS),
         "concise": ({}, "summary", shaping.DEFAULT_MAX_RESULT_TOKENS),
     }
@@ -442,7 +443,7 @@ async def _result_page(package: str, tool: str) -> dict[str, Any]:
 def measure_result_pages() -> dict[str, Any]:
     """o200k tokens of one default list page (`tools/call` result on the wire) per format and
     connector, on the connector's sandbox (seed 1): as before shaping (detailed, JSON sent twice),
-    detailed with the default cap, and the default concise page."""
+    detailed sent once (no cap), detailed with the default cap, and the default concise page."""
     try:
         _o200k()
     except Exception as exc:
