@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Any
 
 ENCODING = "o200k_base"
@@ -37,13 +38,18 @@ class TokenizerUnavailable(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def _encoding() -> Any:
-    try:
-        import bpe_openai
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise TokenizerUnavailable(
-            "o200k token counts need the `bpe-openai` package: pip install -e '.[test]'"
-        ) from exc
-    return bpe_openai.get_encoding(ENCODING)
+    # bpe-openai reads its vocabulary with a deprecated importlib call, on import
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import bpe_openai
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise TokenizerUnavailable(
+                "o200k token counts need the `bpe-openai` package: pip install -e '.[test]'"
+            ) from exc
+        encoding = bpe_openai.get_encoding(ENCODING)
+        encoding.encode_ordinary("load")
+    return encoding
 
 
 def encode(text: str) -> list[int]:

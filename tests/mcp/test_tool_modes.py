@@ -86,7 +86,9 @@ def _document(connector: str) -> dict[str, Any]:
 async def test_dynamic_mode_lists_three_tools_within_budget(connector: str) -> None:
     async with sandbox_session(connector, "--tool-mode", "dynamic") as client:
         listed = await client.list_tools()
+        instructions = client.instructions or ""
     assert [tool.name for tool in listed.tools] == THREE
+    assert "search_tools finds them" in instructions
     tokens = count_tokens(wire(listed))
     assert tokens <= DYNAMIC_BUDGET, tokens
 

@@ -708,7 +708,9 @@ def build_server(
         SERVER_NAME,
         version=_version(),
         title=TITLE,
-        instructions=INSTRUCTIONS + shaping.instructions(runner.shaping),
+        instructions=INSTRUCTIONS
+        + (toolmodes.DYNAMIC_INSTRUCTIONS if dynamic is not None else "")
+        + shaping.instructions(runner.shaping),
         get_tool_input_schema=input_schema,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,

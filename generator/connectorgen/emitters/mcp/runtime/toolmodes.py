@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from mcp import types
 
 __all__ = [
+    "DYNAMIC_INSTRUCTIONS",
     "DYNAMIC_TOOLS",
     "OUTPUT_SCHEMAS",
     "TOOL_MODES",
@@ -301,6 +302,11 @@ class ToolSearch:
 # --- dynamic: the three tools -----------------------------------------------------------------
 
 DYNAMIC_TOOLS = ("search_tools", "describe_tools", "call_tool")
+#: Appended to the server's instructions in dynamic mode.
+DYNAMIC_INSTRUCTIONS = (
+    " The API's tools are reached through three: search_tools finds them by keywords, "
+    "describe_tools gives their arguments, call_tool runs one (pass its arguments as `arguments`)."
+)
 
 _READ = types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
