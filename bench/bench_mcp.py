@@ -387,9 +387,80 @@ def measure_overhead() -> dict[str, Any]:
         httpd.server_close()
 
 
+# --- result pages ------------------------------------------------------------------------------
+
+#: (connector package, list tool) whose default page is measured.
+RESULT_PAGES = (("gorgias", "list_all_gorgias_tickets"), ("zendesk", "list_all_zendesk_tickets"))
+
+
+def _o200k() -> Any:
+    try:
+        from bench.tokens import count_tokens
+    except ImportError:
+        sys.path.insert(0, str(REPO))
+        from bench.tokens import count_tokens
+    return count_tokens
+
+
+async def _result_page(package: str, tool: str) -> dict[str, Any]:
+    import importlib
+
+    count = _o200k()
+    server = importlib.import_module(f"{package}.mcp.server")
+    shaping = importlib.import_module(f"{package}.mcp.shaping")
+    sandbox = importlib.import_module(f"{package}.sandbox").serve_in_thread(seed=1, rate_limit="off")
+    out: dict[str, Any] = {}
+    # before: everything as the API sent it, the JSON in the text block and in structuredContent
+    cases = {
+        "before_detailed_json_twice": ({"response_format": "detailed"}, "json", 10**9),
+        "detailed_once": ({"response_format": "detailed"}, "summary", 10**9),
+        "detailed": ({"response_format": "detailed"}, "summary", shaping.DEFAULT_MAX_RESULT_TOKENS),
+        "concise": ({}, "summary", shaping.DEFAULT_MAX_RESULT_TOKENS),
+    }
+    try:
+        for name, (arguments, text, cap) in cases.items():
+            _, runner = server.build_server(
+                client_factory=lambda: server.AsyncClient(**sandbox.client_kwargs()),
+                shaping_config=shaping.ShapingConfig(result_text=text, max_result_tokens=cap),
+            )
+            result = await runner.call(tool, arguments)
+            await runner.aclose()
+            wire = json.dumps(
+                result.model_dump(by_alias=True, mode="json", exclude_none=True),
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            data = result.structured_content or {}
+            out[f"{package}_page_{name}_items"] = len(data.get("result") or [])
+            out[f"{package}_page_{name}_bytes"] = len(wire.encode())
+            out[f"{package}_page_{name}_tokens"] = count(wire)
+            out[f"{package}_page_{name}_estimate"] = shaping.estimate_tokens(data)
+    finally:
+        sandbox.stop()
+    return out
+
+
+def measure_result_pages() -> dict[str, Any]:
+    """o200k tokens of one default list page (`tools/call` result on the wire) per format and
+    connector, on the connector's sandbox (seed 1): as before shaping (detailed, JSON sent twice),
+    detailed sent once (no cap), detailed with the default cap, and the default concise page."""
+    try:
+        _o200k()
+    except Exception as exc:
+        return {"result_pages": f"skipped: no o200k tokenizer ({exc})"}
+    result: dict[str, Any] = {}
+    for package, tool in RESULT_PAGES:
+        try:
+            result.update(asyncio.run(_result_page(package, tool)))
+        except ImportError as exc:
+            result[f"{package}_page"] = f"skipped: {exc}"
+    return result
+
+
 def run() -> dict[str, Any]:
     result = measure_size()
     result.update(measure_overhead())
+    result.update(measure_result_pages())
     return result
 
 

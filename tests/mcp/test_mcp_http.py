@@ -36,7 +36,9 @@ async def _session_calls(url: str, token: str) -> tuple[Any, Any]:
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
         listed = await client.list_tools()
-        result = await client.call_tool("get_single_gorgias_tag_by_id", {"id": 123456})
+        result = await client.call_tool(
+            "get_single_gorgias_tag_by_id", {"id": 123456, "response_format": "detailed"}
+        )
     return listed, result
 
 

@@ -169,16 +169,20 @@ async def test_invalid_arguments_are_reported_before_any_request(
 async def test_read(fake: FakeGorgias) -> None:
     tag = example("tag_get.json")
     tags = example("tags_list.json")
-    async with stdio_session(env=server_env(fake.base_url)) as client:
+    # detailed: the data as the API sent it; --result-text json: a summary line, then the JSON
+    async with stdio_session(
+        "--response-format", "detailed", "--result-text", "json", env=server_env(fake.base_url)
+    ) as client:
         one = await client.call_tool("get_single_gorgias_tag_by_id", {"id": 123456})
         page = await client.call_tool("list_all_gorgias_tags", {"limit": 10})
     assert not one.is_error, text_of(one)
     assert one.structured_content == tag
-    assert json.loads(text_of(one)) == tag
+    summary, data = text_of(one).split("\n", 1)
+    assert summary == "1 object (detailed)." and json.loads(data) == tag
     assert not page.is_error, text_of(page)
     assert page.structured_content["result"] == tags["data"]
     assert page.structured_content["next_cursor"] == tags["meta"]["next_cursor"]
-    assert json.loads(text_of(page)) == page.structured_content
+    assert json.loads(text_of(page).split("\n", 1)[1]) == page.structured_content
     first, second = fake.requests
     assert (first.method, first.path) == ("GET", "/api/tags/123456")
     assert (
@@ -295,7 +299,9 @@ async def test_unified_tools_only_with_the_flag(fake: FakeGorgias) -> None:
     assert refused.is_error
     async with stdio_session("--unified", env=server_env(fake.base_url)) as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
-        result = await client.call_tool("get_single_unified_ticketing_tag_by_id", {"id": "123456"})
+        result = await client.call_tool(
+            "get_single_unified_ticketing_tag_by_id", {"id": "123456", "response_format": "detailed"}
+        )
     assert plain < listed
     assert "list_all_unified_ticketing_tickets" in listed
     assert not result.is_error, text_of(result)

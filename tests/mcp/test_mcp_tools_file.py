@@ -67,6 +67,7 @@ def test_emitted_files(connector: ir.Connector) -> None:
         "python/gorgias/mcp/__init__.py",
         "python/gorgias/mcp/__main__.py",
         "python/gorgias/mcp/server.py",
+        "python/gorgias/mcp/shaping.py",
         "python/gorgias/mcp/toolmodes.py",
         "python/gorgias/mcp/_spec.py",
     }

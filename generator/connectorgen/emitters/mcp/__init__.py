@@ -338,6 +338,9 @@ def tool_entry(op: ir.Operation) -> dict[str, Any]:
         meta["deprecated"] = True
     if op.same_endpoint_as:
         meta["same_endpoint_as"] = op.same_endpoint_as
+    paginator = op.response.envelope.paginator
+    if paginator is not None:  # what the server's result cap needs to resume a page it cut
+        meta["pagination"] = {"cursor": paginator.cursor_param, "limit": paginator.limit_param}
     tool["_meta"] = meta
     return tool
 

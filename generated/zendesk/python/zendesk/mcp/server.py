@@ -48,7 +48,7 @@ from .. import (
     InvalidArgumentsError,
     RateLimitError,
 )
-from . import toolmodes
+from . import shaping, toolmodes
 from ._spec import (
     CREDENTIALS_HELP,
     DEFAULT_TOOLSETS,
@@ -524,15 +524,28 @@ def _error_result(text: str) -> types.CallToolResult:
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 
 
-def _success_result(data: Any) -> types.CallToolResult:
+def _structured(data: Any) -> dict[str, Any]:
+    """The call's answer as a JSON object (models dumped, bytes base64-encoded)."""
     structured = data if isinstance(data, dict) else {"result": data}
     try:
-        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+        json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     except TypeError:
         text = json.dumps(
             structured, ensure_ascii=False, separators=(",", ":"), default=_json_default
         )
         structured = json.loads(text)
+    return structured
+
+
+def _success_result(
+    data: Any, summary: str | None = None, result_text: str = "json"
+) -> types.CallToolResult:
+    """`structuredContent` carries the data; the text block a summary line (`summary`) or the
+    summary and the compact JSON (`json`), see `--result-text`."""
+    structured = _structured(data)
+    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    if summary is not None:
+        text = summary if result_text == "summary" else f"{summary}\n{text}"
     content: list[Any] = [types.TextContent(type="text", text=text)]
     media_type = str(structured.get("content_type") or "").split(";")[0].strip()
     encoded = structured.get("content_base64")
@@ -586,10 +599,12 @@ class ToolRunner:
         client_factory: ClientFactory | None = None,
         redactor: Redactor | None = None,
         output_schemas: str = "none",
+        shaping_config: shaping.ShapingConfig | None = None,
     ) -> None:
         self.unified_tools: frozenset[str] = frozenset()
         self.tool_mode = "static"
-        self.specs = dict(specs)
+        self.shaping = shaping_config or shaping.ShapingConfig()
+        self.specs, self.shaped_tools = shaping.shaped_specs(specs, self.shaping)
         self.filter = tool_filter or ToolFilter()
         self.enabled = {name: spec for name, spec in self.specs.items() if self.filter.allows(spec)}
         self.tools = wire_tools(self.enabled.values(), output_schemas)
@@ -646,6 +661,11 @@ class ToolRunner:
             ]
         if not problems:
             args, problems = _decode_base64(spec, dict(args))
+        if not problems:
+            try:
+                args, request = shaping.prepare(spec, args, self.shaping, name in self.shaped_tools)
+            except ValueError as exc:
+                problems = [str(exc)]
         if problems:
             return _error_result(
                 f"Invalid arguments for `{name}`; nothing was sent:\n- "
@@ -661,7 +681,8 @@ class ToolRunner:
                 data = await client.invoke(name, args)
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
-        return _success_result(data)
+        shaped = shaping.shape(spec, _structured(data), request, self.shaping)
+        return _success_result(shaped.structured, shaped.summary, self.shaping.result_text)
 
     async def apply_defaults(self, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments with the tool's declared defaults filled in where left out.
@@ -782,6 +803,7 @@ def build_server(
     client_factory: ClientFactory | None = None,
     output_schemas: str = "none",
     tool_mode: str | None = None,
+    shaping_config: shaping.ShapingConfig | None = None,
 ) -> tuple[Server[Any], ToolRunner]:
     """The low-level MCP server and the runner behind it (close the runner when done).
 
@@ -793,6 +815,7 @@ def build_server(
         tool_filter,
         client_factory=client_factory,
         output_schemas=output_schemas,
+        shaping_config=shaping_config,
     )
     mode = tool_mode or os.environ.get(TOOL_MODE_ENV, "").strip() or "static"
     if mode not in toolmodes.TOOL_MODES:
@@ -822,7 +845,9 @@ def build_server(
         SERVER_NAME,
         version=_version(),
         title=TITLE,
-        instructions=INSTRUCTIONS + (toolmodes.DYNAMIC_INSTRUCTIONS if dynamic is not None else ""),
+        instructions=INSTRUCTIONS
+        + (toolmodes.DYNAMIC_INSTRUCTIONS if dynamic is not None else "")
+        + shaping.instructions(runner.shaping),
         get_tool_input_schema=input_schema,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
@@ -1029,6 +1054,30 @@ def _parser() -> argparse.ArgumentParser:
         "without $defs; shared: complete, with the descriptions of an object returned by several "
         "tools sent once; full: every tool as the tools file has it",
     )
+    results = parser.add_argument_group("results")
+    results.add_argument(
+        "--response-format",
+        choices=shaping.FORMATS,
+        default=shaping.DEFAULT_FORMAT,
+        help="default of the read tools' response_format argument (default concise: nested "
+        "objects cut to id and name/email, long texts truncated with a marker); detailed: everything",
+    )
+    results.add_argument(
+        "--max-result-tokens",
+        type=int,
+        default=shaping.DEFAULT_MAX_RESULT_TOKENS,
+        metavar="N",
+        help="cap on a result's size (estimated tokens, default %(default)s); over it a list page "
+        "loses items from its end and says how to get them (its next_cursor continues there)",
+    )
+    results.add_argument(
+        "--result-text",
+        choices=shaping.RESULT_TEXTS,
+        default="summary",
+        help="text block of a result: summary (default; the data is sent once, in "
+        "structuredContent) or json (the summary and the compact JSON, for clients that only "
+        "read text content)",
+    )
     if HAS_UNIFIED:
         parser.add_argument(
             "--unified",
@@ -1133,6 +1182,11 @@ def main(argv: list[str] | None = None) -> int:
             output_schemas=args.output_schemas,
             client_factory=client_factory,
             tool_mode=args.tool_mode,
+            shaping_config=shaping.ShapingConfig(
+                response_format=args.response_format,
+                max_result_tokens=max(args.max_result_tokens, 500),
+                result_text=args.result_text,
+            ),
         )
     except ValueError as exc:  # an unknown tool mode from the environment
         print(f"{SERVER_NAME}: {exc} (from {TOOL_MODE_ENV})", file=sys.stderr)
