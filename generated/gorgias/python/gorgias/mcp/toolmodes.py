@@ -32,6 +32,7 @@ from mcp import types
 
 __all__ = [
     "DYNAMIC_INSTRUCTIONS",
+    "STATIC_INSTRUCTIONS",
     "DYNAMIC_TOOLS",
     "OUTPUT_SCHEMAS",
     "TOOL_MODES",
@@ -180,6 +181,39 @@ def _def_title_dropped(name: str, schema: Any) -> Any:
     return schema
 
 
+_INT64_BOUNDS = (("minimum", -(2**63)), ("maximum", 2**63 - 1))
+
+
+def _sent_lean(key: str, value: Any) -> bool:
+    """Whether a schema keyword is worth the model's tokens. Two are not: the int64 range put on
+    id arguments and `additionalProperties: false`. The server still enforces both before
+    anything is sent (every call is validated against the full schema, and an unknown argument
+    is refused by name), so dropping them from `tools/list` loses nothing but tokens."""
+    if key == "additionalProperties" and value is False:
+        return False
+    return not any(key == bound and value == limit for bound, limit in _INT64_BOUNDS)
+
+
+def lean_input_schema(schema: Any) -> Any:
+    """An input schema as `tools/list` sends it in static mode (see `_sent_lean`)."""
+    if isinstance(schema, list):
+        return [lean_input_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: lean_input_schema(value)
+        if key not in ("properties", "$defs")
+        else {name: lean_input_schema(sub) for name, sub in value.items()}
+        for key, value in schema.items()
+        if key in ("properties", "$defs") or _sent_lean(key, value)
+    }
+
+
+STATIC_INSTRUCTIONS = (
+    " Arguments a tool does not list are refused, and ids are checked against 64-bit bounds."
+)
+
+
 def lean_tools(
     specs: Iterable[_Spec],
     output_schemas: str = "none",
@@ -196,7 +230,7 @@ def lean_tools(
     seen_arguments: set[str] = set()
     tools = []
     for spec in specs:
-        schema = dict(spec.tool.input_schema)
+        schema = dict(lean_input_schema(spec.tool.input_schema))
         properties = schema.get("properties")
         if isinstance(properties, dict):
             lean_properties = {}

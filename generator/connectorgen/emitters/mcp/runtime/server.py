@@ -847,7 +847,7 @@ def build_server(
         version=_version(),
         title=TITLE,
         instructions=INSTRUCTIONS
-        + (toolmodes.DYNAMIC_INSTRUCTIONS if dynamic is not None else "")
+        + (toolmodes.DYNAMIC_INSTRUCTIONS if dynamic is not None else toolmodes.STATIC_INSTRUCTIONS)
         + shaping.instructions(runner.shaping),
         get_tool_input_schema=input_schema,
         on_list_tools=on_list_tools,
