@@ -31,9 +31,9 @@ from mcp import types
 
 __all__ = [
     "DYNAMIC_INSTRUCTIONS",
-    "STATIC_INSTRUCTIONS",
     "DYNAMIC_TOOLS",
     "OUTPUT_SCHEMAS",
+    "STATIC_INSTRUCTIONS",
     "TOOL_MODES",
     "DynamicTools",
     "ToolSearch",
