@@ -168,6 +168,7 @@ def build_paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
             has_more_path=split_path(spec.get("has_more_path")),
             end_of_stream_path=split_path(spec.get("end_of_stream_path")),
             next_start_path=split_path(spec.get("next_start_path")),
+            follow_next_url=bool(spec.get("follow_next_url")),
             limit_send_default=bool(limit.get("send_default")),
         )
     return out

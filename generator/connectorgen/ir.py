@@ -263,6 +263,9 @@ class CursorPaginator:
     has_more_path: tuple[str, ...] | None = None
     end_of_stream_path: tuple[str, ...] | None = None
     next_start_path: tuple[str, ...] | None = None
+    follow_next_url: bool = False
+    """A cursor paginator whose next request is the query of the page's `next_url_path` URL as
+    given (not the first request's parameters plus the cursor); that query is the opaque cursor."""
     limit_send_default: bool = False
     """The client sends `limit_default` as `limit_param` when the caller gives no page size."""
 
@@ -283,8 +286,12 @@ class CursorPaginator:
             if self.has_more_path:
                 text += f"; the list ends when {code(self.has_more_path)} is false"
             if self.end_of_stream_path:
-                text += f"; the list ends when {code(self.end_of_stream_path)} is true"
+                text += (f"; the list ends when {code(self.end_of_stream_path)} is true (an empty page "
+                         "before that does not end it)")
             text += "."
+            if self.follow_next_url:
+                text += (f" Each next page is requested with the query of the URL at {code(self.next_url_path)} "
+                         "as the API gives it (the first request's other parameters are not repeated).")
         elif self.type == "page_number":
             ends = ["an empty page", "a page shorter than the page size"]
             if self.total_path:

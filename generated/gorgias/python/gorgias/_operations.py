@@ -56,6 +56,8 @@ class PaginationSpec:
     next_start_path: tuple[str, ...] | None = None
     limit_send_default: bool = False
     """Send `limit_default` as `limit_param` when no page size is given."""
+    follow_next_url: bool = False
+    """The next page is requested with the query of the page's next URL as given (the cursor)."""
 
 
 @dataclass(frozen=True, slots=True)

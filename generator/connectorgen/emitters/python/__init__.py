@@ -166,6 +166,7 @@ def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
         and not paginator.has_more_path
         and not paginator.end_of_stream_path
         and not paginator.limit_send_default
+        and not paginator.follow_next_url
     ):
         return None
     fields: dict[str, Any] = {
@@ -179,6 +180,7 @@ def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
         "end_of_stream_path": paginator.end_of_stream_path,
         "next_start_path": paginator.next_start_path,
         "limit_send_default": paginator.limit_send_default or None,
+        "follow_next_url": paginator.follow_next_url or None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

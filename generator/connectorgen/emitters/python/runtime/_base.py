@@ -628,7 +628,11 @@ def prepare(
             except ValueError as exc:
                 errors.setdefault(op.cursor_param or "cursor", []).append(str(exc))
     elif cursor is not None and op.cursor_param:
-        params.append((op.cursor_param, cursor))
+        followed = next_url_params(op, cursor)
+        if followed is not None:  # the query of the API's own next-page URL, as it was given
+            params = followed
+        else:
+            params.append((op.cursor_param, cursor))
     prepared = Prepared(op.method, path, absolute, send_auth, params, headers)
     content_type = op.body_content_type or JSON_CONTENT_TYPE
     if content_type.startswith("multipart/"):
@@ -836,6 +840,19 @@ def position_params(
     return [(k, v) for k, v in params if k != name] + [(name, cursor)]
 
 
+def next_url_params(op: OperationSpec, cursor: str) -> list[tuple[str, str]] | None:
+    """The query to send for `cursor` when the paginator follows the API's next URL
+    (`follow_next_url`): the cursor is that URL's query and must carry the cursor parameter; a
+    bare cursor value (None here) is sent with the first request's parameters as usual."""
+    pagination = op.pagination
+    if pagination is None or not pagination.follow_next_url or "=" not in cursor:
+        return None
+    pairs = parse_qsl(cursor, keep_blank_values=True)
+    if not any(name == op.cursor_param for name, _ in pairs):
+        return None
+    return pairs
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -889,6 +906,10 @@ def next_position(
     if kind == "cursor":
         if signals.get("has_more") is False or signals.get("end_of_stream") is True:
             return None
+        if pagination.follow_next_url and nxt is not None:
+            url_query = _url_query(signals.get("next_url"))
+            if url_query and any(name == op.cursor_param for name, _ in parse_qsl(url_query)):
+                return url_query
         return nxt
     if kind == "next_url":
         return _url_query(signals.get("next_url"))
@@ -940,6 +961,8 @@ def _signal_paths(op: OperationSpec) -> dict[str, tuple[str, ...]]:
         "next_start": pagination.next_start_path,
         "next_url": op.next_url_path,
     }
+    if pagination.type == "cursor" and not pagination.follow_next_url:
+        paths.pop("next_url")
     return {name: path for name, path in paths.items() if path}
 
 
