@@ -353,7 +353,23 @@ def flat_arguments(
                     schema=body.schema, style="simple",
                 )
             )
+        if body.raw and body.content_type_argument:  # the media type of the raw bytes
+            name = claim(body.content_type_argument, "header")
+            arguments.append(
+                ir.Argument(
+                    name=name, python_name=python_identifier(name), location="header", wire_name="Content-Type",
+                    required=False, description=RAW_MEDIA_TYPE_DESCRIPTION, schema=ir.freeze(RAW_MEDIA_TYPE_SCHEMA),
+                    style="simple",
+                )
+            )
     return tuple(arguments)
+
+
+RAW_MEDIA_TYPE_DESCRIPTION = (
+    "Media type of the file, sent as Content-Type (e.g. image/png). Default: the file's own type "
+    "when known (a (name, content, type) tuple, or the file name's extension), else application/octet-stream."
+)
+RAW_MEDIA_TYPE_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$"}
 
 
 def input_schema(arguments: tuple[ir.Argument, ...]) -> dict[str, Any]:
@@ -390,6 +406,8 @@ def build_body(op: dict[str, Any], registry: dict[str, Any]) -> ir.Body | None:
         resolved_schema=ir.freeze(resolved),
         argument=argument,
         wrap_key=spec.get("wrap_key"),
+        content_type_argument=spec.get("content_type_argument"),
+        filename_param=spec.get("filename_param"),
     )
 
 

@@ -85,6 +85,8 @@ def thaw(value: Any) -> Any:
     return value
 
 
+RAW_BODY_CONTENT_TYPE = "application/octet-stream"
+
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     file: str
@@ -444,6 +446,15 @@ class Body:
     """Flat argument carrying the whole body when the body is not an object, else None."""
     wrap_key: str | None = None
     """The body is sent wrapped under this key (`{"ticket": {...}}`); `schema` is the inner object."""
+    content_type_argument: str | None = None
+    """Raw-bytes bodies: the flat argument naming the media type sent as `Content-Type`."""
+    filename_param: str | None = None
+    """Raw-bytes bodies: the query parameter carrying the file's name."""
+
+    @property
+    def raw(self) -> bool:
+        """The body is the raw bytes of one file (`application/octet-stream`)."""
+        return self.content_type == RAW_BODY_CONTENT_TYPE
 
 
 @dataclass(frozen=True, slots=True)

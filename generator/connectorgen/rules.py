@@ -382,6 +382,35 @@ def _wrap_key_body(ctx: RuleContext) -> Iterator[Diagnostic]:
                             ("body", "wrap_key"), "describe the inner object in body.schema, or remove wrap_key")
 
 
+RAW_BODY = "application/octet-stream"
+
+
+@rule("raw-body", "A raw-bytes body whose schema is not one binary string, or raw-body keys on another body.")
+def _raw_body(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        body = site.op.get("body")
+        if not isinstance(body, dict):
+            continue
+        if body.get("content_type") != RAW_BODY:
+            for key in ("content_type_argument", "filename_param"):
+                if key in body:
+                    yield site.diag("raw-body", f"{key} is for raw-bytes bodies ({RAW_BODY}) only",
+                                    ("body", key), f"remove {key}")
+            continue
+        resolved = resolve_schema(ctx.registry, body.get("schema"))
+        if not (isinstance(resolved, dict) and resolved.get("type") == "string" and resolved.get("format") == "binary"):
+            yield site.diag("raw-body", f"an {RAW_BODY} body is the bytes of one file: its schema must be "
+                            "{type: string, format: binary}", ("body", "schema"),
+                            "use schema: {type: string, format: binary}, or another content_type")
+        for key in ("wrap_key",):
+            if key in body:
+                yield site.diag("raw-body", f"a raw-bytes body has no {key}", ("body", key), f"remove {key}")
+        query = {p.get("name") for p in site.op.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "query"}
+        if "filename_param" in body and body["filename_param"] not in query:
+            yield site.diag("raw-body", f"filename_param '{body['filename_param']}' is not a query parameter of "
+                            f"'{site.op.get('tool')}'", ("body", "filename_param"), "declare it under parameters (in: query)")
+
+
 def _is_object_schema(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False

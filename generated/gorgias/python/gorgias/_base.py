@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import mimetypes
 import os
 import random
 import re
@@ -93,6 +94,8 @@ DEFAULT_MAX_PAGES: Final = 10_000
 DEFAULT_DEADLINE: Final[float | None] = None
 """Seconds one call may take in total (requests, retries and waits); None for no total limit."""
 JSON_CONTENT_TYPE: Final = "application/json"
+RAW_CONTENT_TYPE: Final = "application/octet-stream"
+"""A body of this type is the raw bytes of one file, sent with the file's own media type."""
 
 
 def server_url(*args: str | None, **variables: str | None) -> str:
@@ -565,6 +568,7 @@ def prepare(
     params: list[tuple[str, str]] = []
     headers: dict[str, str] = {}
     body: Any = None
+    body_value: Any = None
     has_body = False
     body_args: list[tuple[ArgumentSpec, Any]] = []
     absolute = False
@@ -573,6 +577,10 @@ def prepare(
     if client_cursor and cursor is None:
         given = args.get(op.cursor_param or "")
         cursor = given if isinstance(given, str) and given else None
+    elif cursor is None and op.pagination is not None and op.pagination.follow_next_url:
+        given = args.get(op.cursor_param or "")  # a next-page URL's query handed out as next_cursor
+        if isinstance(given, str) and next_url_params(op, given) is not None:
+            cursor = given
     for arg in op.arguments:
         if arg.name not in args:
             continue
@@ -609,6 +617,9 @@ def prepare(
             body_args.append((arg, value))
         else:  # body_whole
             has_body = True
+            if op.body_content_type == RAW_CONTENT_TYPE:  # raw bytes: read in one place below
+                body_value = value
+                continue
             try:
                 body = jsonable(value)
             except TypeError as exc:
@@ -636,7 +647,20 @@ def prepare(
             params.append((op.cursor_param, cursor))
     prepared = Prepared(op.method, path, absolute, send_auth, params, headers)
     content_type = op.body_content_type or JSON_CONTENT_TYPE
-    if content_type.startswith("multipart/"):
+    if content_type == RAW_CONTENT_TYPE:
+        if has_body and not errors:
+            name = next((a.name for a in op.arguments if a.location == "body_whole"), "file")
+            try:
+                filename, raw, file_type = _file_part(body_value, 0, name)
+            except (TypeError, OSError) as exc:
+                errors.setdefault(name, []).append(str(exc))
+            else:
+                prepared.content = raw
+                if "Content-Type" not in headers:  # no media type argument given
+                    if file_type == RAW_CONTENT_TYPE:
+                        file_type = mimetypes.guess_type(filename)[0] or RAW_CONTENT_TYPE
+                    headers["Content-Type"] = file_type
+    elif content_type.startswith("multipart/"):
         if body_args and not errors:
             try:
                 files, data, boundary = _multipart(op, body_args)

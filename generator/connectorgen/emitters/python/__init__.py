@@ -148,7 +148,7 @@ def _arguments(op: ir.Operation) -> list[dict[str, Any]]:
 
 def _body_type(op: ir.Operation) -> str | None:
     body = op.body
-    if body is None or body.content_type.startswith("multipart/"):
+    if body is None or body.content_type.startswith("multipart/") or body.raw:
         return None
     name = ir.ref_name(body.schema)
     if name is not None:
@@ -549,7 +549,7 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "quick_start": _quick_start(connector),
         "has_files": any(
             op.response.envelope.type == "binary"
-            or (op.body is not None and op.body.content_type.startswith("multipart/"))
+            or (op.body is not None and (op.body.content_type.startswith("multipart/") or op.body.raw))
             for op in connector.operations
         ),
         "creds": _credentials(connector),
