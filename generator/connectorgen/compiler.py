@@ -242,7 +242,8 @@ def effective_parameters(op: dict[str, Any], envelope: ir.Envelope | None) -> li
     """Declared parameters plus the paginator's cursor/limit for cursor lists (declared wins)."""
     params = [
         ir.Parameter(
-            name=p["name"],
+            name=p.get("wire_name") or p["name"],
+            argument_name=p["name"] if p.get("wire_name") else None,
             location=p["in"],
             description=p.get("description", "").strip(),
             required=bool(p.get("required", p["in"] == "path")),
@@ -322,7 +323,7 @@ def flat_arguments(
 
     order = {"path": 0, "query": 1, "header": 2}
     for p in sorted(params, key=lambda p: order[p.location]):
-        name = claim(p.name, p.location)
+        name = claim(p.argument_name or p.name, p.location)
         arguments.append(
             ir.Argument(
                 name=name, python_name=python_identifier(name), location=p.location, wire_name=p.name,

@@ -431,6 +431,9 @@ class Parameter:
     client_only: bool = False
     """The opaque cursor argument of a paginator whose cursor is not a wire parameter: taken by the
     clients and MCP tools, decoded into the real page parameters, never sent as it is."""
+    argument_name: str | None = None
+    """The declared `name` when a `wire_name` is given (then `name` is the wire name): the flat
+    argument clients and MCP tools take."""
 
 
 @dataclass(frozen=True, slots=True)

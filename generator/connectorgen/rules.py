@@ -382,6 +382,33 @@ def _wrap_key_body(ctx: RuleContext) -> Iterator[Diagnostic]:
                             ("body", "wrap_key"), "describe the inner object in body.schema, or remove wrap_key")
 
 
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: Headers the clients set themselves (credentials, body framing); a parameter may not send them.
+MANAGED_HEADERS = frozenset({"authorization", "content-length", "host", "transfer-encoding", "connection"})
+
+
+@rule("wire-name", "A parameter wire name that cannot be sent: not an HTTP token for a header, "
+      "characters a query name cannot hold, a path parameter with one, or a header the client manages.")
+def _wire_name(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        for index, param in enumerate(site.op.get("parameters") or []):
+            if not isinstance(param, dict) or "wire_name" not in param:
+                continue
+            wire, where = str(param["wire_name"]), ("parameters", index, "wire_name")
+            if param.get("in") == "path":
+                yield site.diag("wire-name", "a path parameter has no wire name (its name is its placeholder)",
+                                where, "remove wire_name")
+            elif param.get("in") == "header" and not HEADER_TOKEN.match(wire):
+                yield site.diag("wire-name", f"header name {wire!r} is not an HTTP token",
+                                where, "use letters, digits and !#$%&'*+-.^_`|~ only (e.g. Idempotency-Key)")
+            elif param.get("in") == "header" and wire.lower() in MANAGED_HEADERS:
+                yield site.diag("wire-name", f"the client sets the {wire} header itself", where,
+                                "remove the parameter")
+            elif param.get("in") == "query" and (not wire.isprintable() or any(c in wire for c in " &=#")):
+                yield site.diag("wire-name", f"query name {wire!r} holds a space, '&', '=' or '#' or a control character",
+                                where, "use the name exactly as the API spells it, without those characters")
+
+
 RAW_BODY = "application/octet-stream"
 
 
