@@ -123,6 +123,7 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     client_id=_credential(spec.get("client_id")),
                     client_secret=_credential(spec.get("client_secret")),
                     offline_scope=spec.get("offline_scope"),
+                    token_request_encoding=spec.get("token_request_encoding", "form"),
                     scopes=tuple(ir.OAuthScope(k, v) for k, v in spec["scopes"].items()),
                     rate_limit=rate_limit,
                 )

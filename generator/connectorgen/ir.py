@@ -223,6 +223,8 @@ class OAuth2AuthorizationCode:
     scopes: tuple[OAuthScope, ...]
     rate_limit: RateLimit | None
     type: Literal["oauth2_authorization_code"] = "oauth2_authorization_code"
+    token_request_encoding: Literal["form", "json"] = "form"
+    """How code exchange and refresh requests are sent to `token_url`: a form or a JSON object."""
 
     @property
     def credentials(self) -> tuple[Credential, ...]:

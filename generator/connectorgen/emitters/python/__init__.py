@@ -554,6 +554,9 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         ),
         "creds": _credentials(connector),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},
+        "token_body": "json"
+        if isinstance(oauth, ir.OAuth2AuthorizationCode) and oauth.token_request_encoding == "json"
+        else "data",
         "token_path": _path_on_server(connector, oauth.token_url)
         if isinstance(oauth, ir.OAuth2AuthorizationCode)
         else "",
