@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from zendesk import AsyncZendesk, Zendesk
 from zendesk.mcp.server import ToolRunner, load_tools
 
+from connectorgen.pipeline import validate
 from tests.conftest import REPO_ROOT
 
 CREATED = {"ticket": {"id": 35436, "subject": "Help", "status": "new"}, "audit": {"id": 1}}
@@ -75,3 +79,36 @@ def test_openapi_and_docs_name_the_header_as_sent() -> None:
     assert [(p["name"], p["in"], p["required"]) for p in params] == [("Idempotency-Key", "header", False)]
     docs = (REPO_ROOT / "generated/zendesk/docs/resources/tickets.md").read_text()
     assert "`idempotency_key` (`Idempotency-Key` on the wire)" in docs
+
+
+@pytest.mark.parametrize(
+    ("location", "wire", "accepted"),
+    [
+        ("header", "Idempotency-Key", True),
+        ("header", "X-Request.Id_2", True),
+        ("header", "Request Note", False),
+        ("header", "Authorization", False),
+        ("header", "Bad|Name", False),
+        ("query", "page[size]", True),
+        ("query", "filter.type", True),
+        ("query", "a&b", False),
+        ("query", "a b", False),
+    ],
+)
+def test_the_wire_name_rule(location: str, wire: str, accepted: bool, tmp_path: Path) -> None:
+    root = tmp_path / "def"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "minimal", root)
+    things = root / "resources" / "things.yaml"
+    text = things.read_text()
+    marker = "    description: Creates a thing and returns it.\n"
+    param = (f"    parameters:\n      - {{name: extra, wire_name: {json.dumps(wire)}, in: {location}, "
+             "description: An extra parameter., schema: {type: string}}\n")
+    things.write_text(text.replace(marker, marker + param))
+    connector, diagnostics = validate(root)
+    rules = [d.rule for d in diagnostics]
+    assert rules == ([] if accepted else ["wire-name"])
+    if accepted:
+        assert connector is not None
+        op = next(o for o in connector.operations if o.tool == "create_a_demo_thing")
+        argument = next(a for a in op.arguments if a.name == "extra")
+        assert (argument.location, argument.wire_name) == (location, wire)
