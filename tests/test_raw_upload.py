@@ -49,18 +49,20 @@ def test_bytes_paths_files_and_tuples_are_sent_raw_with_their_media_type(tmp_pat
     picture.write_bytes(b"\x89PNG")
     upload = client.uploads.create(filename="logo.png", file=picture)
     assert isinstance(upload, models.Upload) and upload.token == "tok123"
-    client.uploads.create(filename="notes.txt", file=b"hello")
+    client.uploads.create(filename="notes.txt", file=b"hello")   # the type from `filename`
     with picture.open("rb") as handle:
         client.uploads.create(filename="logo.png", file=handle, token="tok123")
     client.uploads.create(filename="r.md", file=("r.md", b"# hi", "text/markdown"))
     client.uploads.create(filename="r.md", file=("r.md", b"# hi", "text/markdown"), content_type="text/plain")
+    client.uploads.create(filename="blob", file=b"\x00\x01")
     got = [(r.url.path, dict(r.url.params), r.headers["content-type"], r.content) for r in seen]
     assert got == [
         ("/api/v2/uploads", {"filename": "logo.png"}, "image/png", b"\x89PNG"),
-        ("/api/v2/uploads", {"filename": "notes.txt"}, "application/octet-stream", b"hello"),
+        ("/api/v2/uploads", {"filename": "notes.txt"}, "text/plain", b"hello"),
         ("/api/v2/uploads", {"filename": "logo.png", "token": "tok123"}, "image/png", b"\x89PNG"),
         ("/api/v2/uploads", {"filename": "r.md"}, "text/markdown", b"# hi"),
         ("/api/v2/uploads", {"filename": "r.md"}, "text/plain", b"# hi"),
+        ("/api/v2/uploads", {"filename": "blob"}, "application/octet-stream", b"\x00\x01"),
     ]
     assert all(r.headers["content-length"] == str(len(r.content)) for r in seen)
 
@@ -108,8 +110,9 @@ def test_the_mcp_tool_takes_the_content_base64_encoded() -> None:
     async def run() -> Any:
         runner = ToolRunner(tools, client_factory=factory)
         try:
+            # no content_type: the media type comes from the file name
             return await runner.call("create_a_zendesk_upload", {
-                "filename": "a.png", "file": base64.b64encode(b"\x89PNG").decode(), "content_type": "image/png"})
+                "filename": "a.png", "file": base64.b64encode(b"\x89PNG").decode()})
         finally:
             await runner.aclose()
 

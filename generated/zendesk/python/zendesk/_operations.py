@@ -126,6 +126,9 @@ class OperationSpec:
     """The object of an object response is wrapped under this key (`{"ticket": {...}}`)."""
     body_wrap_key: str | None = None
     """The JSON body is sent wrapped under this key; the flat body arguments are its fields."""
+    body_filename_argument: str | None = None
+    """Raw-bytes bodies: the argument holding the file's name, whose extension tells the media
+    type when the file itself has no name (bytes, or base64 content from an MCP tool)."""
     sideloads: tuple[tuple[str, Any], ...] = ()
     """Side-loaded top-level arrays the response may carry: (name, item model or None)."""
     by_name: dict[str, ArgumentSpec] = field(default_factory=dict, repr=False, compare=False)
@@ -2728,6 +2731,7 @@ OPERATIONS: Final[dict[str, OperationSpec]] = {
         body_content_type="application/octet-stream",
         response_type=_models.Upload,
         response_key="upload",
+        body_filename_argument="filename",
     ),
     "delete_a_zendesk_upload_by_token": OperationSpec(
         tool="delete_a_zendesk_upload_by_token",

@@ -204,6 +204,9 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "items_path": op.response.items_path if env.is_list else None,
         "response_key": op.response.key if op.response.wrapped else None,
         "body_wrap_key": op.body.wrap_key if op.body else None,
+        "body_filename_argument": next(
+            (a.name for a in op.arguments if a.location == "query" and a.wire_name == op.body.filename_param), None
+        ) if op.body is not None and op.body.filename_param else None,
         "sideloads": [
             (s.name, f"_models.{s.schema_name}" if s.schema_name else "None") for s in op.response.sideloads
         ],

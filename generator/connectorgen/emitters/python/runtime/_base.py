@@ -656,8 +656,10 @@ def prepare(
             else:
                 prepared.content = raw
                 if "Content-Type" not in headers:  # no media type argument given
-                    if file_type == RAW_CONTENT_TYPE:
-                        file_type = mimetypes.guess_type(filename)[0] or RAW_CONTENT_TYPE
+                    named = args.get(op.body_filename_argument or "")
+                    for guess in (filename, named if isinstance(named, str) else None):
+                        if file_type == RAW_CONTENT_TYPE and guess:
+                            file_type = mimetypes.guess_type(guess)[0] or RAW_CONTENT_TYPE
                     headers["Content-Type"] = file_type
     elif content_type.startswith("multipart/"):
         if body_args and not errors:
