@@ -123,6 +123,7 @@ def _auth(data: dict[str, Any], rate_limits: dict[str, ir.RateLimit]) -> tuple[i
                     client_id=_credential(spec.get("client_id")),
                     client_secret=_credential(spec.get("client_secret")),
                     offline_scope=spec.get("offline_scope"),
+                    token_request_encoding=spec.get("token_request_encoding", "form"),
                     scopes=tuple(ir.OAuthScope(k, v) for k, v in spec["scopes"].items()),
                     rate_limit=rate_limit,
                 )
@@ -168,6 +169,7 @@ def build_paginators(data: dict[str, Any]) -> dict[str, ir.CursorPaginator]:
             has_more_path=split_path(spec.get("has_more_path")),
             end_of_stream_path=split_path(spec.get("end_of_stream_path")),
             next_start_path=split_path(spec.get("next_start_path")),
+            follow_next_url=bool(spec.get("follow_next_url")),
             limit_send_default=bool(limit.get("send_default")),
         )
     return out
@@ -241,7 +243,8 @@ def effective_parameters(op: dict[str, Any], envelope: ir.Envelope | None) -> li
     """Declared parameters plus the paginator's cursor/limit for cursor lists (declared wins)."""
     params = [
         ir.Parameter(
-            name=p["name"],
+            name=p.get("wire_name") or p["name"],
+            argument_name=p["name"] if p.get("wire_name") else None,
             location=p["in"],
             description=p.get("description", "").strip(),
             required=bool(p.get("required", p["in"] == "path")),
@@ -322,7 +325,7 @@ def flat_arguments(
 
     order = {"path": 0, "query": 1, "header": 2}
     for p in sorted(params, key=lambda p: order[p.location]):
-        name = claim(p.name, p.location)
+        name = claim(p.argument_name or p.name, p.location)
         arguments.append(
             ir.Argument(
                 name=name, python_name=python_identifier(name), location=p.location, wire_name=p.name,
@@ -353,7 +356,23 @@ def flat_arguments(
                     schema=body.schema, style="simple",
                 )
             )
+        if body.raw and body.content_type_argument:  # the media type of the raw bytes
+            name = claim(body.content_type_argument, "header")
+            arguments.append(
+                ir.Argument(
+                    name=name, python_name=python_identifier(name), location="header", wire_name="Content-Type",
+                    required=False, description=RAW_MEDIA_TYPE_DESCRIPTION, schema=ir.freeze(RAW_MEDIA_TYPE_SCHEMA),
+                    style="simple",
+                )
+            )
     return tuple(arguments)
+
+
+RAW_MEDIA_TYPE_DESCRIPTION = (
+    "Media type of the file, sent as Content-Type (e.g. image/png). Default: the file's own type "
+    "when known (a (name, content, type) tuple, or the file name's extension), else application/octet-stream."
+)
+RAW_MEDIA_TYPE_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$"}
 
 
 def input_schema(arguments: tuple[ir.Argument, ...]) -> dict[str, Any]:
@@ -390,6 +409,8 @@ def build_body(op: dict[str, Any], registry: dict[str, Any]) -> ir.Body | None:
         resolved_schema=ir.freeze(resolved),
         argument=argument,
         wrap_key=spec.get("wrap_key"),
+        content_type_argument=spec.get("content_type_argument"),
+        filename_param=spec.get("filename_param"),
     )
 
 

@@ -85,6 +85,8 @@ def thaw(value: Any) -> Any:
     return value
 
 
+RAW_BODY_CONTENT_TYPE = "application/octet-stream"
+
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     file: str
@@ -221,6 +223,8 @@ class OAuth2AuthorizationCode:
     scopes: tuple[OAuthScope, ...]
     rate_limit: RateLimit | None
     type: Literal["oauth2_authorization_code"] = "oauth2_authorization_code"
+    token_request_encoding: Literal["form", "json"] = "form"
+    """How code exchange and refresh requests are sent to `token_url`: a form or a JSON object."""
 
     @property
     def credentials(self) -> tuple[Credential, ...]:
@@ -263,6 +267,9 @@ class CursorPaginator:
     has_more_path: tuple[str, ...] | None = None
     end_of_stream_path: tuple[str, ...] | None = None
     next_start_path: tuple[str, ...] | None = None
+    follow_next_url: bool = False
+    """A cursor paginator whose next request is the query of the page's `next_url_path` URL as
+    given (not the first request's parameters plus the cursor); that query is the opaque cursor."""
     limit_send_default: bool = False
     """The client sends `limit_default` as `limit_param` when the caller gives no page size."""
 
@@ -283,8 +290,12 @@ class CursorPaginator:
             if self.has_more_path:
                 text += f"; the list ends when {code(self.has_more_path)} is false"
             if self.end_of_stream_path:
-                text += f"; the list ends when {code(self.end_of_stream_path)} is true"
+                text += (f"; the list ends when {code(self.end_of_stream_path)} is true (an empty page "
+                         "before that does not end it)")
             text += "."
+            if self.follow_next_url:
+                text += (f" Each next page is requested with the query of the URL at {code(self.next_url_path)} "
+                         "as the API gives it (the first request's other parameters are not repeated).")
         elif self.type == "page_number":
             ends = ["an empty page", "a page shorter than the page size"]
             if self.total_path:
@@ -424,6 +435,9 @@ class Parameter:
     client_only: bool = False
     """The opaque cursor argument of a paginator whose cursor is not a wire parameter: taken by the
     clients and MCP tools, decoded into the real page parameters, never sent as it is."""
+    argument_name: str | None = None
+    """The declared `name` when a `wire_name` is given (then `name` is the wire name): the flat
+    argument clients and MCP tools take."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +453,15 @@ class Body:
     """Flat argument carrying the whole body when the body is not an object, else None."""
     wrap_key: str | None = None
     """The body is sent wrapped under this key (`{"ticket": {...}}`); `schema` is the inner object."""
+    content_type_argument: str | None = None
+    """Raw-bytes bodies: the flat argument naming the media type sent as `Content-Type`."""
+    filename_param: str | None = None
+    """Raw-bytes bodies: the query parameter carrying the file's name."""
+
+    @property
+    def raw(self) -> bool:
+        """The body is the raw bytes of one file (`application/octet-stream`)."""
+        return self.content_type == RAW_BODY_CONTENT_TYPE
 
 
 @dataclass(frozen=True, slots=True)

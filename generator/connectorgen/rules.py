@@ -466,6 +466,62 @@ def _argument_default(ctx: RuleContext) -> Iterator[Diagnostic]:
                     yield site.diag("argument-default", f"'{source}' needs '{param.get('name')}', which the "
                                     "default does not pass", (*at, "arguments"),
                                     "add it under arguments (a constant or {argument: <name>})")
+#: An HTTP token (RFC 9110 tchar), less '|' and '`', which no header the APIs use holds and which
+#: would break the Markdown the name is documented in.
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+\-.^_~0-9A-Za-z]+$")
+#: Headers the clients set themselves (credentials, body framing); a parameter may not send them.
+MANAGED_HEADERS = frozenset({"authorization", "content-length", "host", "transfer-encoding", "connection"})
+
+
+@rule("wire-name", "A parameter wire name that cannot be sent: not an HTTP token for a header, "
+      "characters a query name cannot hold, a path parameter with one, or a header the client manages.")
+def _wire_name(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        for index, param in enumerate(site.op.get("parameters") or []):
+            if not isinstance(param, dict) or "wire_name" not in param:
+                continue
+            wire, where = str(param["wire_name"]), ("parameters", index, "wire_name")
+            if param.get("in") == "path":
+                yield site.diag("wire-name", "a path parameter has no wire name (its name is its placeholder)",
+                                where, "remove wire_name")
+            elif param.get("in") == "header" and not HEADER_TOKEN.match(wire):
+                yield site.diag("wire-name", f"header name {wire!r} is not an HTTP token",
+                                where, "use letters, digits and !#$%&'*+-.^_~ only (e.g. Idempotency-Key)")
+            elif param.get("in") == "header" and wire.lower() in MANAGED_HEADERS:
+                yield site.diag("wire-name", f"the client sets the {wire} header itself", where,
+                                "remove the parameter")
+            elif param.get("in") == "query" and (not wire.isprintable() or any(c in wire for c in " &=#|`")):
+                yield site.diag("wire-name", f"query name {wire!r} holds a space, one of &=#|` or a control character",
+                                where, "use the name exactly as the API spells it, without those characters")
+
+
+RAW_BODY = "application/octet-stream"
+
+
+@rule("raw-body", "A raw-bytes body whose schema is not one binary string, or raw-body keys on another body.")
+def _raw_body(ctx: RuleContext) -> Iterator[Diagnostic]:
+    for site in ctx.sites:
+        body = site.op.get("body")
+        if not isinstance(body, dict):
+            continue
+        if body.get("content_type") != RAW_BODY:
+            for key in ("content_type_argument", "filename_param"):
+                if key in body:
+                    yield site.diag("raw-body", f"{key} is for raw-bytes bodies ({RAW_BODY}) only",
+                                    ("body", key), f"remove {key}")
+            continue
+        resolved = resolve_schema(ctx.registry, body.get("schema"))
+        if not (isinstance(resolved, dict) and resolved.get("type") == "string" and resolved.get("format") == "binary"):
+            yield site.diag("raw-body", f"an {RAW_BODY} body is the bytes of one file: its schema must be "
+                            "{type: string, format: binary}", ("body", "schema"),
+                            "use schema: {type: string, format: binary}, or another content_type")
+        for key in ("wrap_key",):
+            if key in body:
+                yield site.diag("raw-body", f"a raw-bytes body has no {key}", ("body", key), f"remove {key}")
+        query = {p.get("name") for p in site.op.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "query"}
+        if "filename_param" in body and body["filename_param"] not in query:
+            yield site.diag("raw-body", f"filename_param '{body['filename_param']}' is not a query parameter of "
+                            f"'{site.op.get('tool')}'", ("body", "filename_param"), "declare it under parameters (in: query)")
 
 
 def _is_object_schema(schema: Any) -> bool:

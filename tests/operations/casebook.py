@@ -23,8 +23,6 @@ cases:
           json: {...}                      # or text: "..." or base64: "..." (binary), or nothing
     invoke_exchanges: 1                    # how many of the exchanges client.invoke() replays
                                            # (default: all; lists: 1, invoke returns one page)
-    known_gap: ...                         # optional: why the client cannot follow the vendor
-                                           # here yet (the typed call is a strict xfail)
     expect:
       typed:  {type: Tag, count: 1, values: {path: value}, equals: ..., base64: ...}
       invoke: {values: {path: value}, equals: ...}
@@ -74,7 +72,7 @@ def cassette_dir(connector: str) -> Path:
     return CASSETTE_ROOT / connector
 
 
-CASE_KEYS = {"summary", "arguments", "exchanges", "invoke_exchanges", "expect", "known_gap"}
+CASE_KEYS = {"summary", "arguments", "exchanges", "invoke_exchanges", "expect"}
 REQUEST_KEYS = {"method", "url", "json", "multipart", "raw"}
 RESPONSE_KEYS = {"status", "headers", "json", "text", "base64"}
 EXPECT_KEYS = {"type", "count", "values", "equals", "base64"}
@@ -144,9 +142,6 @@ class Case:
     invoke_exchanges: int
     expect_typed: dict[str, Any] = field(default_factory=dict)
     expect_invoke: dict[str, Any] = field(default_factory=dict)
-    known_gap: str | None = None
-    """Why the generated client cannot follow the vendor's documented behaviour in this case yet
-    (the typed call is then a strict expected failure; see test_operations.py)."""
 
     @property
     def multipart(self) -> bool:
@@ -260,7 +255,6 @@ def _load_file(connector: str, path: Path) -> dict[str, Case]:
             invoke_exchanges=count,
             expect_typed=_expect(path, tool, expect.get("typed"), "typed"),
             expect_invoke=_expect(path, tool, expect.get("invoke"), "invoke"),
-            known_gap=" ".join(str(raw["known_gap"]).split()) if raw.get("known_gap") else None,
         )
     return out
 

@@ -15,9 +15,6 @@ resource: uploads
 cases:
   create_a_thing_upload:
     summary: Raw bytes with the file's own content type.
-    known_gap: >-
-      The client cannot
-      send raw bytes yet.
     arguments: {filename: notes.txt}
     exchanges:
       - request:
@@ -51,12 +48,11 @@ def test_tools_are_unique_across_connectors() -> None:
             seen[tool] = name
 
 
-def test_raw_body_and_known_gap_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raw_body_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tests.operations.casebook.REPO_ROOT", tmp_path)
     case = _load_file("zendesk", _write(tmp_path, CASE))["create_a_thing_upload"]
     request = case.exchanges[0].request
     assert (request.raw, request.raw_content_type) == (b"hello\n", "text/plain")
-    assert case.known_gap == "The client cannot send raw bytes yet."
     monkeypatch.setattr("tests.operations.build_cassettes.REPO_ROOT", tmp_path)
     built = yaml.safe_load(render(case))["interactions"][0]["request"]
     assert built["headers"] == {"Content-Type": ["text/plain"]}

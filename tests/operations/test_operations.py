@@ -49,26 +49,9 @@ from .conftest import connector as _connector_ir
 
 NO_BODY_MATCH = ["method", "scheme", "host", "port", "path", "query"]
 
-PENDING_FEATURES: dict[str, str] = {}
-"""Definition-language features the generated clients do not implement yet. An operation that
-uses one is an expected failure (`xfail(strict=True)`): its case is written from the vendor's
-documentation and fails until the client catches up, and an unexpected pass fails the run, so the
-entry here is removed as soon as the feature lands."""
 
-
-def pending(op: Any) -> str | None:
-    """Why an operation cannot pass yet (a feature of PENDING_FEATURES it uses), or None."""
-    uses_envelopes = op.response.key is not None or (
-        op.body is not None and getattr(op.body, "wrap_key", None) is not None
-    )
-    if uses_envelopes and "envelopes" in PENDING_FEATURES:
-        return PENDING_FEATURES["envelopes"]
-    return None
-
-
-def _params(*, typed: bool = True) -> list[Any]:
-    """(connector, tool) of every operation; `typed`: for the test that drains the typed method
-    (a case's `known_gap` makes it a strict expected failure there, not for invoke's first page)."""
+def _params() -> list[Any]:
+    """(connector, tool) of every operation. There are no expected failures: every case passes."""
     params = []
     for name in CONNECTORS:
         cases = load_cases(name)
@@ -77,11 +60,6 @@ def _params(*, typed: bool = True) -> list[Any]:
             case = cases.get(op.tool)
             if case is not None and case.multipart:
                 marks[0] = pytest.mark.vcr(match_on=NO_BODY_MATCH)
-            reason = pending(op)
-            if reason is None and typed and case is not None and case.known_gap:
-                reason = f"known gap: {case.known_gap}"
-            if reason is not None and case is not None:
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
             params.append(pytest.param(name, op.tool, marks=marks, id=op.tool))
     return params
 
@@ -266,7 +244,7 @@ def test_operation(
     assert vcr.all_played, f"{vcr.play_count} of {len(vcr.data)} interactions played"
 
 
-@pytest.mark.parametrize(("connector", "tool"), _params(typed=False))
+@pytest.mark.parametrize(("connector", "tool"), _params())
 async def test_operation_async_invoke(connector: str, tool: str, vcr: Any, live: bool) -> None:
     """`Async<Client>.invoke` sends the case's request and returns the same checked result."""
     name = connector

@@ -149,7 +149,7 @@ class OAuth2Auth(Auth):
         return (now if now is not None else time.time()) >= self.expires_at - EXPIRY_MARGIN
 
     def refresh_form(self) -> dict[str, str]:
-        """Form of the refresh grant (client credentials in the body)."""
+        """Fields of the refresh grant (client credentials in the body), sent as a form."""
         if not self.__refresh_token:
             raise ConfigurationError("no refresh token: cannot renew the access token")
         form = {"grant_type": "refresh_token", "refresh_token": self.__refresh_token}

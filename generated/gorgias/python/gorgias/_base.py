@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import mimetypes
 import os
 import random
 import re
@@ -93,6 +94,8 @@ DEFAULT_MAX_PAGES: Final = 10_000
 DEFAULT_DEADLINE: Final[float | None] = None
 """Seconds one call may take in total (requests, retries and waits); None for no total limit."""
 JSON_CONTENT_TYPE: Final = "application/json"
+RAW_CONTENT_TYPE: Final = "application/octet-stream"
+"""A body of this type is the raw bytes of one file, sent with the file's own media type."""
 
 
 def server_url(*args: str | None, **variables: str | None) -> str:
@@ -594,6 +597,7 @@ def prepare(
     params: list[tuple[str, str]] = []
     headers: dict[str, str] = {}
     body: Any = None
+    body_value: Any = None
     has_body = False
     body_args: list[tuple[ArgumentSpec, Any]] = []
     absolute = False
@@ -602,6 +606,10 @@ def prepare(
     if client_cursor and cursor is None:
         given = args.get(op.cursor_param or "")
         cursor = given if isinstance(given, str) and given else None
+    elif cursor is None and op.pagination is not None and op.pagination.follow_next_url:
+        given = args.get(op.cursor_param or "")  # a next-page URL's query handed out as next_cursor
+        if isinstance(given, str) and next_url_params(op, given) is not None:
+            cursor = given
     for arg in op.arguments:
         if arg.name not in args:
             continue
@@ -638,6 +646,9 @@ def prepare(
             body_args.append((arg, value))
         else:  # body_whole
             has_body = True
+            if op.body_content_type == RAW_CONTENT_TYPE:  # raw bytes: read in one place below
+                body_value = value
+                continue
             try:
                 body = jsonable(value)
             except TypeError as exc:
@@ -658,10 +669,29 @@ def prepare(
             except ValueError as exc:
                 errors.setdefault(op.cursor_param or "cursor", []).append(str(exc))
     elif cursor is not None and op.cursor_param:
-        params.append((op.cursor_param, cursor))
+        followed = next_url_params(op, cursor)
+        if followed is not None:  # the query of the API's own next-page URL, as it was given
+            params = followed
+        else:
+            params.append((op.cursor_param, cursor))
     prepared = Prepared(op.method, path, absolute, send_auth, params, headers)
     content_type = op.body_content_type or JSON_CONTENT_TYPE
-    if content_type.startswith("multipart/"):
+    if content_type == RAW_CONTENT_TYPE:
+        if has_body and not errors:
+            name = next((a.name for a in op.arguments if a.location == "body_whole"), "file")
+            try:
+                filename, raw, file_type = _file_part(body_value, 0, name)
+            except (TypeError, OSError) as exc:
+                errors.setdefault(name, []).append(str(exc))
+            else:
+                prepared.content = raw
+                if "Content-Type" not in headers:  # no media type argument given
+                    named = args.get(op.body_filename_argument or "")
+                    for guess in (filename, named if isinstance(named, str) else None):
+                        if file_type == RAW_CONTENT_TYPE and guess:
+                            file_type = mimetypes.guess_type(guess)[0] or RAW_CONTENT_TYPE
+                    headers["Content-Type"] = file_type
+    elif content_type.startswith("multipart/"):
         if body_args and not errors:
             try:
                 files, data, boundary = _multipart(op, body_args)
@@ -866,6 +896,19 @@ def position_params(
     return [(k, v) for k, v in params if k != name] + [(name, cursor)]
 
 
+def next_url_params(op: OperationSpec, cursor: str) -> list[tuple[str, str]] | None:
+    """The query to send for `cursor` when the paginator follows the API's next URL
+    (`follow_next_url`): the cursor is that URL's query and must carry the cursor parameter; a
+    bare cursor value (None here) is sent with the first request's parameters as usual."""
+    pagination = op.pagination
+    if pagination is None or not pagination.follow_next_url or "=" not in cursor:
+        return None
+    pairs = parse_qsl(cursor, keep_blank_values=True)
+    if not any(name == op.cursor_param for name, _ in pairs):
+        return None
+    return pairs
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -919,6 +962,10 @@ def next_position(
     if kind == "cursor":
         if signals.get("has_more") is False or signals.get("end_of_stream") is True:
             return None
+        if pagination.follow_next_url and nxt is not None:
+            url_query = _url_query(signals.get("next_url"))
+            if url_query and any(name == op.cursor_param for name, _ in parse_qsl(url_query)):
+                return url_query
         return nxt
     if kind == "next_url":
         return _url_query(signals.get("next_url"))
@@ -970,6 +1017,8 @@ def _signal_paths(op: OperationSpec) -> dict[str, tuple[str, ...]]:
         "next_start": pagination.next_start_path,
         "next_url": op.next_url_path,
     }
+    if pagination.type == "cursor" and not pagination.follow_next_url:
+        paths.pop("next_url")
     return {name: path for name, path in paths.items() if path}
 
 

@@ -1128,6 +1128,8 @@ class Gorgias(_BaseClient):
             paginated=op.paginated,
             fetch_raw=fetch_raw,
             max_pages=self.max_pages,
+            # a list that says itself when it ends (an export's end_of_stream) may have empty pages
+            stop_on_empty=op.pagination is None or op.pagination.end_of_stream_path is None,
         )
 
     def _send_following(
@@ -1756,6 +1758,8 @@ class AsyncGorgias(_BaseClient):
             paginated=op.paginated,
             fetch_raw=fetch_raw,
             max_pages=self.max_pages,
+            # a list that says itself when it ends (an export's end_of_stream) may have empty pages
+            stop_on_empty=op.pagination is None or op.pagination.end_of_stream_path is None,
         )
 
     async def _send_following(

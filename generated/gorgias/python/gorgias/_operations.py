@@ -56,6 +56,8 @@ class PaginationSpec:
     next_start_path: tuple[str, ...] | None = None
     limit_send_default: bool = False
     """Send `limit_default` as `limit_param` when no page size is given."""
+    follow_next_url: bool = False
+    """The next page is requested with the query of the page's next URL as given (the cursor)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,9 @@ class OperationSpec:
     """The object of an object response is wrapped under this key (`{"ticket": {...}}`)."""
     body_wrap_key: str | None = None
     """The JSON body is sent wrapped under this key; the flat body arguments are its fields."""
+    body_filename_argument: str | None = None
+    """Raw-bytes bodies: the argument holding the file's name, whose extension tells the media
+    type when the file itself has no name (bytes, or base64 content from an MCP tool)."""
     sideloads: tuple[tuple[str, Any], ...] = ()
     """Side-loaded top-level arrays the response may carry: (name, item model or None)."""
     by_name: dict[str, ArgumentSpec] = field(default_factory=dict, repr=False, compare=False)

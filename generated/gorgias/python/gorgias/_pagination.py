@@ -5,8 +5,8 @@
 call `first_page()`); iterating follows `next_cursor` page after page and holds one page in memory.
 Lists that come back whole (`{data: [...]}` or a bare array) behave the same, as one page.
 
-Iteration ends on the last page (no next cursor), on an empty page, on a next cursor already
-followed, or after `max_pages` pages (a warning is logged), so a server that keeps handing out
+Iteration ends on the last page (no next cursor), on an empty page (unless the list says itself
+when it ends: an export's `end_of_stream`), on a next cursor already followed, or after `max_pages` pages (a warning is logged), so a server that keeps handing out
 fresh cursors cannot keep the caller looping.
 """
 
@@ -68,18 +68,24 @@ class CursorWalk:
     Shared by these pagers and the unified ones (the package's `unified` module).
     """
 
-    __slots__ = ("cursor", "max_pages", "pages", "paginated", "seen")
+    __slots__ = ("cursor", "max_pages", "pages", "paginated", "seen", "stop_on_empty")
 
-    def __init__(self, start: str | None, paginated: bool, max_pages: int) -> None:
+    def __init__(
+        self, start: str | None, paginated: bool, max_pages: int, stop_on_empty: bool = True
+    ) -> None:
         self.cursor = start
         self.paginated = paginated
         self.max_pages = max_pages
+        self.stop_on_empty = stop_on_empty
         self.pages = 0
         self.seen: set[str] = {start} if start is not None else set()
 
     def advance(self, page: Page[Any]) -> bool:
         """Move to the page after `page`; False when there is none to fetch."""
-        return self.follow(page.next_cursor if self.paginated else None, empty=not page.items)
+        return self.follow(
+            page.next_cursor if self.paginated else None,
+            empty=self.stop_on_empty and not page.items,
+        )
 
     def follow(self, cursor: str | None, *, empty: bool) -> bool:
         """Move to `cursor`, the next cursor of the page just fetched; False to stop there."""
@@ -108,18 +114,20 @@ class SyncPager(Generic[T]):
         paginated: bool = True,
         fetch_raw: Callable[[str | None], Page[Any]] | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
+        stop_on_empty: bool = True,
     ) -> None:
         self._fetch = fetch
         self._fetch_raw = fetch_raw
         self._start = start_cursor
         self._paginated = paginated
         self._max_pages = max_pages
+        self._stop_on_empty = stop_on_empty
 
     def __repr__(self) -> str:
         return f"SyncPager(start_cursor={self._start!r})"
 
     def _walk(self) -> CursorWalk:
-        return CursorWalk(self._start, self._paginated, self._max_pages)
+        return CursorWalk(self._start, self._paginated, self._max_pages, self._stop_on_empty)
 
     def first_page(self) -> Page[T]:
         """Fetch only the first page (or the page of the `cursor` you passed)."""
@@ -183,18 +191,20 @@ class AsyncPager(Generic[T]):
         paginated: bool = True,
         fetch_raw: Callable[[str | None], Awaitable[Page[Any]]] | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
+        stop_on_empty: bool = True,
     ) -> None:
         self._fetch = fetch
         self._fetch_raw = fetch_raw
         self._start = start_cursor
         self._paginated = paginated
         self._max_pages = max_pages
+        self._stop_on_empty = stop_on_empty
 
     def __repr__(self) -> str:
         return f"AsyncPager(start_cursor={self._start!r})"
 
     def _walk(self) -> CursorWalk:
-        return CursorWalk(self._start, self._paginated, self._max_pages)
+        return CursorWalk(self._start, self._paginated, self._max_pages, self._stop_on_empty)
 
     async def first_page(self) -> Page[T]:
         """Fetch only the first page (or the page of the `cursor` you passed)."""

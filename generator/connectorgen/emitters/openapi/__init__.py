@@ -576,6 +576,9 @@ def _operation(
             pagination["next_url_path"] = ".".join(paginator.next_url_path)
         if paginator.type == "page_number":
             pagination["first_page"] = paginator.first_page
+        if paginator.follow_next_url and paginator.next_url_path:
+            pagination["next_url_path"] = ".".join(paginator.next_url_path)
+            pagination["follow_next_url"] = True
         out["x-pagination"] = pagination
     annotations = op.annotations
     out["x-mcp"] = {

@@ -148,7 +148,7 @@ def _arguments(op: ir.Operation) -> list[dict[str, Any]]:
 
 def _body_type(op: ir.Operation) -> str | None:
     body = op.body
-    if body is None or body.content_type.startswith("multipart/"):
+    if body is None or body.content_type.startswith("multipart/") or body.raw:
         return None
     name = ir.ref_name(body.schema)
     if name is not None:
@@ -166,6 +166,7 @@ def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
         and not paginator.has_more_path
         and not paginator.end_of_stream_path
         and not paginator.limit_send_default
+        and not paginator.follow_next_url
     ):
         return None
     fields: dict[str, Any] = {
@@ -179,6 +180,7 @@ def _pagination(paginator: ir.Paginator | None) -> dict[str, Any] | None:
         "end_of_stream_path": paginator.end_of_stream_path,
         "next_start_path": paginator.next_start_path,
         "limit_send_default": paginator.limit_send_default or None,
+        "follow_next_url": paginator.follow_next_url or None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -202,6 +204,9 @@ def _operation_context(op: ir.Operation) -> dict[str, Any]:
         "items_path": op.response.items_path if env.is_list else None,
         "response_key": op.response.key if op.response.wrapped else None,
         "body_wrap_key": op.body.wrap_key if op.body else None,
+        "body_filename_argument": next(
+            (a.name for a in op.arguments if a.location == "query" and a.wire_name == op.body.filename_param), None
+        ) if op.body is not None and op.body.filename_param else None,
         "sideloads": [
             (s.name, f"_models.{s.schema_name}" if s.schema_name else "None") for s in op.response.sideloads
         ],
@@ -547,11 +552,14 @@ def context(connector: ir.Connector) -> dict[str, Any]:
         "quick_start": _quick_start(connector),
         "has_files": any(
             op.response.envelope.type == "binary"
-            or (op.body is not None and op.body.content_type.startswith("multipart/"))
+            or (op.body is not None and (op.body.content_type.startswith("multipart/") or op.body.raw))
             for op in connector.operations
         ),
         "creds": _credentials(connector),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},
+        "token_body": "json"
+        if isinstance(oauth, ir.OAuth2AuthorizationCode) and oauth.token_request_encoding == "json"
+        else "data",
         "token_path": _path_on_server(connector, oauth.token_url)
         if isinstance(oauth, ir.OAuth2AuthorizationCode)
         else "",

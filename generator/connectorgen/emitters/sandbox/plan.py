@@ -192,7 +192,7 @@ class Planner:
         # uploads answer File lists but are kept in the file store, not a collection.
         for base, entry in bases.items():
             if any(
-                op.body is not None and op.body.content_type.startswith("multipart/")
+                op.body is not None and (op.body.content_type.startswith("multipart/") or op.body.raw)
                 for op in entry["ops"]
             ):
                 stored_schemas.discard(base_schema[base] or "")
@@ -569,6 +569,8 @@ class Planner:
             }
         if op.body is not None and op.body.wrap_key:
             route["body"]["wrap_key"] = op.body.wrap_key
+        if op.body is not None and op.body.filename_param:
+            route["body"]["filename_param"] = op.body.filename_param
         route.update(extra)
         if op.kind == "list" or handler in ("list", "derived_list"):
             source = route.get("source") or collection
@@ -633,6 +635,8 @@ class Planner:
             return ("file_redirect" if 300 <= op.response.status < 400 else "file_bytes"), extra
         if op.body is not None and op.body.content_type.startswith("multipart/"):
             return "upload", extra
+        if op.body is not None and op.body.raw:
+            return "raw_upload", extra
         if env == "csv":
             return "csv_export", extra
         if kind == "relation":

@@ -552,6 +552,18 @@ class Sandbox:
                         )
                     )
             return None, files
+        if content_type == "application/octet-stream":  # the raw bytes of one file
+            raw = await read_body(request, MAX_UPLOAD_BYTES)
+            if not raw and spec["required"]:
+                raise ApiError(
+                    400, self._failure(route), {"file": ["Missing data for required field."]}
+                )
+            name = request.query_params.get(spec.get("filename_param") or "") or "file"
+            media = (
+                request.headers.get("content-type", "").split(";")[0].strip()
+                or "application/octet-stream"
+            )
+            return None, [("file", name, media, raw)]
         raw = await read_body(request, MAX_JSON_BYTES)
         if content_type == "application/x-www-form-urlencoded":
             try:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import random
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -453,42 +455,136 @@ class Seeder:
         return None
 
     def synth(self, schema: Any, name: str, depth: int) -> Any:
+        """A made-up value valid for `schema`: its const/enum/default, a value of its format, a
+        number within its bounds, a string within its lengths, an array within its item counts."""
         resolved = S.resolve(schema)
-        if not isinstance(resolved, dict) or depth > 3:
+        if not isinstance(resolved, dict):
             return None
+        if depth > 3:
+            return S.blank_value(schema)
+        if "const" in resolved:
+            return _copy(resolved["const"])
         if "enum" in resolved:
             return self.rng.choice(resolved["enum"])
         if "default" in resolved:
             return resolved["default"]
         types = S.types_of(resolved) - {"null"}
-        if resolved.get("format") == "date-time":
+        if not types:
+            for key in ("oneOf", "anyOf", "allOf"):
+                branches = [
+                    b for b in resolved.get(key) or [] if S.types_of(S.resolve(b)) != {"null"}
+                ]
+                if branches:
+                    return self.synth(branches[0], name, depth)
+        fmt = resolved.get("format")
+        if fmt == "date-time":
             return self.iso(self.before_anchor(300))
+        if fmt == "date" and ("string" in types or not types):
+            return self.before_anchor(300).date().isoformat()
         if resolved.get("x-known-values"):
             return self.rng.choice(resolved["x-known-values"])
         if "string" in types:
             number = self.rng.randrange(1, 1000)
-            if "email" in name or resolved.get("format") == "email":
-                return f"{(self.word('first_names') or 'user').lower()}{number}@example.com"
+            if fmt == "uuid":
+                return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            if fmt in ("uri", "url", "iri", "uri-reference", "iri-reference"):
+                return self._fit_length(
+                    f"https://example.com/{name.replace('_', '-') or 'item'}/{number}", resolved
+                )
+            if "email" in name or fmt == "email":
+                local = f"{(self.word('first_names') or 'user').lower()}{number}"
+                return self._fit_length(local, resolved, suffix="@example.com")
             if name.endswith("name"):
                 first, last = self.word("first_names"), self.word("last_names")
                 if first and last:
-                    return f"{first} {last}"
-            return f"{name.replace('_', ' ')} {number}"
+                    return self._fit_length(f"{first} {last}", resolved)
+            return self._fit_length(f"{name.replace('_', ' ')} {number}", resolved)
         if "integer" in types:
-            return self.rng.randrange(max(1, int(resolved.get("minimum", 1))), 1000)
+            return self._integer(resolved)
         if "number" in types:
-            return round(self.rng.uniform(0, 100), 2)
+            return self._number(resolved)
         if "boolean" in types:
             return self.rng.random() < 0.5
         if "array" in types:
-            return [
-                self.synth(resolved.get("items", {}), name, depth + 1)
-                for _ in range(self.rng.randint(0, 2))
-            ]
+            return self._array(resolved, name, depth)
         if "object" in types or "properties" in resolved:
             props = resolved.get("properties") or {}
             return {k: self.synth(v, k, depth + 1) for k, v in props.items()}
         return None
+
+    @staticmethod
+    def _fit_length(text: str, schema: dict[str, Any], suffix: str = "") -> str:
+        """`text` + `suffix` padded or cut to the schema's minLength/maxLength (the suffix is kept)."""
+        low = int(schema.get("minLength", 0))
+        high = schema.get("maxLength")
+        if high is not None and len(text) + len(suffix) > int(high):
+            text = (
+                text[: max(0, int(high) - len(suffix))].rstrip()
+                or text[: max(0, int(high) - len(suffix))]
+            )
+        if len(text) + len(suffix) < low:
+            text += "x" * (low - len(text) - len(suffix))
+        out = text + suffix
+        return out if high is None else out[: int(high)]
+
+    @staticmethod
+    def _bounds(schema: dict[str, Any], step: float) -> tuple[float | None, float | None]:
+        low: float | None = None
+        high: float | None = None
+        if isinstance(schema.get("minimum"), (int, float)):
+            low = schema["minimum"]
+        if isinstance(schema.get("exclusiveMinimum"), (int, float)):
+            low = (
+                max(low, schema["exclusiveMinimum"] + step)
+                if low is not None
+                else schema["exclusiveMinimum"] + step
+            )
+        if isinstance(schema.get("maximum"), (int, float)):
+            high = schema["maximum"]
+        if isinstance(schema.get("exclusiveMaximum"), (int, float)):
+            high = (
+                min(high, schema["exclusiveMaximum"] - step)
+                if high is not None
+                else schema["exclusiveMaximum"] - step
+            )
+        return low, high
+
+    def _integer(self, schema: dict[str, Any]) -> int:
+        low, high = self._bounds(schema, 1)
+        lo = math.ceil(low) if low is not None else None
+        hi = math.floor(high) if high is not None else None
+        start = max(1, lo) if lo is not None else 1  # ids and counts read better from 1
+        if hi is not None and start > hi:
+            start = lo if lo is not None else hi - 998
+        stop = hi if hi is not None else max(start, 1) + 998
+        value = self.rng.randrange(start, stop + 1)
+        step = schema.get("multipleOf")
+        if isinstance(step, int) and step > 0 and value % step:
+            value += step - value % step
+            if hi is not None and value > hi:
+                value -= step
+        return value
+
+    def _number(self, schema: dict[str, Any]) -> float:
+        low, high = self._bounds(schema, 0.01)
+        lo = low if low is not None else (min(0.0, high - 100) if high is not None else 0.0)
+        hi = high if high is not None else lo + 100
+        value = round(self.rng.uniform(lo, hi), 2)
+        return min(max(value, lo), hi)
+
+    def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
+        low = int(schema.get("minItems", 0))
+        high = int(schema["maxItems"]) if "maxItems" in schema else max(low, 2)
+        count = self.rng.randint(low, max(low, high))
+        items: list[Any] = []
+        for _ in range(count * 4 if schema.get("uniqueItems") else count):
+            value = self.synth(schema.get("items", {}), name, depth + 1)
+            if schema.get("uniqueItems") and value in items:
+                continue
+            items.append(value)
+            if len(items) == count:
+                break
+        return items
 
 
 def seed_store(store: Store, seed: int = 1, scale: float = 1.0) -> None:

@@ -990,6 +990,54 @@ def h_upload(call: Call) -> Reply:
     return call.list_reply(out, paginate=False)
 
 
+def h_raw_upload(call: Call) -> Reply:
+    """A raw-bytes upload: the file is stored, and the answer (the response schema) is filled from
+    what is known of it: its token, URL, name, media type, size and a new id, wherever the schema
+    has a field of that name; other fields get their blank value, date-times the current time."""
+    if not call.files:
+        raise field_error(("file",), "Missing data for required field.")
+    _, filename, content_type, content = call.files[0]
+    stored = call.store.add_file(filename, content_type, content)
+    url = stored.url(call.base_url)
+    facts: dict[str, Any] = {
+        "token": stored.token, "url": url, "content_url": url, "mapped_content_url": url,
+        "name": filename, "file_name": filename, "filename": filename, "content_type": content_type,
+        "size": len(content),
+    }
+    schema = S.named(call.route["schema"]) if call.route.get("schema") else call.route.get("inline_schema")
+    return call.object_reply(_describe_file(call.store, schema, facts, 0))
+
+
+def _describe_file(store: Store, schema: Any, facts: dict[str, Any], depth: int) -> Any:
+    resolved = S.resolve(schema)
+    if not isinstance(resolved, dict) or depth > 4:
+        return S.blank_value(schema)
+    types = S.types_of(resolved)
+    if "object" in types or "properties" in resolved:
+        out: dict[str, Any] = {}
+        for name, prop in (resolved.get("properties") or {}).items():
+            value = facts.get(name, _MISSING)
+            if name == "id" and value is _MISSING:
+                value = store.nested_id()
+            if value is not _MISSING and S.is_valid(prop, value):
+                out[name] = value
+                continue
+            inner = S.resolve(prop)
+            if isinstance(inner, dict) and ("array" in S.types_of(inner)):
+                out[name] = [_describe_file(store, inner.get("items", {}), facts, depth + 1)]
+            elif isinstance(inner, dict) and ("object" in S.types_of(inner) or "properties" in inner):
+                out[name] = _describe_file(store, inner, facts, depth + 1)
+            elif S.is_datetime_schema(prop):
+                out[name] = store.now()
+            else:
+                out[name] = S.blank_value(prop)
+        return out
+    return S.blank_value(schema)
+
+
+_MISSING = object()
+
+
 def h_file_redirect(call: Call) -> Reply:
     resource = str(call.path.get("resource_name") or list(call.path.values())[-1])
     stored = call.store.find_file(resource)
@@ -1277,6 +1325,7 @@ HANDLERS: dict[str, Callable[[Call], Reply]] = {
     "item_action": h_item_action,
     "tag_field": h_tag_field,
     "upload": h_upload,
+    "raw_upload": h_raw_upload,
     "file_redirect": h_file_redirect,
     "file_bytes": h_file_bytes,
     "raw_url": h_raw_url,
