@@ -662,9 +662,7 @@ class ToolRunner:
             args, problems = _decode_base64(spec, dict(args))
         if not problems:
             try:
-                args, request = shaping.prepare(
-                    spec, args, self.shaping, name in self.shaped_tools
-                )
+                args, request = shaping.prepare(spec, args, self.shaping, name in self.shaped_tools)
             except ValueError as exc:
                 problems = [str(exc)]
         if problems:

@@ -200,9 +200,9 @@ def lean_input_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     return {
-        key: lean_input_schema(value) if key not in ("properties", "$defs") else {
-            name: lean_input_schema(sub) for name, sub in value.items()
-        }
+        key: lean_input_schema(value)
+        if key not in ("properties", "$defs")
+        else {name: lean_input_schema(sub) for name, sub in value.items()}
         for key, value in schema.items()
         if key in ("properties", "$defs") or _sent_lean(key, value)
     }

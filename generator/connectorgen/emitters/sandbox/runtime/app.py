@@ -74,11 +74,21 @@ def shaped_field_errors(data: Any) -> Any:
     code = "invalid"
     if shape["type"] == "object_lists":
         return {
-            field: [{shape["message_key"]: m, **({shape["code_key"]: code} if shape.get("code_key") else {})} for m in msgs]
+            field: [
+                {
+                    shape["message_key"]: m,
+                    **({shape["code_key"]: code} if shape.get("code_key") else {}),
+                }
+                for m in msgs
+            ]
             for field, msgs in flat.items()
         }
     return [
-        {shape["field_key"]: field, shape["message_key"]: m, **({shape["code_key"]: code} if shape.get("code_key") else {})}
+        {
+            shape["field_key"]: field,
+            shape["message_key"]: m,
+            **({shape["code_key"]: code} if shape.get("code_key") else {}),
+        }
         for field, msgs in flat.items()
         for m in msgs
     ]
@@ -108,7 +118,13 @@ def _referenced_ids(items: list[Any]) -> set[Any]:
         if not isinstance(item, dict):
             continue
         for name, value in item.items():
-            values = value if name.endswith("_ids") and isinstance(value, list) else [value] if name.endswith("_id") else []
+            values = (
+                value
+                if name.endswith("_ids") and isinstance(value, list)
+                else [value]
+                if name.endswith("_id")
+                else []
+            )
             found.update(v for v in values if isinstance(v, int | str) and not isinstance(v, bool))
     return found
 
@@ -132,7 +148,9 @@ def enveloped(route: dict[str, Any], store: Any, body: Any, include: str | None)
         if name in wanted and isinstance(body, dict):
             ids = _referenced_ids(items)
             col = store.collections.get(collection)
-            objects = sorted(col.all(None), key=lambda o: str(o.get("id"))) if col is not None else []
+            objects = (
+                sorted(col.all(None), key=lambda o: str(o.get("id"))) if col is not None else []
+            )
             body[name] = [store.render(col, obj) for obj in objects if obj.get("id") in ids]
     return body
 
@@ -179,7 +197,9 @@ def nests_deeper_than(value: Any, limit: int) -> bool:
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         node, depth = pending.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        )
         if children is None:
             continue
         if depth > limit:
@@ -246,10 +266,14 @@ class FixedWindow:
 class Sandbox:
     """The ASGI app. `store` holds the data; `stats()` counts what was served."""
 
-    def __init__(self, options: SandboxOptions | None = None, *, base_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, options: SandboxOptions | None = None, *, base_url: str | None = None, **kwargs: Any
+    ) -> None:
         self.options = options or SandboxOptions.from_kwargs(**kwargs)
         self.options.check()
-        self.base_url = (self.options.public_url or base_url or f"http://{self.options.host}:{self.options.port}").rstrip("/")
+        self.base_url = (
+            self.options.public_url or base_url or f"http://{self.options.host}:{self.options.port}"
+        ).rstrip("/")
         self.store = Store(base_url=self.base_url)
         self.store.me_login = self.options.email
         self.routes = SPEC["routes"]
@@ -258,9 +282,14 @@ class Sandbox:
         self.buckets: dict[str, LeakyBucket | FixedWindow] = {}
         self.reset()
         self.router = Router(routes=self._build_routes())
-        self.faults = random.Random(self.options.fault_seed if self.options.fault_seed is not None else self.options.seed)
+        self.faults = random.Random(
+            self.options.fault_seed if self.options.fault_seed is not None else self.options.seed
+        )
         self._stats: dict[str, Counter[str]] = {
-            "requests": Counter(), "responses": Counter(), "statuses": Counter(), "faults": Counter(),
+            "requests": Counter(),
+            "responses": Counter(),
+            "statuses": Counter(),
+            "faults": Counter(),
         }
 
     # --- data -------------------------------------------------------------------------------
@@ -274,7 +303,11 @@ class Sandbox:
             if self.options.data and seed is None:
                 self.store.load(self._read_data_file(self.options.data))
             else:
-                seed_store(self.store, self.options.seed if seed is None else seed, scale=self.options.scale)
+                seed_store(
+                    self.store,
+                    self.options.seed if seed is None else seed,
+                    scale=self.options.scale,
+                )
             self.store.writes.clear()
 
     def _read_data_file(self, path: str) -> dict[str, Any]:
@@ -287,7 +320,9 @@ class Sandbox:
             raise DataFileError(f"{path} is not JSON: {exc}") from None
         problems = self.store.load_problems(data)
         if problems:
-            listed = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in list(problems.items())[:5])
+            listed = "; ".join(
+                f"{key}: {' '.join(map(str, msgs))}" for key, msgs in list(problems.items())[:5]
+            )
             raise DataFileError(f"{path} cannot be loaded: {listed}")
         checked: dict[str, Any] = data
         return checked
@@ -319,8 +354,21 @@ class Sandbox:
         for route in self.routes:
             by_path.setdefault(route["route_path"], []).append(route)
         for route in self.routes:
-            routes.append(Route(route["route_path"], self._endpoint(route), methods=[route["method"]], name=route["tool"]))
-        routes.append(Route("/{_rest:path}", self._fallback, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
+            routes.append(
+                Route(
+                    route["route_path"],
+                    self._endpoint(route),
+                    methods=[route["method"]],
+                    name=route["tool"],
+                )
+            )
+        routes.append(
+            Route(
+                "/{_rest:path}",
+                self._fallback,
+                methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            )
+        )
         return routes
 
     def allowed_methods(self, path: str) -> set[str]:
@@ -345,12 +393,18 @@ class Sandbox:
     def _not_allowed_or_found(self, path: str, method: str) -> ApiError:
         allowed = self.allowed_methods(path)
         if allowed and method not in allowed:
-            return ApiError(405, "The specified HTTP method is not allowed.", headers={"Allow": ", ".join(sorted(allowed))})
+            return ApiError(
+                405,
+                "The specified HTTP method is not allowed.",
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
         return ApiError(404, "Resource not found.")
 
     async def _fallback(self, request: Request) -> Response:
         """Unknown paths answer 404, known paths with another method 405, both in the API's shape."""
-        return self._respond(error_reply(self._not_allowed_or_found(request.url.path, request.method)))
+        return self._respond(
+            error_reply(self._not_allowed_or_found(request.url.path, request.method))
+        )
 
     def _endpoint(self, route: dict[str, Any]) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -374,7 +428,9 @@ class Sandbox:
         headers = dict(reply.headers)
         if reply.status == 204 or (reply.body is None and reply.raw is None):
             return Response(status_code=reply.status, headers=headers)
-        return Response(content, status_code=reply.status, headers=headers, media_type=reply.media_type)
+        return Response(
+            content, status_code=reply.status, headers=headers, media_type=reply.media_type
+        )
 
     async def _handle(self, route: dict[str, Any], request: Request) -> Reply:
         path = self._path_params(route, request)
@@ -383,13 +439,22 @@ class Sandbox:
         base_url = str(request.base_url).rstrip("/")
         with self.store.lock:
             call = Call(
-                route=route, store=self.store, path=path, query=query, body=body, base_url=base_url,
-                request_path=request.url.path, files=files,
-                page_size=self.options.page_size, position=request.query_params.get("sandbox_page"),
+                route=route,
+                store=self.store,
+                path=path,
+                query=query,
+                body=body,
+                base_url=base_url,
+                request_path=request.url.path,
+                files=files,
+                page_size=self.options.page_size,
+                position=request.query_params.get("sandbox_page"),
             )
             reply = HANDLERS.get(route["handler"], HANDLERS["generic"])(call)
             if 200 <= reply.status < 300 and reply.raw is None:
-                reply.body = enveloped(route, self.store, reply.body, request.query_params.get("include"))
+                reply.body = enveloped(
+                    route, self.store, reply.body, request.query_params.get("include")
+                )
             reply.raw = reply.content()
             return reply
 
@@ -421,7 +486,11 @@ class Sandbox:
             value: Any
             if style == "deep_object":
                 prefix = name + "["
-                value = {k[len(prefix) : -1]: v for k, v in params.multi_items() if k.startswith(prefix) and k.endswith("]")}
+                value = {
+                    k[len(prefix) : -1]: v
+                    for k, v in params.multi_items()
+                    if k.startswith(prefix) and k.endswith("]")
+                }
                 if not value:
                     value = None
             elif style == "comma":
@@ -447,30 +516,52 @@ class Sandbox:
             raise ApiError(400, "Invalid query parameters.", problems)
         return out
 
-    async def _body(self, route: dict[str, Any], request: Request) -> tuple[Any, list[tuple[str, str, str, bytes]]]:
+    async def _body(
+        self, route: dict[str, Any], request: Request
+    ) -> tuple[Any, list[tuple[str, str, str, bytes]]]:
         spec = route.get("body")
         if spec is None:
             return None, []
         content_type = spec["content_type"]
         if content_type.startswith("multipart/"):
             if not request.headers.get("content-type", "").startswith("multipart/"):
-                raise ApiError(400, "Expected a multipart/form-data body.", {"files": ["Missing data for required field."]})
+                raise ApiError(
+                    400,
+                    "Expected a multipart/form-data body.",
+                    {"files": ["Missing data for required field."]},
+                )
             raw = await read_body(request, MAX_UPLOAD_BYTES)
             try:
                 form = await read_form(request, raw)
             except Exception:
-                raise ApiError(400, "The multipart body could not be read.", {"files": ["Missing data for required field."]}) from None
+                raise ApiError(
+                    400,
+                    "The multipart body could not be read.",
+                    {"files": ["Missing data for required field."]},
+                ) from None
             files = []
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
-                    files.append((key, value.filename or key, value.content_type or "application/octet-stream", await value.read()))
+                    files.append(
+                        (
+                            key,
+                            value.filename or key,
+                            value.content_type or "application/octet-stream",
+                            await value.read(),
+                        )
+                    )
             return None, files
         if content_type == "application/octet-stream":  # the raw bytes of one file
             raw = await read_body(request, MAX_UPLOAD_BYTES)
             if not raw and spec["required"]:
-                raise ApiError(400, self._failure(route), {"file": ["Missing data for required field."]})
+                raise ApiError(
+                    400, self._failure(route), {"file": ["Missing data for required field."]}
+                )
             name = request.query_params.get(spec.get("filename_param") or "") or "file"
-            media = request.headers.get("content-type", "").split(";")[0].strip() or "application/octet-stream"
+            media = (
+                request.headers.get("content-type", "").split(";")[0].strip()
+                or "application/octet-stream"
+            )
             return None, [("file", name, media, raw)]
         raw = await read_body(request, MAX_JSON_BYTES)
         if content_type == "application/x-www-form-urlencoded":
@@ -487,7 +578,9 @@ class Sandbox:
         wrap_key = spec.get("wrap_key")
         if wrap_key:  # the object comes wrapped under one key, as the API takes it
             if not isinstance(body, dict) or not isinstance(body.get(wrap_key), dict):
-                raise ApiError(400, self._failure(route), {wrap_key: ["Missing data for required field."]})
+                raise ApiError(
+                    400, self._failure(route), {wrap_key: ["Missing data for required field."]}
+                )
             body = body[wrap_key]
         errs = S.errors(spec["schema"], body)
         if errs:
@@ -544,7 +637,10 @@ class Sandbox:
             declared = self._limit(scheme)
             kind = FixedWindow if declared.get("type") == "fixed_window" else LeakyBucket
             bucket = self.buckets.get(identity)
-            if type(bucket) is not kind or (bucket.capacity, bucket.capacity / bucket.rate) != (limit[0], limit[1]):
+            if type(bucket) is not kind or (bucket.capacity, bucket.capacity / bucket.rate) != (
+                limit[0],
+                limit[1],
+            ):
                 bucket = self.buckets[identity] = kind(*limit)
             allowed, used, retry = bucket.take()
             usage_header, retry_header = self._limit_headers(scheme)
@@ -555,24 +651,33 @@ class Sandbox:
                 self._count("faults", "rate_limited")
                 if retry_header:
                     headers[retry_header] = str(retry)
-                await self._send(send, Reply(429, error_body("Too many requests."), headers=headers))
+                await self._send(
+                    send, Reply(429, error_body("Too many requests."), headers=headers)
+                )
                 return
         if opts.throttle_rate and self.faults.random() < opts.throttle_rate:
             self._count("faults", "throttle")
             _, retry_header = self._limit_headers(scheme)
             extra = {retry_header or "Retry-after": "1"}
-            await self._send(send, Reply(429, error_body("Too many requests."), headers={**headers, **extra}))
+            await self._send(
+                send, Reply(429, error_body("Too many requests."), headers={**headers, **extra})
+            )
             return
         if opts.error_rate and self.faults.random() < opts.error_rate:
             status = self.faults.choice(INJECTED_STATUSES)
             self._count("faults", f"error_{status}")
-            await self._send(send, Reply(status, error_body(STATUS_MESSAGES[status]), headers=headers))
+            await self._send(
+                send, Reply(status, error_body(STATUS_MESSAGES[status]), headers=headers)
+            )
             return
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start" and headers:
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), *((k.lower().encode(), v.encode()) for k, v in headers.items())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+                ]
             await send(message)
 
         await self.router(scope, receive, send_with_headers)
@@ -588,7 +693,9 @@ class Sandbox:
         return limit.get("usage_header"), limit.get("retry_after_header")
 
     @staticmethod
-    def _status_headers(declared: dict[str, Any], bucket: LeakyBucket | FixedWindow, used: int, capacity: int) -> dict[str, str]:
+    def _status_headers(
+        declared: dict[str, Any], bucket: LeakyBucket | FixedWindow, used: int, capacity: int
+    ) -> dict[str, str]:
         """The declared limit/remaining/reset headers for a bucket that has `used` of `capacity` calls."""
         out: dict[str, str] = {}
         if declared.get("limit_header"):
@@ -600,7 +707,11 @@ class Sandbox:
                 reset = bucket.reset_in()
             else:  # a leaky bucket is empty again once its level has drained
                 reset = max(0, math.ceil(used / bucket.rate)) if bucket.rate != float("inf") else 0
-            value = reset if declared.get("reset_format") != "epoch_seconds" else math.ceil(time.time()) + reset
+            value = (
+                reset
+                if declared.get("reset_format") != "epoch_seconds"
+                else math.ceil(time.time()) + reset
+            )
             out[declared["reset_header"]] = str(value)
         return out
 
@@ -608,11 +719,23 @@ class Sandbox:
         apikey = SPEC["auth"].get("api_key")
         if apikey:  # only the declared header or query parameter, with the declared prefix
             if apikey["location"] == "header":
-                sent = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.decode("latin-1").lower() == apikey["key_name"].lower()]
+                sent = [
+                    v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                    if k.decode("latin-1").lower() == apikey["key_name"].lower()
+                ]
             else:
-                sent = [v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True) if k == apikey["key_name"]]
+                sent = [
+                    v
+                    for k, v in parse_qsl(
+                        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+                    )
+                    if k == apikey["key_name"]
+                ]
             if sent:
-                return "api_key", "key:api_key" if sent == [apikey["prefix"] + self.options.api_key] else None
+                return "api_key", "key:api_key" if sent == [
+                    apikey["prefix"] + self.options.api_key
+                ] else None
         header = ""
         for key, value in scope.get("headers", []):
             if key.lower() == b"authorization":
@@ -620,12 +743,18 @@ class Sandbox:
         kind, _, credentials = header.partition(" ")
         if kind.lower() == "basic" and "http_basic" in SPEC["auth"]:
             try:
-                user, _, password = base64.b64decode(credentials.strip()).decode("utf-8").partition(":")
+                user, _, password = (
+                    base64.b64decode(credentials.strip()).decode("utf-8").partition(":")
+                )
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 return "http_basic", None
             basic = SPEC["auth"]["http_basic"]
             template = basic.get("username_template")
-            expected = template.replace("{" + basic["username_param"] + "}", self.options.email) if template else self.options.email
+            expected = (
+                template.replace("{" + basic["username_param"] + "}", self.options.email)
+                if template
+                else self.options.email
+            )
             if basic.get("fixed_password"):  # the API key is the user name, the password is fixed
                 expected, secret = self.options.api_key, basic["fixed_password"]
             else:
@@ -633,7 +762,9 @@ class Sandbox:
             if user == expected and password == secret:
                 return "http_basic", f"basic:{user}"
             return "http_basic", None
-        if kind.lower() == "bearer" and "http_bearer" in SPEC["auth"]:  # a static token: the API key
+        if (
+            kind.lower() == "bearer" and "http_bearer" in SPEC["auth"]
+        ):  # a static token: the API key
             if credentials.strip() == self.options.api_key:
                 return "http_bearer", "token:api_key"
             return "http_bearer", None
@@ -647,7 +778,10 @@ class Sandbox:
     async def _send(self, send: Any, reply: Reply) -> None:
         self._count("statuses", str(reply.status))
         content = reply.content()
-        headers = [(b"content-type", reply.media_type.encode()), (b"content-length", str(len(content)).encode())]
+        headers = [
+            (b"content-type", reply.media_type.encode()),
+            (b"content-length", str(len(content)).encode()),
+        ]
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
@@ -662,7 +796,9 @@ class Sandbox:
         except ApiError as exc:
             reply = error_reply(exc)
         except Exception:  # a sandbox bug: answer 500 in the API's shape and log it
-            log.error("sandbox error in %s %s:\n%s", request.method, scope["path"], traceback.format_exc())
+            log.error(
+                "sandbox error in %s %s:\n%s", request.method, scope["path"], traceback.format_exc()
+            )
             reply = Reply(500, error_body("Internal server error."))
         await self._send(send, reply)
 
@@ -674,21 +810,36 @@ class Sandbox:
             stored = self.store.files.get(token)
             if stored is None:
                 raise ApiError(404, "Resource not found.")
-            return Reply(200, raw=stored.content, media_type=stored.content_type,
-                         headers={"content-disposition": f'inline; filename="{stored.name}"'})
+            return Reply(
+                200,
+                raw=stored.content,
+                media_type=stored.content_type,
+                headers={"content-disposition": f'inline; filename="{stored.name}"'},
+            )
         if path == "/" and method == "GET":
-            return Reply(200, {
-                "name": SPEC["connector"]["title"] + " sandbox", "base_url": self.base_url,
-                "operations": len(SPEC["operations"]), "routes": len(self.routes),
-                "counts": self.store.counts(),
-            })
+            return Reply(
+                200,
+                {
+                    "name": SPEC["connector"]["title"] + " sandbox",
+                    "base_url": self.base_url,
+                    "operations": len(SPEC["operations"]),
+                    "routes": len(self.routes),
+                    "counts": self.store.counts(),
+                },
+            )
         if path == "/stats" and method == "GET":
             return Reply(200, self.stats())
         if path == "/stats" and method == "DELETE":
             self.reset_stats()
             return Reply(204)
         if path == "/routes" and method == "GET":
-            return Reply(200, [{k: r[k] for k in ("tool", "aliases", "method", "path", "handler", "status")} for r in self.routes])
+            return Reply(
+                200,
+                [
+                    {k: r[k] for k in ("tool", "aliases", "method", "path", "handler", "status")}
+                    for r in self.routes
+                ],
+            )
         if path == "/export" and method == "GET":
             with self.store.lock:
                 return Reply(200, self.store.export())
@@ -737,7 +888,9 @@ async def _drop_connection(send: Any) -> None:
             cycle.disconnected = True
         return
     # Other servers: start a response and stop; the server then closes the connection mid-response.
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
+    )
     raise ConnectionAbortedError("sandbox: connection dropped on purpose")
 
 

@@ -138,14 +138,23 @@ class Call:
             return Reply(status)
         page: dict[str, Any] = {}
         pagination = env.get("pagination")
-        if env["type"] == "cursor_list" and paginate and pagination and pagination["type"] != "cursor":
+        if (
+            env["type"] == "cursor_list"
+            and paginate
+            and pagination
+            and pagination["type"] != "cursor"
+        ):
             return self.position_reply(items, pagination, status, render)
         if env["type"] == "cursor_list" and paginate:
             limit = self.size()
             cursor_param = env.get("cursor_param") or "cursor"
             chunk, nxt, prv = Q.paginate(
-                items, cursor=self.query.get(cursor_param), limit=int(limit), order=order or [("id", False)],
-                order_text=order_text, cursor_param=cursor_param,
+                items,
+                cursor=self.query.get(cursor_param),
+                limit=int(limit),
+                order=order or [("id", False)],
+                order_text=order_text,
+                cursor_param=cursor_param,
             )
             declared = set(env.get("page_paths") or ())
             if "object" in declared:
@@ -166,7 +175,11 @@ class Call:
                 if pagination.get("end_of_stream_path"):
                     _set(page, pagination["end_of_stream_path"], nxt is None)
                 if pagination.get("next_url_path"):
-                    _set(page, pagination["next_url_path"], self.url_with({cursor_param: nxt}) if nxt else None)
+                    _set(
+                        page,
+                        pagination["next_url_path"],
+                        self.url_with({cursor_param: nxt}) if nxt else None,
+                    )
             return Reply(status, page)
         _set(page, env.get("items_path") or ["data"], [render(i) for i in items])
         return Reply(status, page)
@@ -191,7 +204,11 @@ class Call:
         return f"{self.base_url}{self.request_path}?{urlencode(query)}"
 
     def position_reply(
-        self, items: list[Any], pagination: dict[str, Any], status: int, render: Callable[[Any], Any]
+        self,
+        items: list[Any],
+        pagination: dict[str, Any],
+        status: int,
+        render: Callable[[Any], Any],
     ) -> Reply:
         """One page of a page-number, offset, next-URL, Link-header or time-based export list.
 
@@ -222,9 +239,17 @@ class Call:
         if pagination.get("total_path") and kind in ("page_number", "offset"):
             _set(page, pagination["total_path"], len(items))
         if kind == "page_number" and pagination.get("next_url_path"):
-            _set(page, pagination["next_url_path"], self.url_with({param: number + 1}) if more else None)
+            _set(
+                page,
+                pagination["next_url_path"],
+                self.url_with({param: number + 1}) if more else None,
+            )
         elif kind == "next_url":
-            _set(page, pagination["next_url_path"], self.url_with({"sandbox_page": end}) if more else None)
+            _set(
+                page,
+                pagination["next_url_path"],
+                self.url_with({"sandbox_page": end}) if more else None,
+            )
         elif kind == "link_header" and more:
             headers["Link"] = f'<{self.url_with({"sandbox_page": end})}>; rel="next"'
         elif kind == "time_export":
@@ -241,8 +266,16 @@ class Call:
         one a cursor carries, else a declared parameter's default, else `default`."""
         cursor_param = self.envelope.get("cursor_param") or "cursor"
         requested = self.requested_order(self.query)
-        from_cursor = Q.cursor_order(self.query.get(cursor_param), cursor_param) if self.envelope["type"] == "cursor_list" else None
-        defaults = {s["param"]: _param_default(self.route, s["param"], None) for s in _sorting() if s.get("param")}
+        from_cursor = (
+            Q.cursor_order(self.query.get(cursor_param), cursor_param)
+            if self.envelope["type"] == "cursor_list"
+            else None
+        )
+        defaults = {
+            s["param"]: _param_default(self.route, s["param"], None)
+            for s in _sorting()
+            if s.get("param")
+        }
         text = requested or from_cursor or self.requested_order(defaults) or default or "id:asc"
         return Q.parse_order(text, default), text
 
@@ -297,7 +330,9 @@ def h_list(call: Call) -> Reply:
     items = Q.apply_filters(items, call.route["filters"], call.query)
     order, text = call.order(col.spec["order_default"])
     items = Q.sort_items(items, order)
-    return call.list_reply(items, order=order, order_text=text, render=lambda o: call.store.render(col, o))
+    return call.list_reply(
+        items, order=order, order_text=text, render=lambda o: call.store.render(col, o)
+    )
 
 
 def h_get(call: Call) -> Reply:
@@ -308,14 +343,20 @@ def h_get(call: Call) -> Reply:
     return call.object_reply(rendered)
 
 
-def _with_relationships(call: Call, obj: dict[str, Any], rendered: dict[str, Any], wanted: Any) -> dict[str, Any]:
+def _with_relationships(
+    call: Call, obj: dict[str, Any], rendered: dict[str, Any], wanted: Any
+) -> dict[str, Any]:
     """`?relationships=custom_fields` fills a field from the object's scoped collection."""
     wanted = wanted if isinstance(wanted, list) else [wanted]
     for name in wanted:
         key = str(name).replace("_", "-")
         for other in call.store.collections.values():
             scope = other.spec["scope"]
-            if scope and scope["parent"] == call.col.name and any(b.endswith("/" + key) for b in other.spec["bases"]):
+            if (
+                scope
+                and scope["parent"] == call.col.name
+                and any(b.endswith("/" + key) for b in other.spec["bases"])
+            ):
                 values = other.all((call.col.name, obj.get("id")))
                 as_map = {str(v.get("id")): v for v in values}
                 if name in call.col.props and S.is_valid(call.col.props[name], as_map):
@@ -343,12 +384,23 @@ def resolved_body(call: Call, col: Collection, *, creating: bool) -> dict[str, A
     for name, spec in ((BEHAVIOURS.get("found_or_created") or {}).get(col.name) or {}).items():
         given = body.pop(name, None)
         wanted = given.get(spec["by"]) if isinstance(given, dict) else None
-        if not isinstance(wanted, str) or not wanted or spec["collection"] not in store.collections or body.get(spec["id_field"]) is not None:
+        if (
+            not isinstance(wanted, str)
+            or not wanted
+            or spec["collection"] not in store.collections
+            or body.get(spec["id_field"]) is not None
+        ):
             continue
         target = store.col(spec["collection"])
-        found = next((o for o in target.all() if str(o.get(spec["by"]) or "").lower() == wanted.lower()), None)
+        found = next(
+            (o for o in target.all() if str(o.get(spec["by"]) or "").lower() == wanted.lower()),
+            None,
+        )
         if found is None:
-            fields = {**(spec.get("defaults") or {}), **{k: v for k, v in given.items() if k in target.props and v is not None}}
+            fields = {
+                **(spec.get("defaults") or {}),
+                **{k: v for k, v in given.items() if k in target.props and v is not None},
+            }
             if "name" in target.props and not fields.get("name"):
                 fields["name"] = wanted
             found, _ = store.build(target, fields)
@@ -367,7 +419,10 @@ def h_create(call: Call) -> Reply:
     parents = call.parents()
     scope = call.scope()
     obj, children = call.store.build(
-        col, resolved_body(call, col, creating=True), parents=parents, scope=scope,
+        col,
+        resolved_body(call, col, creating=True),
+        parents=parents,
+        scope=scope,
         body_schema=(call.route.get("body") or {}).get("schema"),
     )
     call.store.insert(col, obj, scope, children)
@@ -383,12 +438,18 @@ def refuse_if_final(col: Collection, obj: dict[str, Any] | None) -> None:
         raise ApiError(final.get("status") or 422, final["message"], {final["field"]: [detail]})
 
 
-def embedded_write(call: Call, col: Collection, obj: dict[str, Any], *, creating: bool = False) -> None:
+def embedded_write(
+    call: Call, col: Collection, obj: dict[str, Any], *, creating: bool = False
+) -> None:
     """Store the object a write carries in a declared body field (`behaviours.embedded_writes`)
     under the written object, e.g. a comment sent inside a ticket update."""
     spec = (BEHAVIOURS.get("embedded_writes") or {}).get(col.name)
     carried = _body_dict(call).get(spec["field"]) if spec else None
-    if not spec or not isinstance(carried, dict) or spec["collection"] not in call.store.collections:
+    if (
+        not spec
+        or not isinstance(carried, dict)
+        or spec["collection"] not in call.store.collections
+    ):
         return
     store = call.store
     target = store.col(spec["collection"])
@@ -408,7 +469,11 @@ def embedded_write(call: Call, col: Collection, obj: dict[str, Any], *, creating
     store.insert(target, child, scope)
     if creating and spec.get("first_sets"):
         for name, source in spec["first_sets"].items():
-            if name in col.props and obj.get(name) in (None, "") and S.is_valid(col.props[name], child.get(source)):
+            if (
+                name in col.props
+                and obj.get(name) in (None, "")
+                and S.is_valid(col.props[name], child.get(source))
+            ):
                 obj[name] = copy.deepcopy(child.get(source))
         col.put(obj)
 
@@ -423,21 +488,31 @@ def h_update(call: Call) -> Reply:
         targets = list(col.spec["belongs_to"].values())
         if existing is None and targets and call.store.col(targets[0]).get(key) is None:
             raise not_found()
-        obj, children = call.store.build(col, {**_body_dict(call), "id": key}, existing, scope=scope, new_id=key)
+        obj, children = call.store.build(
+            col, {**_body_dict(call), "id": key}, existing, scope=scope, new_id=key
+        )
         call.store.link_scoped(col, obj)
         col.put(obj, scope)
         call.store.record(col, obj, "updated")
         return call.object_reply(call.store.render(col, obj, full=True))
     key, existing = call.item()
     refuse_if_final(col, existing)
-    obj, children = call.store.build(col, resolved_body(call, col, creating=False), existing, scope=scope)
+    obj, children = call.store.build(
+        col, resolved_body(call, col, creating=False), existing, scope=scope
+    )
     call.store.check_unique(col, obj, scope)
     col.put(obj, scope)
     for child_col, bodies, link in children:
         if link == "__scope__":
             for body in bodies:
                 child_scope = (col.name, obj.get("id"))
-                child, _ = call.store.build(child_col, body, child_col.get(body["id"], child_scope), scope=child_scope, new_id=body["id"])
+                child, _ = call.store.build(
+                    child_col,
+                    body,
+                    child_col.get(body["id"], child_scope),
+                    scope=child_scope,
+                    new_id=body["id"],
+                )
                 call.store.link_scoped(child_col, child)
                 child_col.put(child, child_scope)
     call.store.record(col, obj, "updated")
@@ -452,15 +527,19 @@ def h_singleton_update(call: Call) -> Reply:
 def h_delete(call: Call) -> Reply:
     key, _ = call.item()
     call.store.delete(call.col, key, call.scope())
-    return Reply(call.route["status"]) if call.envelope["type"] == "empty" else call.object_reply({})
+    return (
+        Reply(call.route["status"]) if call.envelope["type"] == "empty" else call.object_reply({})
+    )
 
 
 def h_bulk_update(call: Call) -> Reply:
     col = call.col
     scope = call.scope()
     call.parents()
-    items = call.body if isinstance(call.body, list) else next(
-        (v for v in _body_dict(call).values() if isinstance(v, list)), []
+    items = (
+        call.body
+        if isinstance(call.body, list)
+        else next((v for v in _body_dict(call).values() if isinstance(v, list)), [])
     )
     updated = []
     for index, item in enumerate(items):
@@ -479,14 +558,18 @@ def h_bulk_update(call: Call) -> Reply:
     for obj in updated:
         col.put(obj, scope)
         call.store.record(col, obj, "updated")
-    return call.list_reply(updated, paginate=False, render=lambda o: call.store.render(col, o, full=True))
+    return call.list_reply(
+        updated, paginate=False, render=lambda o: call.store.render(col, o, full=True)
+    )
 
 
 def h_bulk_delete(call: Call) -> Reply:
     col = call.col
     body = call.body
-    ids = _int_list(body) if isinstance(body, list) else next(
-        (_int_list(v) for v in _body_dict(call).values() if isinstance(v, list)), []
+    ids = (
+        _int_list(body)
+        if isinstance(body, list)
+        else next((_int_list(v) for v in _body_dict(call).values() if isinstance(v, list)), [])
     )
     for key in ids:
         call.store.delete(col, key, call.scope())
@@ -568,7 +651,9 @@ def h_stamp_many(call: Call) -> Reply:
     for key in ids:
         obj = col.get(key)
         if obj is None:
-            raise field_error(("ids",), f"Object {key} not found.", status=404, msg="Resource not found.")
+            raise field_error(
+                ("ids",), f"Object {key} not found.", status=404, msg="Resource not found."
+            )
         obj = copy.deepcopy(obj)
         obj[stamp["field"]] = call.store.now() if stamp["value"] == "now" else None
         stamp_updated(obj, col.props, call.store.now())
@@ -595,7 +680,9 @@ def h_bulk_patch(call: Call) -> Reply:
     order = Q.parse_order(None, col.spec["order_default"])
     if "priority" in col.props:
         order = [("priority", True)]
-    return call.list_reply(Q.sort_items(changed, order), paginate=False, render=lambda o: call.store.render(col, o))
+    return call.list_reply(
+        Q.sort_items(changed, order), paginate=False, render=lambda o: call.store.render(col, o)
+    )
 
 
 def h_merge(call: Call) -> Reply:
@@ -604,7 +691,9 @@ def h_merge(call: Call) -> Reply:
     col = call.col
     store = call.store
     body = _body_dict(call)
-    target_key = call.path.get(call.item_param() or "") if call.route["level"] == "item_action" else None
+    target_key = (
+        call.path.get(call.item_param() or "") if call.route["level"] == "item_action" else None
+    )
     source_keys: list[int] = []
     for name, value in call.query.items():
         if name.startswith("target") and value is not None:
@@ -632,13 +721,20 @@ def h_merge(call: Call) -> Reply:
         for name in BEHAVIOURS.get("merge_conflict_fields", []):
             a, b = merged.get(name), source.get(name)
             if isinstance(a, dict) and isinstance(b, dict) and set(a) & set(b):
-                raise ApiError(409, "Both objects hold data for the same integration and cannot be merged.",
-                               {name: sorted(set(a) & set(b))})
+                raise ApiError(
+                    409,
+                    "Both objects hold data for the same integration and cannot be merged.",
+                    {name: sorted(set(a) & set(b))},
+                )
         for name, schema in col.props.items():
             resolved = S.resolve(schema)
             if name in col.spec["relations"] or name in col.spec["has_many"]:
                 continue
-            if isinstance(resolved, dict) and "array" in S.types_of(resolved) and isinstance(source.get(name), list):
+            if (
+                isinstance(resolved, dict)
+                and "array" in S.types_of(resolved)
+                and isinstance(source.get(name), list)
+            ):
                 have = {json_key(v) for v in merged.get(name) or []}
                 extra = [v for v in source[name] if json_key(v) not in have]
                 merged[name] = (merged.get(name) or []) + copy.deepcopy(extra)
@@ -713,8 +809,11 @@ def h_relation_list(call: Call) -> Reply:
     rendered = call.store.render(parent_col, parent)
     items = rendered.get(prop) or []
     order, text = call.order(target.spec["order_default"])
-    return call.list_reply(Q.sort_items(items, order) if call.envelope["type"] == "cursor_list" else items,
-                           order=order, order_text=text)
+    return call.list_reply(
+        Q.sort_items(items, order) if call.envelope["type"] == "cursor_list" else items,
+        order=order,
+        order_text=text,
+    )
 
 
 def h_relation_change(call: Call) -> Reply:
@@ -797,11 +896,14 @@ def h_derived_list(call: Call) -> Reply:
         needle = str(spec["search"]).lower()
         text_fields = source.spec["text_fields"]
         rendered = [
-            r for r in rendered
+            r
+            for r in rendered
             if any(needle in str(r.get(f) or "").lower() for f in text_fields)
             or any(  # or in a summary of another object (its name or e-mail)
                 needle in str(v.get(f) or "").lower()
-                for v in r.values() if isinstance(v, dict) for f in ("name", "email")
+                for v in r.values()
+                if isinstance(v, dict)
+                for f in ("name", "email")
             )
         ]
     rendered = Q.apply_filters(rendered, call.route["filters"], call.query)
@@ -815,7 +917,9 @@ def h_derived_list(call: Call) -> Reply:
     for count_field, prop in counts.items():
         link = source.spec["has_many"].get(prop)
         if link and link.get("field"):
-            child_counts[count_field] = Counter(c.get(link["field"]) for c in store.col(link["collection"]).all())
+            child_counts[count_field] = Counter(
+                c.get(link["field"]) for c in store.col(link["collection"]).all()
+            )
     schema = S.named(derived["schema"])
 
     def render(item: dict[str, Any]) -> Any:
@@ -850,14 +954,27 @@ def h_search(call: Call) -> Reply:
                     continue
                 address = str(channel.get("address") or "")
                 digits = "".join(ch for ch in needle if ch.isdigit())
-                if needle in address.lower() or (digits and digits in "".join(ch for ch in address if ch.isdigit())):
+                if needle in address.lower() or (
+                    digits and digits in "".join(ch for ch in address if ch.isdigit())
+                ):
                     if how.get("owner"):
                         results.append(project({**owner, "type": kind}, schema))
                     else:
-                        results.append(project({
-                            "id": channel.get("id"), "address": address, "type": channel.get("type"),
-                            "customer": {"id": owner.get("id"), "name": owner.get("name"), "email": owner.get("email")},
-                        }, schema))
+                        results.append(
+                            project(
+                                {
+                                    "id": channel.get("id"),
+                                    "address": address,
+                                    "type": channel.get("type"),
+                                    "customer": {
+                                        "id": owner.get("id"),
+                                        "name": owner.get("name"),
+                                        "email": owner.get("email"),
+                                    },
+                                },
+                                schema,
+                            )
+                        )
                     break
             if len(results) >= size:
                 break
@@ -865,7 +982,15 @@ def h_search(call: Call) -> Reply:
         fields = col.spec["text_fields"]
         for obj in sorted(col.all(), key=lambda o: o.get("id", 0)):
             if not needle or any(needle in str(obj.get(f) or "").lower() for f in fields):
-                results.append(project({**obj, "type": obj.get("type") if isinstance(obj.get("type"), str) else kind}, schema))
+                results.append(
+                    project(
+                        {
+                            **obj,
+                            "type": obj.get("type") if isinstance(obj.get("type"), str) else kind,
+                        },
+                        schema,
+                    )
+                )
             if len(results) >= size:
                 break
     return call.list_reply(results[:size], paginate=False)
@@ -904,7 +1029,9 @@ def shlex_split(text: str) -> list[str]:
     return words
 
 
-def _term_matches(obj: dict[str, Any], field_name: str, op: str, wanted: str, ranks: list[str] | None = None) -> bool:
+def _term_matches(
+    obj: dict[str, Any], field_name: str, op: str, wanted: str, ranks: list[str] | None = None
+) -> bool:
     value = obj.get(field_name)
     if op == ":":
         values = value if isinstance(value, list) else [value]
@@ -924,7 +1051,9 @@ def _term_matches(obj: dict[str, Any], field_name: str, op: str, wanted: str, ra
             left, right = S.parse_datetime(str(value)), S.parse_datetime(wanted)
     except ValueError:
         left, right = str(value).lower(), wanted.lower()
-    return bool({">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op])
+    return bool(
+        {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
+    )
 
 
 def h_query_search(call: Call) -> Reply:
@@ -957,7 +1086,10 @@ def h_query_search(call: Call) -> Reply:
                     field_name = aliases.get(key, key)
                     hit = _term_matches(rendered, field_name, op, value, ordered.get(field_name))
                 else:
-                    hit = any(value.lower() in str(rendered.get(f) or "").lower() for f in col.spec["text_fields"])
+                    hit = any(
+                        value.lower() in str(rendered.get(f) or "").lower()
+                        for f in col.spec["text_fields"]
+                    )
                 if hit == negated:
                     ok = False
                     break
@@ -982,11 +1114,20 @@ def h_upload(call: Call) -> Reply:
     file_type = call.query.get("type") or "attachment"
     out = []
     for field_name, filename, content_type, content in call.files:
-        stored = call.store.add_file(filename or field_name, content_type or "application/octet-stream", content, str(file_type))
-        out.append({
-            "url": stored.url(call.base_url), "name": field_name or filename, "content_type": stored.content_type,
-            "size": str(len(content)),
-        })
+        stored = call.store.add_file(
+            filename or field_name,
+            content_type or "application/octet-stream",
+            content,
+            str(file_type),
+        )
+        out.append(
+            {
+                "url": stored.url(call.base_url),
+                "name": field_name or filename,
+                "content_type": stored.content_type,
+                "size": str(len(content)),
+            }
+        )
     return call.list_reply(out, paginate=False)
 
 
@@ -1000,11 +1141,21 @@ def h_raw_upload(call: Call) -> Reply:
     stored = call.store.add_file(filename, content_type, content)
     url = stored.url(call.base_url)
     facts: dict[str, Any] = {
-        "token": stored.token, "url": url, "content_url": url, "mapped_content_url": url,
-        "name": filename, "file_name": filename, "filename": filename, "content_type": content_type,
+        "token": stored.token,
+        "url": url,
+        "content_url": url,
+        "mapped_content_url": url,
+        "name": filename,
+        "file_name": filename,
+        "filename": filename,
+        "content_type": content_type,
         "size": len(content),
     }
-    schema = S.named(call.route["schema"]) if call.route.get("schema") else call.route.get("inline_schema")
+    schema = (
+        S.named(call.route["schema"])
+        if call.route.get("schema")
+        else call.route.get("inline_schema")
+    )
     return call.object_reply(_describe_file(call.store, schema, facts, 0))
 
 
@@ -1025,7 +1176,9 @@ def _describe_file(store: Store, schema: Any, facts: dict[str, Any], depth: int)
             inner = S.resolve(prop)
             if isinstance(inner, dict) and ("array" in S.types_of(inner)):
                 out[name] = [_describe_file(store, inner.get("items", {}), facts, depth + 1)]
-            elif isinstance(inner, dict) and ("object" in S.types_of(inner) or "properties" in inner):
+            elif isinstance(inner, dict) and (
+                "object" in S.types_of(inner) or "properties" in inner
+            ):
                 out[name] = _describe_file(store, inner, facts, depth + 1)
             elif S.is_datetime_schema(prop):
                 out[name] = store.now()
@@ -1044,7 +1197,12 @@ def h_file_redirect(call: Call) -> Reply:
     if stored is None:
         raise not_found()
     location = f"{call.base_url}/_sandbox/files/{stored.token}/{stored.resource_name}"
-    return Reply(call.route["status"], raw=b"", headers={"location": location}, media_type=stored.content_type)
+    return Reply(
+        call.route["status"],
+        raw=b"",
+        headers={"location": location},
+        media_type=stored.content_type,
+    )
 
 
 def h_file_bytes(call: Call) -> Reply:
@@ -1063,7 +1221,9 @@ def h_raw_url(call: Call) -> Reply:
         stored = call.store.find_file(parts[-1])
         if stored is not None:
             location = f"{call.base_url}/_sandbox/files/{stored.token}/{stored.resource_name}"
-            return Reply(307, raw=b"", headers={"location": location}, media_type=stored.content_type)
+            return Reply(
+                307, raw=b"", headers={"location": location}, media_type=stored.content_type
+            )
     raise not_found()
 
 
@@ -1098,7 +1258,9 @@ def _bucket(value: str | None, granularity: str) -> str | None:
     if granularity == "hour":
         moment = moment.replace(minute=0, second=0, microsecond=0)
     elif granularity == "week":
-        moment = (moment - timedelta(days=moment.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = (moment - timedelta(days=moment.weekday())).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
     elif granularity == "month":
         moment = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     else:
@@ -1118,9 +1280,15 @@ def _measure(name: str, items: list[dict[str, Any]], rng: random.Random) -> Any:
             if start and end:
                 durations.append((S.parse_datetime(end) - S.parse_datetime(start)).total_seconds())
         durations.sort()
-        return round(durations[len(durations) // 2], 1) if durations else round(rng.uniform(60, 86400), 1)
+        return (
+            round(durations[len(durations) // 2], 1)
+            if durations
+            else round(rng.uniform(60, 86400), 1)
+        )
     if "score" in lower or "satisfaction" in lower:
-        scores: list[float] = [i["score"] for i in items if isinstance(i.get("score"), (int, float))]
+        scores: list[float] = [
+            i["score"] for i in items if isinstance(i.get("score"), (int, float))
+        ]
         return round(sum(scores) / len(scores), 2) if scores else round(rng.uniform(3.5, 5), 2)
     if "rate" in lower or "percent" in lower:
         return round(rng.uniform(0, 1), 4)
@@ -1141,13 +1309,19 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
     time_field = _report_time_field()
     scope = str(query.get("scope") or "")
     sources = _reports().get("sources", {})
-    source_name = next((col for prefix, col in sources.items() if scope.startswith(prefix)), None) or sources.get("*")
+    source_name = next(
+        (col for prefix, col in sources.items() if scope.startswith(prefix)), None
+    ) or sources.get("*")
     if source_name not in store.collections:
         source_name = max(store.collections, key=lambda n: store.col(n).count())
     items = store.col(source_name).all()
     start, end = _period(query.get("filters") or [])
     if start and end and (end - start).days > 366:
-        raise ApiError(400, "Maximum allowed period size is 366 days", {"query": {"filters": ["Maximum allowed period size is 366 days"]}})
+        raise ApiError(
+            400,
+            "Maximum allowed period size is 366 days",
+            {"query": {"filters": ["Maximum allowed period size is 366 days"]}},
+        )
 
     def in_period(item: dict[str, Any]) -> bool:
         stamp = item.get(time_field)
@@ -1175,13 +1349,22 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
         for td in time_dims:
             if isinstance(td, dict):
                 field_name = dims_map.get(str(td.get("dimension")), time_field)
-                key.append(_bucket(item.get(field_name) or item.get(time_field), str(td.get("granularity") or "day")))
+                key.append(
+                    _bucket(
+                        item.get(field_name) or item.get(time_field),
+                        str(td.get("granularity") or "day"),
+                    )
+                )
         groups.setdefault(tuple(key), []).append(item)
     rng = random.Random(len(items))
     rows: list[dict[str, Any]] = []
     for group, members in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]]):
         row: dict[str, Any] = {}
-        names = dimensions + [f"{td.get('dimension')}.{td.get('granularity')}" for td in time_dims if isinstance(td, dict)]
+        names = dimensions + [
+            f"{td.get('dimension')}.{td.get('granularity')}"
+            for td in time_dims
+            if isinstance(td, dict)
+        ]
         for name, value in zip(names, group):
             row[name] = value
         for measure in measures:
@@ -1194,7 +1377,11 @@ def report_rows(call: Call, query: dict[str, Any]) -> list[dict[str, Any]]:
             def row_key(row: dict[str, Any], name: str = name) -> tuple[bool, str, float]:
                 value = row.get(name)
                 number = float(value) if isinstance(value, (int, float)) else 0.0
-                return (value is None, "" if isinstance(value, (int, float)) else str(value), number)
+                return (
+                    value is None,
+                    "" if isinstance(value, (int, float)) else str(value),
+                    number,
+                )
 
             rows.sort(key=row_key, reverse=direction == "desc")
     return rows
@@ -1206,9 +1393,16 @@ def h_report_rows(call: Call) -> Reply:
     query: dict[str, Any] = inner if isinstance(inner, dict) else body
     rows = report_rows(call, query)
     shape: dict[str, Any] = _reports().get("page") or {}
-    limit_param, cursor_param = shape.get("limit_param") or "limit", shape.get("cursor_param") or "cursor"
+    limit_param, cursor_param = (
+        shape.get("limit_param") or "limit",
+        shape.get("cursor_param") or "cursor",
+    )
     limit = int(call.query.get(limit_param) or _param_default(call.route, limit_param, 30))
-    offset = Q.decode_offset(call.query[cursor_param], cursor_param) if call.query.get(cursor_param) else 0
+    offset = (
+        Q.decode_offset(call.query[cursor_param], cursor_param)
+        if call.query.get(cursor_param)
+        else 0
+    )
     chunk = rows[offset : offset + limit]
     nxt = Q.encode_offset(offset + limit) if offset + limit < len(rows) else None
     prv = Q.encode_offset(max(0, offset - limit)) if offset > 0 else None
@@ -1226,8 +1420,16 @@ def _statistic(call: Call) -> dict[str, Any]:
     filters: dict[str, Any] = raw_filters if isinstance(raw_filters, dict) else {}
     raw_period = filters.get("period")
     period: dict[str, Any] = raw_period if isinstance(raw_period, dict) else {}
-    end = S.parse_datetime(period["end_datetime"]) if period.get("end_datetime") else call.store.clock()
-    start = S.parse_datetime(period["start_datetime"]) if period.get("start_datetime") else end - timedelta(days=7)
+    end = (
+        S.parse_datetime(period["end_datetime"])
+        if period.get("end_datetime")
+        else call.store.clock()
+    )
+    start = (
+        S.parse_datetime(period["start_datetime"])
+        if period.get("start_datetime")
+        else end - timedelta(days=7)
+    )
     if start > end:
         start, end = end, start
     days = max(1, min(366, math.ceil((end - start).total_seconds() / 86400)))
@@ -1241,13 +1443,18 @@ def _statistic(call: Call) -> dict[str, Any]:
         bucket_start = start + timedelta(days=day)
         bucket_end = bucket_start + timedelta(days=1)
         count = sum(
-            1 for i in items
+            1
+            for i in items
             if i.get(time_field) and bucket_start <= S.parse_datetime(i[time_field]) < bucket_end
         )
         lines.append([S.format_datetime(bucket_start), count])
     return {
         "data": {"label": name, "axes": {"x": "datetime", "y": "count"}, "lines": lines},
-        "meta": {"name": name, "start_datetime": S.format_datetime(start), "end_datetime": S.format_datetime(end)},
+        "meta": {
+            "name": name,
+            "start_datetime": S.format_datetime(start),
+            "end_datetime": S.format_datetime(end),
+        },
     }
 
 
@@ -1271,7 +1478,11 @@ def h_csv_export(call: Call) -> Reply:
     writer.writerow(["datetime", stat["data"]["label"]])
     for stamp, value in stat["data"]["lines"]:
         writer.writerow([stamp, value])
-    return Reply(call.route["status"], raw=out.getvalue().encode(), media_type=call.envelope.get("media_type") or "text/csv")
+    return Reply(
+        call.route["status"],
+        raw=out.getvalue().encode(),
+        media_type=call.envelope.get("media_type") or "text/csv",
+    )
 
 
 # --- anything else -----------------------------------------------------------------------------
@@ -1292,7 +1503,11 @@ def h_generic(call: Call) -> Reply:
     if env == "empty":
         return Reply(route["status"])
     if env in ("binary", "csv"):
-        return Reply(route["status"], raw=b"", media_type=call.envelope.get("media_type") or "application/octet-stream")
+        return Reply(
+            route["status"],
+            raw=b"",
+            media_type=call.envelope.get("media_type") or "application/octet-stream",
+        )
     schema = S.named(route["schema"]) if route.get("schema") else route.get("inline_schema") or {}
     if env == "object":
         value = {name: S.blank_value(s) for name, s in S.properties(schema).items()}

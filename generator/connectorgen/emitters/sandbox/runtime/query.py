@@ -35,7 +35,9 @@ def _compare_datetime(value: Any, bound: Any) -> tuple[Any, Any]:
         return str(value), str(bound)
 
 
-def apply_filters(items: list[dict[str, Any]], filters: list[dict[str, Any]], query: dict[str, Any]) -> list[dict[str, Any]]:
+def apply_filters(
+    items: list[dict[str, Any]], filters: list[dict[str, Any]], query: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Keep the items matching every documented filter present in the query."""
     elements: dict[str, dict[str, Any]] = {}
     for f in filters:
@@ -45,7 +47,11 @@ def apply_filters(items: list[dict[str, Any]], filters: list[dict[str, Any]], qu
                 value = f["mode"] == "include"
             if f["mode"] == "include" and value:
                 continue
-            items = [item for item in items if (item.get(f["field"]) is not None) == bool(value and f["mode"] == "only")]
+            items = [
+                item
+                for item in items
+                if (item.get(f["field"]) is not None) == bool(value and f["mode"] == "only")
+            ]
             continue
         if f["param"] not in query or query[f["param"]] is None:
             continue
@@ -58,9 +64,13 @@ def apply_filters(items: list[dict[str, Any]], filters: list[dict[str, Any]], qu
             continue
         items = [item for item in items if _matches(item, f, value)]
     for field, wanted in elements.items():
-        def has_element(item: dict[str, Any], field: str = field, wanted: dict[str, Any] = wanted) -> bool:
+
+        def has_element(
+            item: dict[str, Any], field: str = field, wanted: dict[str, Any] = wanted
+        ) -> bool:
             return any(
-                isinstance(el, dict) and all(_fold(el.get(k), True) == _fold(v, True) for k, v in wanted.items())
+                isinstance(el, dict)
+                and all(_fold(el.get(k), True) == _fold(v, True) for k, v in wanted.items())
                 for el in (item.get(field) or [])
             )
 
@@ -86,7 +96,9 @@ def _matches(item: dict[str, Any], f: dict[str, Any], value: Any) -> bool:
         return bool(item.get("id") != value)
     if rule == "search":
         needle = str(value).lower()
-        return not needle or any(needle in str(item.get(name) or "").lower() for name in f.get("fields", []))
+        return not needle or any(
+            needle in str(item.get(name) or "").lower() for name in f.get("fields", [])
+        )
     if rule == "range":
         current = item.get(f["field"])
         if current is None or not isinstance(value, dict):
@@ -163,6 +175,7 @@ def compare_keys(a: list[Any], b: list[Any], order: list[tuple[str, bool]]) -> i
 
 def sort_items(items: list[dict[str, Any]], order: list[tuple[str, bool]]) -> list[dict[str, Any]]:
     keyed = [(sort_key(item, order), item) for item in items]
+
     def compare(x: tuple[list[Any], dict[str, Any]], y: tuple[list[Any], dict[str, Any]]) -> int:
         return compare_keys(x[0], y[0], order)
 
@@ -183,7 +196,11 @@ def decode_cursor(cursor: str, param: str) -> tuple[str, list[Any], str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         direction, key, order = data
-        if direction not in ("next", "prev") or not isinstance(key, list) or not isinstance(order, str):
+        if (
+            direction not in ("next", "prev")
+            or not isinstance(key, list)
+            or not isinstance(order, str)
+        ):
             raise ValueError
         if not all(isinstance(k, list) and len(k) == 2 and isinstance(k[0], int) for k in key):
             raise ValueError
@@ -215,12 +232,20 @@ def paginate(
     if cursor:
         direction, anchor, cursor_text = decode_cursor(cursor, cursor_param)
         if cursor_text != order_text or len(anchor) != len(order) + 1:
-            raise ApiError(400, "The cursor does not belong to this sort order.", {cursor_param: ["Invalid cursor."]})
+            raise ApiError(
+                400,
+                "The cursor does not belong to this sort order.",
+                {cursor_param: ["Invalid cursor."]},
+            )
         if direction == "next":
-            start = next((i for i, k in enumerate(keys) if compare_keys(k, anchor, order) > 0), len(items))
+            start = next(
+                (i for i, k in enumerate(keys) if compare_keys(k, anchor, order) > 0), len(items)
+            )
             end = min(start + limit, len(items))
         else:
-            end = next((i for i, k in enumerate(keys) if compare_keys(k, anchor, order) >= 0), len(items))
+            end = next(
+                (i for i, k in enumerate(keys) if compare_keys(k, anchor, order) >= 0), len(items)
+            )
             start = max(0, end - limit)
     page = items[start:end]
     nxt = encode_cursor("next", keys[end - 1], order_text) if page and end < len(items) else None
@@ -245,7 +270,9 @@ def decode_offset(cursor: str, param: str) -> int:
 
 # --- view filter expressions ---------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][\w.]*)|(?P<punct>[(),\[\]]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][\w.]*)|(?P<punct>[(),\[\]]))"
+)
 
 
 class ExpressionError(ValueError):
@@ -278,7 +305,12 @@ def parse_expression(text: str) -> Any:
         kind, value = tokens[pos]
         pos += 1
         if kind == "str":
-            return ("lit", json.loads('"' + value[1:-1].replace('"', '\\"') + '"') if value[0] == "'" else json.loads(value))
+            return (
+                "lit",
+                json.loads('"' + value[1:-1].replace('"', '\\"') + '"')
+                if value[0] == "'"
+                else json.loads(value),
+            )
         if kind == "num":
             return ("lit", float(value) if "." in value else int(value))
         if kind == "punct" and value == "[":
@@ -367,7 +399,11 @@ def _evaluate(node: Any, item: dict[str, Any]) -> Any:
     if lname in ("gt", "gte", "lt", "lte"):
         if left is None or right is None:
             return False
-        a, b = (left, right) if isinstance(left, (int, float)) and isinstance(right, (int, float)) else _compare_datetime(left, right)
+        a, b = (
+            (left, right)
+            if isinstance(left, (int, float)) and isinstance(right, (int, float))
+            else _compare_datetime(left, right)
+        )
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[lname]
     return True
 

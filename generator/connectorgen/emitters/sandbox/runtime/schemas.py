@@ -16,7 +16,17 @@ from ._spec import SPEC
 
 REF = "#/$defs/"
 SCHEMAS: dict[str, Any] = SPEC["schemas"]
-PREFERRED_VALUES = ("api", "open", "normal", "active", "ticket-list", "text", "user", "http", "email")
+PREFERRED_VALUES = (
+    "api",
+    "open",
+    "normal",
+    "active",
+    "ticket-list",
+    "text",
+    "user",
+    "http",
+    "email",
+)
 
 FORMATS = FormatChecker(formats=())
 
@@ -75,7 +85,9 @@ def resolve(schema: Any) -> Any:
             schema = SCHEMAS.get(ref[len(REF) :], {})
             continue
         if "anyOf" in schema:
-            branches = [b for b in schema["anyOf"] if not (isinstance(b, dict) and b.get("type") == "null")]
+            branches = [
+                b for b in schema["anyOf"] if not (isinstance(b, dict) and b.get("type") == "null")
+            ]
             if len(branches) == 1:
                 schema = branches[0]
                 continue
@@ -100,7 +112,10 @@ def nullable(schema: Any) -> bool:
     if "null" in types_of(schema):
         return True
     if "anyOf" in schema:
-        return any(isinstance(b, dict) and (b.get("type") == "null" or nullable(b) and "anyOf" in b) for b in schema["anyOf"])
+        return any(
+            isinstance(b, dict) and (b.get("type") == "null" or nullable(b) and "anyOf" in b)
+            for b in schema["anyOf"]
+        )
     if not schema or ("type" not in schema and "$ref" not in schema and "anyOf" not in schema):
         return True
     return False
@@ -187,8 +202,12 @@ def _type_message(expected: Any, instance: Any) -> str:
     names = expected if isinstance(expected, list) else [expected]
     names = [n for n in names if n != "null"]
     words = {
-        "integer": "Not a valid integer.", "number": "Not a valid number.", "string": "Not a valid string.",
-        "boolean": "Not a valid boolean.", "array": "Not a valid list.", "object": "Not a valid mapping type.",
+        "integer": "Not a valid integer.",
+        "number": "Not a valid number.",
+        "string": "Not a valid string.",
+        "boolean": "Not a valid boolean.",
+        "array": "Not a valid list.",
+        "object": "Not a valid mapping type.",
     }
     if len(names) == 1:
         return words.get(names[0], "Invalid value.")
@@ -201,7 +220,9 @@ def message_for(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     v = error.validator
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
-        return [(path + (name,), "Missing data for required field.") for name in missing] or [(path, "Missing data for required field.")]
+        return [(path + (name,), "Missing data for required field.") for name in missing] or [
+            (path, "Missing data for required field.")
+        ]
     if v == "type":
         return [(path, _type_message(error.validator_value, error.instance))]
     if v == "enum":
@@ -222,12 +243,16 @@ def message_for(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     if v == "pattern":
         return [(path, "String does not match expected pattern.")]
     if v == "additionalProperties":
-        extra = re.findall(r"'([^']+)'", error.message.split("(")[-1]) if "(" in error.message else []
+        extra = (
+            re.findall(r"'([^']+)'", error.message.split("(")[-1]) if "(" in error.message else []
+        )
         return [(path + (name,), "Unknown field.") for name in extra] or [(path, "Unknown field.")]
     if v == "minProperties":
         return [(path, "Provide at least one field.")]
     if v in ("anyOf", "oneOf") and error.context:
-        relevant = [e for e in error.context if not (e.validator == "type" and e.validator_value == "null")]
+        relevant = [
+            e for e in error.context if not (e.validator == "type" and e.validator_value == "null")
+        ]
         if relevant:
             best = min(relevant, key=lambda e: (e.validator == "type", -len(list(e.absolute_path))))
             return message_for(best)

@@ -27,8 +27,27 @@ from .store import Collection, Store
 DEFAULT_ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 #: The keys that make a mapping a field generator (every other mapping is an error at generate time).
 GENERATORS = (
-    "const", "choice", "pick", "template", "ref", "sample", "days_ago", "after", "sequence", "int",
-    "float", "bool", "copy", "object", "list", "items", "file", "cycle", "hex", "one_of", "render",
+    "const",
+    "choice",
+    "pick",
+    "template",
+    "ref",
+    "sample",
+    "days_ago",
+    "after",
+    "sequence",
+    "int",
+    "float",
+    "bool",
+    "copy",
+    "object",
+    "list",
+    "items",
+    "file",
+    "cycle",
+    "hex",
+    "one_of",
+    "render",
     "nested_id",
 )
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
@@ -109,9 +128,13 @@ class Seeder:
 
     def before_anchor(self, max_days: float, min_days: float = 0.0) -> datetime:
         seconds = self.rng.uniform(min_days * 86400, max_days * 86400)
-        return (self.anchor - timedelta(seconds=seconds)).replace(microsecond=self.rng.randrange(0, 999999))
+        return (self.anchor - timedelta(seconds=seconds)).replace(
+            microsecond=self.rng.randrange(0, 999999)
+        )
 
-    def finish(self, col: Collection, obj: dict[str, Any], scope: tuple[Any, ...] = ()) -> dict[str, Any]:
+    def finish(
+        self, col: Collection, obj: dict[str, Any], scope: tuple[Any, ...] = ()
+    ) -> dict[str, Any]:
         """Drop helper fields (`_name`), fill the fields left out (null or empty), set `uri`, store it."""
         for name in [k for k in obj if k.startswith("_")]:
             del obj[name]
@@ -119,7 +142,9 @@ class Seeder:
             obj["id"] = col.allocate()
         blanks = self.blanks.get(col.name)
         if blanks is None:
-            blanks = self.blanks[col.name] = {name: S.blank_value(schema) for name, schema in col.props.items()}
+            blanks = self.blanks[col.name] = {
+                name: S.blank_value(schema) for name, schema in col.props.items()
+            }
         for name, blank in blanks.items():
             if name not in obj:
                 obj[name] = _copy(blank)
@@ -158,7 +183,12 @@ class Seeder:
                 self.generic(col)
 
     def generate(
-        self, col: Collection, recipe: dict[str, Any], count: int, parent: dict[str, Any] | None, scope: tuple[Any, ...]
+        self,
+        col: Collection,
+        recipe: dict[str, Any],
+        count: int,
+        parent: dict[str, Any] | None,
+        scope: tuple[Any, ...],
     ) -> None:
         fields: dict[str, Any] = recipe.get("fields") or {}
         for index in range(count):
@@ -242,7 +272,9 @@ class Seeder:
 
     def g_render(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
         text = _lookup(scope, str(arg))
-        return self.template(text, scope, bool(spec.get("lower"))) if isinstance(text, str) else None
+        return (
+            self.template(text, scope, bool(spec.get("lower"))) if isinstance(text, str) else None
+        )
 
     def g_nested_id(self, spec: dict[str, Any], arg: Any, scope: _Scope, collection: str) -> Any:
         return self.store.nested_id()
@@ -367,8 +399,12 @@ class Seeder:
         content_type = str(spec.get("content_type", "application/octet-stream"))
         content = base64.b64decode(str(spec.get("content_base64", "")))
         stored = self.store.add_file(name, content_type, content)
-        return {"url": stored.url(self.store.base_url), "name": name, "content_type": content_type,
-                "size": len(content)}
+        return {
+            "url": stored.url(self.store.base_url),
+            "name": name,
+            "content_type": content_type,
+            "size": len(content),
+        }
 
     # --- collections the definition does not describe ----------------------------------------
 
@@ -376,12 +412,18 @@ class Seeder:
         """Objects for a collection without a recipe, made up from its schema; fields the sandbox
         knows to point at other collections (parents, `<x>_id`) get ids of existing objects."""
         if col.singleton:
-            self.finish(col, {name: self.synth(schema, name, 0) for name, schema in col.props.items()})
+            self.finish(
+                col, {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
+            )
             return
         scope_spec = col.spec.get("scope")
         if scope_spec:
             parent = self.store.collections.get(scope_spec["parent"])
-            owners = sorted(parent.all(), key=lambda o: str(o.get("id")))[:GENERIC_COUNT] if parent else []
+            owners = (
+                sorted(parent.all(), key=lambda o: str(o.get("id")))[:GENERIC_COUNT]
+                if parent
+                else []
+            )
             for owner in owners:
                 for _ in range(2):
                     self.finish(col, self.made_up(col), (scope_spec["parent"], owner.get("id")))
@@ -393,7 +435,10 @@ class Seeder:
         obj = {name: self.synth(schema, name, 0) for name, schema in col.props.items()}
         if "id" in col.props:
             obj["id"] = col.allocate()
-        links = [(link["field"], link["parent"]) for link in (col.spec.get("parent_fields") or {}).values()]
+        links = [
+            (link["field"], link["parent"])
+            for link in (col.spec.get("parent_fields") or {}).values()
+        ]
         links += list((col.spec.get("id_fields") or {}).items())
         for field_name, target in links:
             found = self.ref(target, {}, _Scope({}))
@@ -425,7 +470,9 @@ class Seeder:
         types = S.types_of(resolved) - {"null"}
         if not types:
             for key in ("oneOf", "anyOf", "allOf"):
-                branches = [b for b in resolved.get(key) or [] if S.types_of(S.resolve(b)) != {"null"}]
+                branches = [
+                    b for b in resolved.get(key) or [] if S.types_of(S.resolve(b)) != {"null"}
+                ]
                 if branches:
                     return self.synth(branches[0], name, depth)
         fmt = resolved.get("format")
@@ -440,7 +487,9 @@ class Seeder:
             if fmt == "uuid":
                 return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             if fmt in ("uri", "url", "iri", "uri-reference", "iri-reference"):
-                return self._fit_length(f"https://example.com/{name.replace('_', '-') or 'item'}/{number}", resolved)
+                return self._fit_length(
+                    f"https://example.com/{name.replace('_', '-') or 'item'}/{number}", resolved
+                )
             if "email" in name or fmt == "email":
                 local = f"{(self.word('first_names') or 'user').lower()}{number}"
                 return self._fit_length(local, resolved, suffix="@example.com")
@@ -468,7 +517,10 @@ class Seeder:
         low = int(schema.get("minLength", 0))
         high = schema.get("maxLength")
         if high is not None and len(text) + len(suffix) > int(high):
-            text = text[: max(0, int(high) - len(suffix))].rstrip() or text[: max(0, int(high) - len(suffix))]
+            text = (
+                text[: max(0, int(high) - len(suffix))].rstrip()
+                or text[: max(0, int(high) - len(suffix))]
+            )
         if len(text) + len(suffix) < low:
             text += "x" * (low - len(text) - len(suffix))
         out = text + suffix
@@ -481,18 +533,26 @@ class Seeder:
         if isinstance(schema.get("minimum"), (int, float)):
             low = schema["minimum"]
         if isinstance(schema.get("exclusiveMinimum"), (int, float)):
-            low = max(low, schema["exclusiveMinimum"] + step) if low is not None else schema["exclusiveMinimum"] + step
+            low = (
+                max(low, schema["exclusiveMinimum"] + step)
+                if low is not None
+                else schema["exclusiveMinimum"] + step
+            )
         if isinstance(schema.get("maximum"), (int, float)):
             high = schema["maximum"]
         if isinstance(schema.get("exclusiveMaximum"), (int, float)):
-            high = min(high, schema["exclusiveMaximum"] - step) if high is not None else schema["exclusiveMaximum"] - step
+            high = (
+                min(high, schema["exclusiveMaximum"] - step)
+                if high is not None
+                else schema["exclusiveMaximum"] - step
+            )
         return low, high
 
     def _integer(self, schema: dict[str, Any]) -> int:
         low, high = self._bounds(schema, 1)
         lo = math.ceil(low) if low is not None else None
         hi = math.floor(high) if high is not None else None
-        start = max(1, lo) if lo is not None else 1      # ids and counts read better from 1
+        start = max(1, lo) if lo is not None else 1  # ids and counts read better from 1
         if hi is not None and start > hi:
             start = lo if lo is not None else hi - 998
         stop = hi if hi is not None else max(start, 1) + 998
@@ -524,6 +584,7 @@ class Seeder:
             if len(items) == count:
                 break
         return items
+
 
 def seed_store(store: Store, seed: int = 1, scale: float = 1.0) -> None:
     """Replace the store's content with the data generated from `seed`."""

@@ -38,8 +38,15 @@ def _server(app: Sandbox, options: SandboxOptions, *, embedded: bool = False) ->
         # configuration alone and never write to stdout
         extra["log_config"] = None
     config = uvicorn.Config(
-        app, log_level=options.log_level, access_log=options.log_level in ("info", "debug", "trace") and not embedded,
-        lifespan="on", http="h11", ws="none", loop="asyncio", timeout_graceful_shutdown=2, **extra,
+        app,
+        log_level=options.log_level,
+        access_log=options.log_level in ("info", "debug", "trace") and not embedded,
+        lifespan="on",
+        http="h11",
+        ws="none",
+        loop="asyncio",
+        timeout_graceful_shutdown=2,
+        **extra,
     )
     return uvicorn.Server(config)
 
@@ -80,10 +87,18 @@ class SandboxHandle:
         bearer = SPEC["auth"].get("http_bearer") or SPEC["auth"].get("api_key")
         if bearer and not basic:  # a static bearer token: the API key
             return {"base_url": self.base_url, bearer["token_param"]: self.api_key}
-        if basic.get("fixed_password"):  # the API key is the user name; the client sends the fixed password
-            return {"base_url": self.base_url, basic.get("username_param", "username"): self.api_key}
-        return {"base_url": self.base_url, basic.get("username_param", "username"): self.email,
-                basic.get("password_param", "password"): self.api_key}
+        if basic.get(
+            "fixed_password"
+        ):  # the API key is the user name; the client sends the fixed password
+            return {
+                "base_url": self.base_url,
+                basic.get("username_param", "username"): self.api_key,
+            }
+        return {
+            "base_url": self.base_url,
+            basic.get("username_param", "username"): self.email,
+            basic.get("password_param", "password"): self.api_key,
+        }
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()
@@ -139,7 +154,9 @@ def serve_in_thread(options: SandboxOptions | None = None, **kwargs: Any) -> San
     base_url = _url(options.host, port)
     app = Sandbox(options, base_url=base_url)
     server = _server(app, options, embedded=True)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
@@ -152,20 +169,31 @@ def serve_in_thread(options: SandboxOptions | None = None, **kwargs: Any) -> San
 def banner(base_url: str, app: Sandbox) -> str:
     options = app.options
     counts = app.store.counts()
-    main = ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in ("tickets", "messages", "customers", "users", "tags") if n in counts)
+    main = ", ".join(
+        f"{counts[n]} {n.replace('_', ' ')}"
+        for n in ("tickets", "messages", "customers", "users", "tags")
+        if n in counts
+    )
     basic = options.rate_limit_for("http_basic")
     bearer = next((options.rate_limit_for(k) for k in SPEC["auth"] if k.startswith("oauth2")), None)
     limits = "off" if basic is None else f"{basic[0]} requests / {basic[1]:g} s per API key"
     if bearer is not None and basic is not None:
         limits += f", {bearer[0]} / {bearer[1]:g} s per bearer token"
-    faults = [f"{name}={getattr(options, name)}" for name in ("error_rate", "throttle_rate", "drop_connection_rate") if getattr(options, name)]
+    faults = [
+        f"{name}={getattr(options, name)}"
+        for name in ("error_rate", "throttle_rate", "drop_connection_rate")
+        if getattr(options, name)
+    ]
     if options.latency_ms not in ("0", 0, "", None):
         faults.append(f"latency_ms={options.latency_ms}")
     source = f"loaded from {options.data}" if options.data else f"seed {options.seed}"
     env = " ".join(f"{k}={v}" for k, v in environment(base_url, options).items())
     lists = [
-        r for r in SPEC["routes"]
-        if r["method"] == "GET" and r["handler"] == "list" and "{" not in r["path"]
+        r
+        for r in SPEC["routes"]
+        if r["method"] == "GET"
+        and r["handler"] == "list"
+        and "{" not in r["path"]
         and not any(p["required"] for p in r["params"])
     ]
     collections = SPEC["collections"]

@@ -27,7 +27,13 @@ DEFAULT_FILE_URL = "/_sandbox/files/{token}/{name}"
 class ApiError(Exception):
     """An error answered in the API's error shape."""
 
-    def __init__(self, status: int, msg: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        msg: str,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(msg)
         self.status = status
         self.msg = msg
@@ -43,7 +49,9 @@ def not_found() -> ApiError:
     return ApiError(404, "Resource not found.")
 
 
-def field_error(path: Iterable[Any], message: str, msg: str = "Invalid request data.", status: int = 400) -> ApiError:
+def field_error(
+    path: Iterable[Any], message: str, msg: str = "Invalid request data.", status: int = 400
+) -> ApiError:
     data: dict[str, Any] = {}
     node = data
     parts = [str(p) for p in path]
@@ -97,7 +105,9 @@ class Collection:
         folded = value.lower() if isinstance(value, str) else value
         for obj in self.items.get(scope, {}).values():
             current = obj.get(field_name)
-            if (current.lower() if isinstance(current, str) else current) == folded and current is not None:
+            if (
+                current.lower() if isinstance(current, str) else current
+            ) == folded and current is not None:
                 return obj
         return None
 
@@ -181,7 +191,9 @@ class Store:
 
     # --- rendering --------------------------------------------------------------------------
 
-    def render(self, col: Collection, obj: dict[str, Any], full: bool = False, depth: int = 0) -> dict[str, Any]:
+    def render(
+        self, col: Collection, obj: dict[str, Any], full: bool = False, depth: int = 0
+    ) -> dict[str, Any]:
         """The object as the API answers it, with references refreshed from their collections."""
         out = dict(obj)
         spec = col.spec
@@ -216,7 +228,8 @@ class Store:
                 elif isinstance(value, list):
                     out[prop] = [
                         project(tcol.get(v["id"]) or v, item_schema)
-                        if isinstance(v, dict) and "id" in v else v
+                        if isinstance(v, dict) and "id" in v
+                        else v
                         for v in value
                     ]
         if full:
@@ -257,7 +270,12 @@ class Store:
         body = dict(body or {})
         if body_schema is not None and creating:
             for name, schema in S.properties(body_schema).items():
-                if name not in body and isinstance(schema, dict) and "default" in schema and name in col.props:
+                if (
+                    name not in body
+                    and isinstance(schema, dict)
+                    and "default" in schema
+                    and name in col.props
+                ):
                     body[name] = copy.deepcopy(schema["default"])
         children: list[tuple[Collection, list[dict[str, Any]], str]] = []
         spec = col.spec
@@ -269,19 +287,33 @@ class Store:
             if name in spec["has_many"]:
                 link = spec["has_many"][name]
                 if isinstance(value, list) and link["field"] and creating:
-                    children.append((self.collections[link["collection"]], [v for v in value if isinstance(v, dict)], link["field"]))
+                    children.append(
+                        (
+                            self.collections[link["collection"]],
+                            [v for v in value if isinstance(v, dict)],
+                            link["field"],
+                        )
+                    )
                 continue
             if name in spec["belongs_to"]:
                 obj[name] = self._link(self.collections[spec["belongs_to"][name]], value, (name,))
             elif name in spec["relations"]:
                 target = self.collections[spec["relations"][name]]
-                obj[name] = [self._link(target, v, (name, i)) for i, v in enumerate(value or [])] if value is not None else []
+                obj[name] = (
+                    [self._link(target, v, (name, i)) for i, v in enumerate(value or [])]
+                    if value is not None
+                    else []
+                )
             elif name in spec["summaries"]:
                 target = self.collections[spec["summaries"][name]]
                 obj[name] = self._summary(target, value, prop_schema, (name,))
             elif name in spec["id_fields"] and value is not None:
                 pointed = self.collections.get(spec["id_fields"][name])
-                if pointed is not None and not pointed.singleton and pointed.get(self.resolve_id(pointed, value)) is None:
+                if (
+                    pointed is not None
+                    and not pointed.singleton
+                    and pointed.get(self.resolve_id(pointed, value)) is None
+                ):
                     raise field_error((name,), "Object not found.")
                 obj[name] = value
             elif not self._scoped_values(col, name, value, obj, children):
@@ -289,7 +321,11 @@ class Store:
                 if S.is_valid(prop_schema, value):
                     obj[name] = value
             sibling = f"{name}_id"
-            if sibling in col.props and sibling not in body and (name in spec["summaries"] or name in spec["belongs_to"]):
+            if (
+                sibling in col.props
+                and sibling not in body
+                and (name in spec["summaries"] or name in spec["belongs_to"])
+            ):
                 obj[sibling] = obj[name].get("id") if isinstance(obj[name], dict) else None
         # fields a new parent takes from its first child when not given (channel, via, subject...)
         owned = [bodies for _, bodies, link in children if link != "__scope__" and bodies]
@@ -327,7 +363,10 @@ class Store:
         if not contact or not address:
             return
         channels = obj.get(contact["list"]) or []
-        if any(isinstance(c, dict) and str(c.get("address", "")).lower() == str(address).lower() for c in channels):
+        if any(
+            isinstance(c, dict) and str(c.get("address", "")).lower() == str(address).lower()
+            for c in channels
+        ):
             return
         item_schema = S.resolve(col.props[contact["list"]]).get("items", {})
         channel = {"type": contact["type"], "address": address, "preferred": not channels}
@@ -367,7 +406,11 @@ class Store:
             return [self._finish_nested(v, item) for v in value]
         if isinstance(value, dict) and isinstance(resolved, dict):
             props = S.properties(resolved)
-            if "id" in props and "id" not in value and "integer" in S.types_of(S.resolve(props["id"])):
+            if (
+                "id" in props
+                and "id" not in value
+                and "integer" in S.types_of(S.resolve(props["id"]))
+            ):
                 value["id"] = self.nested_id()
                 for stamp in (CREATED, UPDATED):
                     if stamp and stamp in props and stamp not in value:
@@ -377,12 +420,18 @@ class Store:
                     value[key] = S.canonical_datetime(sub)
         return value
 
-    def _scoped_values(self, col: Collection, name: str, value: Any, obj: dict[str, Any], children: list[Any]) -> bool:
+    def _scoped_values(
+        self, col: Collection, name: str, value: Any, obj: dict[str, Any], children: list[Any]
+    ) -> bool:
         """`custom_fields: [{id, value}]` on a parent also sets the values of its scoped collection."""
         key = name.replace("_", "-")
         for other in self.collections.values():
             scope = other.spec["scope"]
-            if scope and scope["parent"] == col.name and any(b.endswith("/" + key) for b in other.spec["bases"]):
+            if (
+                scope
+                and scope["parent"] == col.name
+                and any(b.endswith("/" + key) for b in other.spec["bases"])
+            ):
                 if not isinstance(value, list):
                     return False
                 items = [v for v in value if isinstance(v, dict) and "id" in v]
@@ -417,7 +466,9 @@ class Store:
             if value.get(unique):
                 found = target.find(unique, value[unique])
                 if found is None:
-                    found, _ = self.build(target, {k: v for k, v in value.items() if k in target.props})
+                    found, _ = self.build(
+                        target, {k: v for k, v in value.items() if k in target.props}
+                    )
                     self.insert(target, found)
                 return self.render(target, found, depth=2)
         raise field_error(path, "Object not found.")
@@ -452,9 +503,13 @@ class Store:
                 continue
             other = col.find(name, value, scope)
             if other is not None and other.get("id") != obj.get("id"):
-                raise ApiError(409, "The resource already exists.", {name: [f"This {name} is already used."]})
+                raise ApiError(
+                    409, "The resource already exists.", {name: [f"This {name} is already used."]}
+                )
 
-    def insert(self, col: Collection, obj: dict[str, Any], scope: Scope = (), children: Any = ()) -> dict[str, Any]:
+    def insert(
+        self, col: Collection, obj: dict[str, Any], scope: Scope = (), children: Any = ()
+    ) -> dict[str, Any]:
         self.check_unique(col, obj, scope)
         col.put(obj, scope)
         for child_col, bodies, parent_field in children:
@@ -467,7 +522,9 @@ class Store:
                     self.link_scoped(child_col, child)
                     child_col.put(child, child_scope)
                     continue
-                child, grandchildren = self.build(child_col, body, parents={parent_field: obj.get("id")})
+                child, grandchildren = self.build(
+                    child_col, body, parents={parent_field: obj.get("id")}
+                )
                 self.insert(child_col, child, children=grandchildren)
         self.record(col, obj, "created")
         return obj
@@ -528,12 +585,22 @@ class Store:
                 items = col.all()
                 out[name] = items[0] if items else None
             elif col.scoped:
-                out[name] = {f"{scope[1]}": list(bucket.values()) for scope, bucket in col.items.items() if bucket}
+                out[name] = {
+                    f"{scope[1]}": list(bucket.values())
+                    for scope, bucket in col.items.items()
+                    if bucket
+                }
             else:
                 out[name] = sorted(col.all(), key=lambda o: o.get("id", 0))
         out["_files"] = [
-            {"name": f.name, "content_type": f.content_type, "file_type": f.file_type,
-             "resource_name": f.resource_name, "token": f.token, "content_hex": f.content.hex()}
+            {
+                "name": f.name,
+                "content_type": f.content_type,
+                "file_type": f.file_type,
+                "resource_name": f.resource_name,
+                "token": f.token,
+                "content_hex": f.content.hex(),
+            }
             for f in self.files.values()
         ]
         return out
@@ -552,9 +619,15 @@ class Store:
     def load_problems(self, data: Any, limit: int = 20) -> dict[str, Any]:
         """Field errors (at most `limit`) that keep `data` (export format) from being loaded."""
         if not isinstance(data, dict) or data.get("_format") != EXPORT_FORMAT:
-            return {"_format": [f"Expected an object in the format GET /_sandbox/export answers (_format {EXPORT_FORMAT})."]}
+            return {
+                "_format": [
+                    f"Expected an object in the format GET /_sandbox/export answers (_format {EXPORT_FORMAT})."
+                ]
+            }
         problems: dict[str, Any] = {
-            str(key): ["Unknown collection."] for key in data if key not in self.collections and key not in ("_format", "_files")
+            str(key): ["Unknown collection."]
+            for key in data
+            if key not in self.collections and key not in ("_format", "_files")
         }
         seen = 0
         for name, col in self.collections.items():
@@ -563,7 +636,9 @@ class Store:
                 if seen > MAX_LOADED_OBJECTS:
                     return {"_schema": [f"More than {MAX_LOADED_OBJECTS} objects."]}
                 if not isinstance(obj, dict):
-                    problems[f"{name}{where}"] = ["Expected an object, in the format GET /_sandbox/export answers."]
+                    problems[f"{name}{where}"] = [
+                        "Expected an object, in the format GET /_sandbox/export answers."
+                    ]
                 elif errs := S.errors(S.named(col.schema), obj):
                     problems[f"{name}{where}"] = S.field_errors(errs)
                 if len(problems) >= limit:
@@ -571,7 +646,9 @@ class Store:
         files = data.get("_files", [])
         for index, entry in enumerate(files if isinstance(files, list) else [None]):
             if not _is_file_entry(entry):
-                problems[f"_files[{index}]"] = ["Expected name, content_type, file_type, resource_name, token and content_hex strings."]
+                problems[f"_files[{index}]"] = [
+                    "Expected name, content_type, file_type, resource_name, token and content_hex strings."
+                ]
                 if len(problems) >= limit:
                     break
         return problems
@@ -597,23 +674,42 @@ class Store:
                     col.put(obj)
         for entry in data.get("_files", []):
             stored = StoredFile(
-                token=entry["token"], file_type=entry["file_type"], domain_hash=self.domain_hash(),
-                resource_name=entry["resource_name"], name=entry["name"], content_type=entry["content_type"],
+                token=entry["token"],
+                file_type=entry["file_type"],
+                domain_hash=self.domain_hash(),
+                resource_name=entry["resource_name"],
+                name=entry["name"],
+                content_type=entry["content_type"],
                 content=bytes.fromhex(entry.get("content_hex", "")),
             )
             self.files[stored.token] = stored
-        ids = [o.get("id") for c in self.collections.values() for o in c.all(None) for o in [o] if isinstance(o, dict)]
+        ids = [
+            o.get("id")
+            for c in self.collections.values()
+            for o in c.all(None)
+            for o in [o]
+            if isinstance(o, dict)
+        ]
         self.nested_ids = 1 + max([0, *[i for i in ids if isinstance(i, int)]]) + 100000
 
     def counts(self) -> dict[str, int]:
         return {name: col.count() for name, col in self.collections.items()}
 
-    def add_file(self, name: str, content_type: str, content: bytes, file_type: str = "attachment") -> StoredFile:
-        token = hashlib.sha1(content + name.encode() + str(len(self.files)).encode()).hexdigest()[:16]
+    def add_file(
+        self, name: str, content_type: str, content: bytes, file_type: str = "attachment"
+    ) -> StoredFile:
+        token = hashlib.sha1(content + name.encode() + str(len(self.files)).encode()).hexdigest()[
+            :16
+        ]
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name) or "file"
         stored = StoredFile(
-            token=token, file_type=file_type, domain_hash=self.domain_hash(), resource_name=f"{token}-{safe}",
-            name=name, content_type=content_type, content=content,
+            token=token,
+            file_type=file_type,
+            domain_hash=self.domain_hash(),
+            resource_name=f"{token}-{safe}",
+            name=name,
+            content_type=content_type,
+            content=content,
         )
         self.files[token] = stored
         return stored
