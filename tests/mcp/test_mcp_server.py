@@ -46,7 +46,7 @@ def _strip(schema: Any, keys: frozenset[str]) -> Any:
 def test_shared_output_schemas_keep_every_shape(server: Any, specs: dict[str, Any]) -> None:
     full = {tool.name: tool for tool in server.wire_tools(specs.values(), "full")}
     shared = {tool.name: tool for tool in server.wire_tools(specs.values(), "shared")}
-    annotations = server._ANNOTATIONS
+    annotations = server.toolmodes._ANNOTATIONS
     described: set[str] = set()
     for name, tool in shared.items():
         assert tool.input_schema == full[name].input_schema  # inputs are always complete

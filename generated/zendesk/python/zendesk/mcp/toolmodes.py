@@ -196,17 +196,7 @@ def _sent_lean(key: str, value: Any) -> bool:
 
 def lean_input_schema(schema: Any) -> Any:
     """An input schema as `tools/list` sends it in static mode (see `_sent_lean`)."""
-    if isinstance(schema, list):
-        return [lean_input_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    return {
-        key: lean_input_schema(value)
-        if key not in ("properties", "$defs")
-        else {name: lean_input_schema(sub) for name, sub in value.items()}
-        for key, value in schema.items()
-        if key in ("properties", "$defs") or _sent_lean(key, value)
-    }
+    return _map_schema(schema, lambda s: {k: v for k, v in s.items() if _sent_lean(k, v)})
 
 
 STATIC_INSTRUCTIONS = (

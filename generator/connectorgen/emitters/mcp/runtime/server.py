@@ -142,53 +142,6 @@ def _with_defs(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any
     return {**schema, "$defs": {name: defs[name] for name in sorted(needed)}}
 
 
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONE = (
-    "items",
-    "additionalProperties",
-    "not",
-    "if",
-    "then",
-    "else",
-    "contains",
-    "propertyNames",
-)
-#: Keywords that only annotate (validation ignores them): sent once per list for shared objects.
-_ANNOTATIONS = frozenset(
-    {
-        "description",
-        "title",
-        "x-known-values",
-        "examples",
-        "format",
-        "default",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "$comment",
-    }
-)
-
-
-def _without_annotations(schema: Any) -> Any:
-    """The schema without annotation keywords (what it accepts is unchanged)."""
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            value = {name: _without_annotations(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            value = [_without_annotations(sub) for sub in value]
-        elif key in _SCHEMA_ONE:
-            value = _without_annotations(value)
-        out[key] = value
-    return out
-
-
 #: Order in which tools get the described copy of a shared output object (`--output-schemas shared`).
 _DESCRIBE_FIRST = {"get": 0, "list": 1}
 
@@ -220,7 +173,7 @@ def wire_tools(specs: Iterable[ToolSpec], output_schemas: str = "none") -> list[
         described.update(defs)
         if repeated:
             for name in repeated:
-                defs[name] = _without_annotations(defs[name])
+                defs[name] = toolmodes.without_annotations(defs[name])
             replaced[spec.name] = spec.tool.model_copy(
                 update={"output_schema": {**output, "$defs": defs}}
             )
