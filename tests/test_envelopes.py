@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 from tests.test_generate import run as run_cli
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "enveloped"
@@ -152,15 +153,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def probed(generated: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(generated / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    for name in ("ENVDEMO_SUBDOMAIN", "ENVDEMO_EMAIL", "ENVDEMO_API_TOKEN", "ENVDEMO_BASE_URL", "ENVDEMO_PLAN"):
-        env.pop(name, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=generated, env=env, capture_output=True, text=True, timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, generated / "python", cwd=generated, env_prefix="ENVDEMO_")
     return result
 
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 from tests.test_generate import run as run_cli
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "paginated"
@@ -93,15 +94,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def walked(generated: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(generated / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    for name in ("DEMO_SUBDOMAIN", "DEMO_EMAIL", "DEMO_API_KEY", "DEMO_ACCESS_TOKEN", "DEMO_BASE_URL"):
-        env.pop(name, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(LISTS)],
-        cwd=generated, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, generated / "python", json.dumps(LISTS), cwd=generated, env_prefix="DEMO_")
     return result
 
 

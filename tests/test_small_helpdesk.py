@@ -11,16 +11,13 @@ the generated client and MCP list tool must read every page (a first version sto
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 from tests.test_generate import run as run_cli
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "small_helpdesk"
@@ -99,15 +96,9 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("smalldesk") / "out"
     code, output = run_cli("generate", str(FIXTURE), "-o", str(out))
     assert code == 0, output
-    env = {**os.environ, "PYTHONPATH": str(out / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    for name in ("SMALLDESK_DOMAIN", "SMALLDESK_API_KEY", "SMALLDESK_BASE_URL"):
-        env.pop(name, None)
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=out, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result, stderr = run_probe(PROBE, out / "python", cwd=out, env_prefix="SMALLDESK_")
     result["generated"] = out
-    result["stderr"] = done.stderr
+    result["stderr"] = stderr
     return result
 
 

@@ -10,15 +10,13 @@ hold, or the typed client drops the values.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 from tests.test_generate import run as run_cli
 
 #: Runs where the generated package is importable; argv[1] is its import name. Prints JSON.
@@ -68,13 +66,7 @@ FIXTURES = ["minimal", "paginated", "enveloped", "rest_variants", "small_helpdes
 
 
 def _probe(import_name: str, pythonpath: Path | None) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
-    done = subprocess.run([sys.executable, "-c", PROBE, import_name], env=env, capture_output=True,
-                          text=True, timeout=600, check=False, cwd=pythonpath or REPO_ROOT)
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, pythonpath, import_name, cwd=pythonpath or REPO_ROOT, timeout=600)
     return result
 
 

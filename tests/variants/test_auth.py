@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from connectorgen.cli import main
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "rest_variants"
 
@@ -154,13 +151,8 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 def test_client_authenticates_as_declared(generated: tuple[str, Path]) -> None:
     variant, root = generated
-    env = {**os.environ, "PYTHONPATH": str(root / "out" / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    for name in [k for k in env if k.startswith("RESTDEMO_")]:
-        del env[name]
-    done = subprocess.run([sys.executable, "-c", PROBE, variant], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, root / "out" / "python", variant, cwd=root, env_prefix="RESTDEMO_",
+                          timeout=120)
     assert (result["listed"], result["from_env"]) == (2, 1)
     assert result["refused"][0] == 401 and "wrong-secret" not in result["refused"][1]
     assert "s3cret-key" not in result["repr"]

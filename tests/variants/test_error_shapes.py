@@ -10,11 +10,7 @@ sandbox answers in the declared shape.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ import yaml
 
 from connectorgen.cli import main
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "rest_variants"
 
@@ -89,11 +86,7 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 def _probe(root: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(root / "out" / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, root / "out" / "python", cwd=root, timeout=120)
     return result
 
 

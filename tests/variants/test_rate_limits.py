@@ -10,10 +10,7 @@ in a subprocess, and the generated client's `rate_limit_status` and the sandbox'
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -21,6 +18,7 @@ import yaml
 
 from connectorgen.cli import main
 from tests.conftest import REPO_ROOT
+from tests.probe import run_probe
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "rest_variants"
 
@@ -75,11 +73,7 @@ def probed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     connector["rate_limits"] = {"standard": LIMITS[request.param]}
     (spec / "connector.yaml").write_text(yaml.safe_dump(connector, sort_keys=False))
     assert main(["generate", str(spec), "-o", str(root / "out")]) == 0
-    env = {**os.environ, "PYTHONPATH": str(root / "out" / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = run_probe(PROBE, root / "out" / "python", cwd=root, timeout=120)
     openapi = json.loads((root / "out" / "openapi" / "restdemo.openapi.json").read_text())
     result["openapi_headers"] = openapi["components"]["headers"]
     result["docs"] = (root / "out" / "docs" / "index.md").read_text()
