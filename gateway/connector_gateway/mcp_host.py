@@ -34,6 +34,7 @@ import anyio
 import anyio.abc
 from mcp import types
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecurityMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -135,6 +136,7 @@ class McpHost:
         self._building: dict[str, anyio.Lock] = {}
         self._tools: dict[str, _ConnectorTools] = {}
         self._security: Any = None
+        self._checker: TransportSecurityMiddleware | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
@@ -395,7 +397,7 @@ class McpHost:
                         action,
                         status,
                         duration_ms,
-                        caller,
+                        caller=caller,
                         account_id=record.account_id,
                         server_id=record.id,
                         arguments=arguments,
@@ -408,6 +410,7 @@ class McpHost:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = str(scope.get("path_params", {}).get("token", ""))
         try:
+            await self._check_transport(scope, receive)
             record = await self._admit(token, scope, receive)
             hosted = await self.acquire(record)
         except GatewayError as exc:
@@ -418,6 +421,24 @@ class McpHost:
             await hosted.manager.handle_request(scope, receive, send)
         finally:
             self.release(hosted)
+
+    async def _check_transport(self, scope: Scope, receive: Receive) -> None:
+        """The SDK's Host/Origin/Content-Type checks, before anything else (a page on another
+        site cannot even probe tokens), answered as the gateway's JSON errors."""
+        if self._checker is None:
+            tools = next(iter(self._tools.values()), None)
+            if tools is None:
+                connector = next(iter(self.state.connectors), None)
+                if connector is None:
+                    return
+                tools = self.connector_tools(connector)
+            self._checker = TransportSecurityMiddleware(self._transport_security(tools.module))
+        refusal = await self._checker.validate_request(
+            Request(scope, receive), is_post=scope.get("method") == "POST"
+        )
+        if refusal is not None:
+            message = bytes(refusal.body).decode("utf-8", "replace") or "Refused."
+            raise GatewayError(refusal.status_code, "bad_request", f"{message}.")
 
     async def _admit(self, token: str, scope: Scope, receive: Receive) -> Any:
         """The active server record the token opens (and the API token check it asks for), or a
