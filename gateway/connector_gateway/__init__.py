@@ -1,0 +1,1 @@
+"""connector-gateway: a multi-tenant server over the installed generated connector packages."""
