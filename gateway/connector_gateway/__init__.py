@@ -1,1 +1,3 @@
-"""connector-gateway: a multi-tenant server over the installed generated connector packages."""
+"""connector-gateway: one multi-tenant server for every installed generated connector package."""
+
+__version__ = "0.1.0"
