@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
@@ -150,15 +150,29 @@ def _credentials(args: argparse.Namespace) -> dict[str, Any]:
     return credentials
 
 
+class _CliState:
+    """What the admin operations need, without a running app (connectors loaded on first use)."""
+
+    upstream = None
+    mcp_host = None
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    @functools.cached_property
+    def connectors(self) -> dict[str, Any]:
+        from .connectors import discover
+
+        return discover()
+
+
 async def _with_store(settings: Settings, run: Callable[[Any], Awaitable[Any]]) -> Any:
-    from .connectors import discover
     from .db import migrate_async
 
     await migrate_async(settings.database_url)
     store = await Store.open(settings)
-    state = SimpleNamespace(
-        settings=settings, store=store, connectors=discover(), upstream=None, mcp_host=None
-    )
+    state = _CliState(settings, store)
     try:
         return await run(state)
     finally:
