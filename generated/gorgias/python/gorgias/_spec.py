@@ -45,6 +45,65 @@ RATE_LIMITS: Final[dict[str, tuple[str, int, float]]] = {
     "oauth": ("leaky_bucket", 80, 20),
 }
 """Budget name -> (type, requests, period in seconds), as declared."""
+
+# --- authentication ---------------------------------------------------------------------------
+
+AUTH: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]]] = {
+    "basic": ("http_basic", ("email", "api_key"), ("api_key",), "api_key"),
+    "oauth2": (
+        "oauth2_authorization_code",
+        ("access_token", "refresh_token", "client_id", "client_secret"),
+        ("access_token", "refresh_token", "client_secret"),
+        "oauth",
+    ),
+}
+"""Auth scheme (the `kind` of its `Auth` class) -> (type, constructor arguments it takes, the secret
+ones, the name of its rate-limit budget in `RATE_LIMITS`)."""
+PLANS: Final[dict[str, tuple[dict[str, int], str | None]]] = {}
+"""Budget name -> (requests per period of each account plan, default plan) for plan-sized budgets."""
+OAUTH: Final[dict[str, object] | None] = {
+    "scheme": "oauth2",
+    "authorize_url": "https://{subdomain}.gorgias.com/oauth/authorize",
+    "token_url": "https://{subdomain}.gorgias.com/oauth/token",
+    "authorize_path": "/oauth/authorize",
+    "token_path": "/oauth/token",
+    "scopes": (
+        "openid",
+        "email",
+        "profile",
+        "offline",
+        "account:read",
+        "account:write",
+        "users:read",
+        "users:write",
+        "customers:read",
+        "customers:write",
+        "tickets:read",
+        "tickets:write",
+        "custom_fields:read",
+        "custom_fields:write",
+        "events:read",
+        "events:write",
+        "integrations:read",
+        "integrations:write",
+        "jobs:read",
+        "jobs:write",
+        "macros:read",
+        "macros:write",
+        "rules:read",
+        "rules:write",
+        "satisfaction_survey:read",
+        "satisfaction_survey:write",
+        "statistics:read",
+        "tags:read",
+        "tags:write",
+        "write:all",
+    ),
+    "offline_scope": "offline",
+    "token_request_encoding": "form",
+}
+"""The OAuth2 authorization-code scheme: endpoint URL templates (server variables in braces), their
+paths on the API host (to join to a `base_url`), scopes, and how the token endpoint takes its requests (`form` or `json`)."""
 USAGE_HEADER: Final[str | None] = "X-Gorgias-Account-Api-Call-Limit"
 #: Headers carrying the window's budget, the calls left and when it resets (None: not sent).
 LIMIT_HEADER: Final[str | None] = None

@@ -44,6 +44,64 @@ RATE_LIMITS: Final[dict[str, tuple[str, int, float]]] = {
     "account": ("fixed_window", 200, 60),
 }
 """Budget name -> (type, requests, period in seconds), as declared."""
+
+# --- authentication ---------------------------------------------------------------------------
+
+AUTH: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]]] = {
+    "api_token": ("http_basic", ("email", "api_token"), ("api_token",), "account"),
+    "oauth2": (
+        "oauth2_authorization_code",
+        ("access_token", "refresh_token", "client_id", "client_secret"),
+        ("access_token", "refresh_token", "client_secret"),
+        "account",
+    ),
+}
+"""Auth scheme (the `kind` of its `Auth` class) -> (type, constructor arguments it takes, the secret
+ones, the name of its rate-limit budget in `RATE_LIMITS`)."""
+PLANS: Final[dict[str, tuple[dict[str, int], str | None]]] = {
+    "account": (
+        {
+            "team": 200,
+            "growth": 400,
+            "professional": 400,
+            "enterprise": 700,
+            "enterprise_plus": 2500,
+            "high_volume": 2500,
+        },
+        "team",
+    ),
+}
+"""Budget name -> (requests per period of each account plan, default plan) for plan-sized budgets."""
+OAUTH: Final[dict[str, object] | None] = {
+    "scheme": "oauth2",
+    "authorize_url": "https://{subdomain}.zendesk.com/oauth/authorizations/new",
+    "token_url": "https://{subdomain}.zendesk.com/oauth/tokens",
+    "authorize_path": "/oauth/authorizations/new",
+    "token_path": "/oauth/tokens",
+    "scopes": (
+        "read",
+        "write",
+        "impersonate",
+        "tickets:read",
+        "tickets:write",
+        "users:read",
+        "users:write",
+        "organizations:read",
+        "organizations:write",
+        "macros:read",
+        "macros:write",
+        "triggers:read",
+        "triggers:write",
+        "webhooks:read",
+        "webhooks:write",
+        "satisfaction_ratings:read",
+        "satisfaction_ratings:write",
+    ),
+    "offline_scope": None,
+    "token_request_encoding": "json",
+}
+"""The OAuth2 authorization-code scheme: endpoint URL templates (server variables in braces), their
+paths on the API host (to join to a `base_url`), scopes, and how the token endpoint takes its requests (`form` or `json`)."""
 USAGE_HEADER: Final[str | None] = None
 #: Headers carrying the window's budget, the calls left and when it resets (None: not sent).
 LIMIT_HEADER: Final[str | None] = "X-Rate-Limit"

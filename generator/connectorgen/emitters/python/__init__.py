@@ -515,6 +515,17 @@ def _quick_start(connector: ir.Connector) -> dict[str, Any]:
     return {"calls": calls, "env": env}
 
 
+def _auth_table(connector: ir.Connector) -> list[tuple[str, tuple[Any, ...]]]:
+    """`_spec.AUTH`: scheme name -> (type, constructor arguments, secret ones, rate-limit budget)."""
+    rows = []
+    for scheme in connector.auth:
+        params = [p if isinstance(p, str) else p.param for p in _scheme_params(scheme)]
+        secret = tuple(c.param for c in scheme.credentials if c.secret and c.param in params)
+        budget = scheme.rate_limit.name if scheme.rate_limit else None
+        rows.append((scheme.name, (scheme.type, tuple(params), secret, budget)))
+    return rows
+
+
 def context(connector: ir.Connector) -> dict[str, Any]:
     basic = connector.auth_scheme("http_basic")
     oauth = connector.auth_scheme("oauth2_authorization_code")
@@ -556,6 +567,13 @@ def context(connector: ir.Connector) -> dict[str, Any]:
             for op in connector.operations
         ),
         "creds": _credentials(connector),
+        "auth_table": _auth_table(connector),
+        "plan_table": [
+            (rl.name, (dict(rl.plans), rl.default_plan)) for rl in connector.rate_limits if rl.plans
+        ],
+        "oauth_scopes": tuple(s.name for s in oauth.scopes)
+        if isinstance(oauth, ir.OAuth2AuthorizationCode)
+        else (),
         "env": {c["param"]: c["env"] for c in _credentials(connector)},
         "token_body": "json"
         if isinstance(oauth, ir.OAuth2AuthorizationCode) and oauth.token_request_encoding == "json"

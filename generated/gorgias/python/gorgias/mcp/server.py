@@ -538,6 +538,7 @@ def _pick(result: Any, pick: Any) -> Any:
 
 
 ClientFactory = Callable[[], Any]
+ClientProvider = Callable[[], Awaitable[Any]]
 Invoke = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
@@ -550,10 +551,15 @@ class ToolRunner:
         tool_filter: ToolFilter | None = None,
         *,
         client_factory: ClientFactory | None = None,
+        client_provider: ClientProvider | None = None,
         redactor: Redactor | None = None,
         output_schemas: str = "none",
         shaping_config: shaping.ShapingConfig | None = None,
     ) -> None:
+        """`client_factory` makes the client once (the runner owns it and closes it in `aclose`);
+        `client_provider`, instead, is awaited for the client of every call and what it returns is
+        never closed by the runner (a client shared with others, e.g. one per account in a
+        multi-tenant host that may replace it when the account's credentials change)."""
         self.unified_tools: frozenset[str] = frozenset()
         self.tool_mode = "static"
         self.shaping = shaping_config or shaping.ShapingConfig()
@@ -564,11 +570,14 @@ class ToolRunner:
         self.list_tools_by_resource = _id_hints(self.enabled.values())
         self._default_cache: dict[str, Any] = {}
         self._client_factory = client_factory or AsyncClient
+        self._client_provider = client_provider
         self._client: Any = None
         self._lock = anyio.Lock()
         self.redact = redactor or Redactor.from_environment()
 
     async def client(self) -> Any:
+        if self._client_provider is not None:
+            return await self._client_provider()
         if self._client is None:
             async with self._lock:
                 if self._client is None:
@@ -754,11 +763,14 @@ def build_server(
     *,
     specs: Mapping[str, ToolSpec] | None = None,
     client_factory: ClientFactory | None = None,
+    client_provider: ClientProvider | None = None,
     output_schemas: str = "none",
     tool_mode: str | None = None,
     shaping_config: shaping.ShapingConfig | None = None,
 ) -> tuple[Server[Any], ToolRunner]:
     """The low-level MCP server and the runner behind it (close the runner when done).
+
+    `client_factory` / `client_provider`: see `ToolRunner`.
 
     `tool_mode`: `static` (every enabled tool listed) or `dynamic` (search_tools, describe_tools,
     call_tool); default from the environment variable `TOOL_MODE_ENV`, else static.
@@ -767,6 +779,7 @@ def build_server(
         specs if specs is not None else load_tools(),
         tool_filter,
         client_factory=client_factory,
+        client_provider=client_provider,
         output_schemas=output_schemas,
         shaping_config=shaping_config,
     )

@@ -1,0 +1,240 @@
+"""Per-worker clients of the vendor APIs, one per connected account.
+
+`Upstream.client(account_id)` answers the account's async client (the generated package's
+`Async<Connector>`), built once per worker and cached; it is rebuilt when the account's
+credentials change (a credentials version, update time, or a digest of the decrypted credentials,
+checked at most every `settings.cache_seconds`).
+
+Every client sends through one `httpx.AsyncClient` of its own, but they all share one transport,
+so one connection pool per worker. Between the two sits `BudgetTransport`: every HTTP request a
+client sends (retries and token refreshes included) first awaits
+`budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
+those credentials. MCP, proxy and unified callers share the client, so they share the budget;
+with a RedisBudget every worker shares it too. The client's own pacing is off.
+
+Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .budget import default_burst
+from .connectors import Connector
+
+__all__ = ["BudgetTransport", "TransportWrapper", "UnknownAccount", "Upstream"]
+
+logger = logging.getLogger("connector_gateway.upstream")
+
+TransportWrapper = Callable[[httpx.AsyncBaseTransport, Any, Connector], httpx.AsyncBaseTransport]
+"""(inner transport, Account, Connector) -> transport used by that account's client."""
+
+#: Seconds an old client stays usable after a rebuild (calls in flight finish on it).
+_RETIRE_AFTER = 120.0
+
+
+class UnknownAccount(LookupError):
+    """No such account (deleted, or never existed), or its connector is not installed."""
+
+    def __init__(self, account_id: str, reason: str = "unknown account") -> None:
+        super().__init__(f"{reason}: {account_id}")
+        self.account_id = account_id
+
+
+class BudgetTransport(httpx.AsyncBaseTransport):
+    """Awaits the account's rate budget before every request, then sends it on `inner`.
+
+    Never closes `inner`: it is the worker's shared pool."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        budget: Any,
+        key: str,
+        limit: tuple[int, float] | None,
+        burst: int | None,
+    ) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.key = key
+        self.limit = limit
+        self.burst = burst
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.limit is not None:
+            await self.budget.acquire(self.key, *self.limit, burst=self.burst)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:  # the shared pool is closed by Upstream.aclose()
+        return None
+
+    def __repr__(self) -> str:
+        return f"BudgetTransport(key={self.key!r}, limit={self.limit!r})"
+
+
+@dataclass
+class _Entry:
+    client: Any
+    http: httpx.AsyncClient
+    version: str
+    connector: Connector
+    limit: tuple[int, float] | None
+    burst: int | None
+    checked: float
+
+
+def _digest(credentials: Mapping[str, Any], base_url: str | None) -> str:
+    text = json.dumps([credentials, base_url], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Upstream:
+    """The worker's cache of upstream clients, per account (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Any,
+        store: Any,
+        connectors: Mapping[str, Connector],
+        budget: Any,
+        *,
+        transport_wrappers: Sequence[TransportWrapper] | None = None,
+        base_transport: httpx.AsyncBaseTransport | None = None,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.connectors = connectors
+        self.budget = budget
+        self.transport_wrappers: list[TransportWrapper] = list(transport_wrappers or ())
+        self.transport = base_transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            retries=0,
+        )
+        self.client_options = dict(client_options or {})
+        self.cache_seconds = float(getattr(settings, "cache_seconds", 0.5))
+        self._entries: dict[str, _Entry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retired: list[tuple[float, Any, httpx.AsyncClient]] = []
+
+    def __repr__(self) -> str:
+        return f"Upstream(accounts={len(self._entries)})"
+
+    # --- clients ----------------------------------------------------------------------------
+
+    async def client(self, account_id: str) -> Any:
+        """The account's async client (shared: callers must not close it)."""
+        entry = self._entries.get(account_id)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked < self.cache_seconds:
+            return entry.client
+        lock = self._locks.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            entry = self._entries.get(account_id)
+            now = time.monotonic()
+            if entry is not None and now - entry.checked < self.cache_seconds:
+                return entry.client
+            account, credentials, version = await self._load(account_id, entry)
+            if entry is not None and version == entry.version:
+                entry.checked = now
+                return entry.client
+            new = self._build(account, credentials, version)
+            if entry is not None:
+                self._retire(entry)
+            self._entries[account_id] = new
+            return new.client
+
+    async def _load(
+        self, account_id: str, entry: _Entry | None
+    ) -> tuple[Any, Mapping[str, Any] | None, str]:
+        """(account, credentials or None when unchanged, version)."""
+        account = await self.store.get_account(account_id)
+        if account is None:
+            self.forget(account_id)
+            raise UnknownAccount(account_id)
+        marker = getattr(account, "credentials_version", None) or getattr(
+            account, "updated_at", None
+        )
+        if marker is not None and entry is not None and f"v:{marker}" == entry.version:
+            return account, None, entry.version
+        credentials = await self.store.account_credentials(account_id)
+        if marker is not None:
+            version = f"v:{marker}"
+        else:
+            version = "d:" + _digest(credentials, getattr(account, "base_url", None))
+        return account, credentials, version
+
+    def _build(self, account: Any, credentials: Mapping[str, Any] | None, version: str) -> _Entry:
+        assert credentials is not None
+        connector = self.connectors.get(account.connector)
+        if connector is None:
+            raise UnknownAccount(account.id, f"connector {account.connector!r} is not installed")
+        limit = connector.rate_limit(credentials)
+        burst = default_burst(limit[0], connector.rate_limit_kind(credentials)) if limit else None
+        transport: httpx.AsyncBaseTransport = BudgetTransport(
+            self.transport, self.budget, f"account:{account.id}", limit, burst
+        )
+        for wrap in self.transport_wrappers:
+            transport = wrap(transport, account, connector)
+        http = httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
+        client = connector.create_client(
+            credentials, account.base_url, http_client=http, **self.client_options
+        )
+        return _Entry(client, http, version, connector, limit, burst, time.monotonic())
+
+    def _retire(self, entry: _Entry) -> None:
+        now = time.monotonic()
+        self._retired.append((now, entry.client, entry.http))
+        due = [r for r in self._retired if now - r[0] > _RETIRE_AFTER]
+        self._retired = [r for r in self._retired if now - r[0] <= _RETIRE_AFTER]
+        for _t, client, http in due:
+            asyncio.get_running_loop().create_task(_close(client, http))
+
+    def forget(self, account_id: str) -> None:
+        """Drop the account's cached client (next `client()` rebuilds it from the store)."""
+        entry = self._entries.pop(account_id, None)
+        if entry is not None:
+            self._retire(entry)
+
+    # --- budget -----------------------------------------------------------------------------
+
+    async def budget_status(self, account_id: str) -> dict[str, Any] | None:
+        """{"requests", "period", "remaining"} of the account's budget (None: none declared)."""
+        entry = self._entries.get(account_id)
+        if entry is None:
+            await self.client(account_id)
+            entry = self._entries[account_id]
+        if entry.limit is None:
+            return None
+        requests, period = entry.limit
+        remaining = await self.budget.remaining(
+            f"account:{account_id}", requests, period, burst=entry.burst
+        )
+        return {"requests": requests, "period": period, "remaining": remaining}
+
+    async def aclose(self) -> None:
+        entries = list(self._entries.values())
+        self._entries.clear()
+        for entry in entries:
+            await _close(entry.client, entry.http)
+        retired, self._retired = self._retired, []
+        for _t, client, http in retired:
+            await _close(client, http)
+        await self.transport.aclose()
+
+
+async def _close(client: Any, http: httpx.AsyncClient) -> None:
+    try:
+        await client.aclose()
+        await http.aclose()
+    except Exception:  # closing must never fail the caller
+        logger.debug("closing an upstream client failed", exc_info=True)
