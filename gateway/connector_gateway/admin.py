@@ -252,9 +252,7 @@ async def create_api_token_op(state: Any, body: Mapping[str, Any]) -> tuple[ApiT
     if scopes is not None:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
-            raise bad_request(
-                f"unknown scope(s) {', '.join(unknown)} (use {', '.join(SCOPES)})"
-            )
+            raise bad_request(f"unknown scope(s) {', '.join(unknown)} (use {', '.join(SCOPES)})")
     if accounts is not None:
         missing = [a for a in accounts if await state.store.get_account(a) is None]
         if missing:
@@ -380,9 +378,7 @@ async def get_account(request: Request, state: Any, ctx: Context) -> Response:
     account = await get_account_op(state, account_id)
     view = account.public()
     view["rate_budget"] = await state.upstream.budget_status(account_id)
-    view["mcp_servers"] = len(
-        [s for s in await state.store.list_servers(account_id) if s.active()]
-    )
+    view["mcp_servers"] = len([s for s in await state.store.list_servers(account_id) if s.active()])
     return JSONResponse(view)
 
 
@@ -477,4 +473,3 @@ def routes(state: Any) -> list[BaseRoute]:
         Route(path, audited(f"{method} {path}", handler), methods=[method])
         for method, path, handler in ROUTES
     ]
-

@@ -48,9 +48,7 @@ class GatewayState:
     budget: Any = None
     upstream: Any = None
     mcp_host: Any = None
-    transport_wrappers: list[Callable[..., httpx.AsyncBaseTransport]] = field(
-        default_factory=list
-    )
+    transport_wrappers: list[Callable[..., httpx.AsyncBaseTransport]] = field(default_factory=list)
     """Upstream transport wrappers; a part's `routes(state)` may append one (OAuth refresh)."""
     base_transport: httpx.AsyncBaseTransport | None = None
     """For tests: where upstream calls go instead of the network (e.g. an ASGI sandbox)."""

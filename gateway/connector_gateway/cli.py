@@ -55,13 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--audit-retention-days", type=int, help="days of audit kept (90)")
     serve.add_argument("--log-level", help="uvicorn/gateway log level (info)")
 
-    migrate = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    migrate = sub.add_parser(
+        "migrate", parents=[common], help="create or upgrade the database schema"
+    )
     migrate.add_argument("--revision", default="head", help=argparse.SUPPRESS)
 
     accounts = sub.add_parser("accounts", help="connected accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    add = accounts.add_parser("add", parents=[common], help="connect an account (credentials are validated)")
+    add = accounts.add_parser(
+        "add", parents=[common], help="connect an account (credentials are validated)"
+    )
     add.add_argument("--connector", required=True)
     add.add_argument("--credentials-json", help='e.g. \'{"email": "...", "api_key": "..."}\'')
     add.add_argument(
@@ -70,13 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--base-url")
     add.add_argument("--name")
     accounts.add_parser("list", parents=[common], help="list accounts")
-    remove = accounts.add_parser("remove", parents=[common], help="delete an account (revokes its servers)")
+    remove = accounts.add_parser(
+        "remove", parents=[common], help="delete an account (revokes its servers)"
+    )
     remove.add_argument("id")
 
     servers = sub.add_parser("servers", help="MCP servers per account").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    create = servers.add_parser("create", parents=[common], help="create an MCP server; prints its id and URL")
+    create = servers.add_parser(
+        "create", parents=[common], help="create an MCP server; prints its id and URL"
+    )
     create.add_argument("account_id")
     create.add_argument("--read-only", action="store_true")
     expiry = create.add_mutually_exclusive_group()
@@ -96,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     tokens = sub.add_parser("api-tokens", help="API tokens for callers").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    token_create = tokens.add_parser("create", parents=[common], help="create a token (printed once)")
+    token_create = tokens.add_parser(
+        "create", parents=[common], help="create a token (printed once)"
+    )
     token_create.add_argument("--name")
     token_create.add_argument("--accounts", help="comma-separated account ids (default: all)")
     token_create.add_argument("--scopes", help="comma-separated: proxy, unified, mcp (default all)")
@@ -140,9 +150,7 @@ def _credentials(args: argparse.Namespace) -> dict[str, Any]:
     return credentials
 
 
-async def _with_store(
-    settings: Settings, run: Callable[[Any], Awaitable[Any]]
-) -> Any:
+async def _with_store(settings: Settings, run: Callable[[Any], Awaitable[Any]]) -> Any:
     from .connectors import discover
     from .db import migrate_async
 
@@ -157,16 +165,34 @@ async def _with_store(
         await store.close()
 
 
-async def _audited(state: Any, action: str, run: Callable[[], Awaitable[Any]], **ctx: Any) -> Any:
+async def _audited(
+    state: Any,
+    action: str,
+    run: Callable[[], Awaitable[Any]],
+    *,
+    arguments: dict[str, Any] | None = None,
+    account_id: str | None = None,
+    server_id: str | None = None,
+) -> Any:
+    """Run an admin operation and audit it (kind "admin", caller "cli"), like the HTTP twin."""
     started = time.perf_counter()
     status = "ok"
-    arguments = dict(ctx.pop("arguments", {}) or {})
+    arguments = dict(arguments or {})
     try:
-        return await run()
+        result = await run()
     except GatewayError as exc:
         status = "error"
         arguments["error"] = {"status": exc.status, "type": exc.type}
         raise
+    else:
+        record = result[0] if isinstance(result, tuple) else result
+        if type(record).__name__ == "Account":
+            account_id = record.id
+        elif type(record).__name__ == "McpServer":
+            server_id, account_id = record.id, record.account_id
+        elif type(record).__name__ == "ApiToken":
+            arguments["id"] = record.id
+        return result
     finally:
         await state.store.record_audit(
             "admin",
@@ -174,8 +200,9 @@ async def _audited(state: Any, action: str, run: Callable[[], Awaitable[Any]], *
             status,
             (time.perf_counter() - started) * 1000,
             CLI_CALLER,
+            account_id=account_id,
+            server_id=server_id,
             arguments=arguments or None,
-            **ctx,
         )
 
 
@@ -197,7 +224,9 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
             "name": args.name,
         }
         account = await _audited(
-            state, "cli accounts add", lambda: admin.add_account_op(state, body),
+            state,
+            "cli accounts add",
+            lambda: admin.add_account_op(state, body),
             arguments={"body": body},
         )
         _print(account.public())
@@ -205,7 +234,9 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
         _print([a.public() for a in await state.store.list_accounts()])
     elif command == "accounts remove":
         await _audited(
-            state, "cli accounts remove", lambda: admin.remove_account_op(state, args.id),
+            state,
+            "cli accounts remove",
+            lambda: admin.remove_account_op(state, args.id),
             account_id=args.id,
         )
         print(f"removed {args.id}")
@@ -239,7 +270,9 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
         _print([admin.server_view(state, s) for s in servers])
     elif command == "servers revoke":
         server = await _audited(
-            state, "cli servers revoke", lambda: admin.revoke_server_op(state, args.id),
+            state,
+            "cli servers revoke",
+            lambda: admin.revoke_server_op(state, args.id),
             server_id=args.id,
         )
         print(f"revoked {server.id}")
@@ -261,7 +294,9 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
         _print([t.public() for t in await state.store.list_api_tokens()])
     elif command == "api-tokens revoke":
         await _audited(
-            state, "cli api-tokens revoke", lambda: admin.revoke_api_token_op(state, args.id),
+            state,
+            "cli api-tokens revoke",
+            lambda: admin.revoke_api_token_op(state, args.id),
             arguments={"id": args.id},
         )
         print(f"revoked {args.id}")

@@ -87,9 +87,7 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from GATEWAY_* variables; keyword overrides (None = not given) win."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}

@@ -100,8 +100,11 @@ def redact(value: Any, _key: str | None = None) -> Any:
     """A JSON-like copy of `value` safe to record: values under secret-looking keys become
     "[redacted]" (booleans and nulls stay, they say nothing), tokens this gateway issues are
     masked wherever they appear, strings longer than 500 characters are clipped."""
-    if _key is not None and is_secret_key(_key) and value is not None and not isinstance(
-        value, bool
+    if (
+        _key is not None
+        and is_secret_key(_key)
+        and value is not None
+        and not isinstance(value, bool)
     ):
         return REDACTED
     if isinstance(value, dict):

@@ -289,9 +289,7 @@ class Store:
         """Deletes the account and its credentials; its MCP servers are revoked."""
         now = utcnow()
         async with self.engine.begin() as conn:
-            deleted = await conn.execute(
-                db.accounts.delete().where(db.accounts.c.id == account_id)
-            )
+            deleted = await conn.execute(db.accounts.delete().where(db.accounts.c.id == account_id))
             await conn.execute(
                 db.mcp_servers.update()
                 .where(db.mcp_servers.c.account_id == account_id)
@@ -418,9 +416,7 @@ class Store:
         return _server(row) if row else None
 
     async def list_servers(self, account_id: str | None = None) -> list[McpServer]:
-        query = sa.select(db.mcp_servers).order_by(
-            db.mcp_servers.c.created_at, db.mcp_servers.c.id
-        )
+        query = sa.select(db.mcp_servers).order_by(db.mcp_servers.c.created_at, db.mcp_servers.c.id)
         if account_id is not None:
             query = query.where(db.mcp_servers.c.account_id == account_id)
         async with self.engine.connect() as conn:
@@ -527,9 +523,7 @@ class Store:
         state = new_token("")
         now = utcnow()
         async with self.engine.begin() as conn:
-            await conn.execute(
-                db.oauth_states.delete().where(db.oauth_states.c.expires_at < now)
-            )
+            await conn.execute(db.oauth_states.delete().where(db.oauth_states.c.expires_at < now))
             await conn.execute(
                 db.oauth_states.insert().values(
                     state_hash=token_hash(state),

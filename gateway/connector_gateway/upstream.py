@@ -166,6 +166,10 @@ class Upstream:
         )
         if marker is not None and entry is not None and f"v:{marker}" == entry.version:
             return account, None, entry.version
+        versioned = getattr(self.store, "account_credentials_versioned", None)
+        if versioned is not None:  # version and credentials read together
+            number, credentials = await versioned(account_id)
+            return account, credentials, f"v:{number}"
         credentials = await self.store.account_credentials(account_id)
         if marker is not None:
             version = f"v:{marker}"

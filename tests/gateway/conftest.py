@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from connector_gateway.app import create_app
 from connector_gateway.config import Settings
 from connector_gateway.db import migrate
@@ -137,8 +136,12 @@ async def add_sandbox_account(
     response = await client.post(
         "/admin/accounts",
         headers=dict(headers),
-        json={"connector": connector, "credentials": credentials, "base_url": base_url,
-              "name": name or f"{connector} sandbox"},
+        json={
+            "connector": connector,
+            "credentials": credentials,
+            "base_url": base_url,
+            "name": name or f"{connector} sandbox",
+        },
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -195,8 +198,9 @@ class GatewayProcess:
         self.proc.wait(10)
 
 
-def wait_until_serving(url: str, admin_token: str, proc: subprocess.Popen[bytes],
-                       log_path: Path, timeout: float = 30) -> None:
+def wait_until_serving(
+    url: str, admin_token: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -255,8 +259,17 @@ def gateway_process(
             environment["GATEWAY_REDIS_URL"] = redis_url
         environment.update(env or {})
         command = [
-            sys.executable, "-m", "connector_gateway.cli", "serve",
-            "--port", str(port), "--workers", str(workers), "--log-level", log_level, *args,
+            sys.executable,
+            "-m",
+            "connector_gateway.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            log_level,
+            *args,
         ]
         log_path = tmp_path / f"gateway-{port}-{len(started)}.log"
         with log_path.open("wb") as log:

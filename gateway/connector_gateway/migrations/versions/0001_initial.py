@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 from connector_gateway.db import UTCDateTime
 
 revision = "0001"
