@@ -661,8 +661,8 @@ class RefreshingTransport(httpx.AsyncBaseTransport):
             200, json=body, headers={"Cache-Control": "no-store"}, request=request
         )
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+    async def aclose(self) -> None:  # `inner` is the worker's shared pool: Upstream closes it
+        return None
 
 
 def _request_fields(raw: bytes, content_type: str) -> dict[str, str]:
