@@ -22,7 +22,9 @@ account holding OAuth tokens it
   before it expires (a minute, or a quarter of its lifetime when shorter);
 - answers the generated client's own refresh requests (proactive, or after a 401) to the token
   endpoint itself, with that same coordinated renewal, so the client's `on_token_refresh` and
-  401 renewal keep working but never spend a refresh token on their own;
+  401 renewal keep working but never spend a refresh token on their own. The answer holds
+  placeholders, not the tokens (the wrapper puts the real access token on every request), so a
+  refresh grant sent through the proxy route never reveals an account's tokens;
 - renews with one refresher at a time across workers (`budget.lock(f"refresh:{account_id}")`):
   inside the lock the stored credentials are read again, and a worker whose token is stale takes
   the one another worker stored instead of refreshing again; the new tokens are persisted with
@@ -72,6 +74,8 @@ REFRESH_MARGIN = 60.0
 LOCK_TTL = 30.0
 LOCK_WAIT = 40.0
 TOKEN_TIMEOUT = 20.0
+#: What the client's own refresh requests are answered with instead of the tokens.
+MANAGED_TOKEN = "managed-by-connector-gateway"
 #: Fields of the connect flow besides server variables.
 CONNECT_PARAMS = ("name", "base_url", "scopes")
 _ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
@@ -652,9 +656,11 @@ class RefreshingTransport(httpx.AsyncBaseTransport):
                 json={"error": "invalid_grant", "error_description": str(exc)},
                 request=request,
             )
-        body: dict[str, Any] = {"access_token": tokens.access_token, "token_type": "Bearer"}
-        if tokens.refresh_token:
-            body["refresh_token"] = tokens.refresh_token
+        body: dict[str, Any] = {
+            "access_token": MANAGED_TOKEN,
+            "refresh_token": MANAGED_TOKEN,
+            "token_type": "Bearer",
+        }
         if tokens.expires_at is not None:
             body["expires_in"] = max(0, math.floor(tokens.expires_at - time.time()))
         return httpx.Response(

@@ -417,3 +417,33 @@ async def test_client_401_renewal_goes_through_the_coordinated_refresh(
     assert await b.call(account_id) == 1
     assert short_sandbox.stats()["oauth"]["refresh_token"] == after["oauth"]["refresh_token"]
     assert "error:invalid_grant" not in short_sandbox.stats()["oauth"]
+
+
+async def test_a_refresh_grant_through_the_proxy_reveals_no_token(
+    gw: httpx.AsyncClient, app: Any, admin_headers: dict[str, str], sandboxes: dict[str, Any]
+) -> None:
+    """The wrapper answers refresh grants to the token endpoint itself, with placeholders: a
+    proxy caller posting one gets no token of the account, and nothing is spent at the vendor."""
+    sandbox = sandboxes["gorgias"]
+    done = await connect(gw, admin_headers, "gorgias", sandbox)
+    account_id = done.json()["id"]
+    created = await gw.post(
+        "/admin/api-tokens", json={"accounts": [account_id]}, headers=admin_headers
+    )
+    api = {"Authorization": f"Bearer {created.json()['token']}"}
+    stored = await app.state.gateway.store.account_credentials(account_id)
+    before = sandbox.stats()["oauth"].get("refresh_token", 0)
+    response = await gw.post(
+        f"/{account_id}/proxy/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "guess"},
+        headers=api,
+    )
+    assert response.status_code == 200
+    assert response.json()["access_token"] == oauth.MANAGED_TOKEN
+    assert stored["access_token"] not in response.text
+    assert stored["refresh_token"] not in response.text
+    assert sandbox.stats()["oauth"].get("refresh_token", 0) == before
+    assert await app.state.gateway.store.account_credentials(account_id) == stored
+    # and the account still works through the proxy with its real token
+    tickets = await gw.get(f"/{account_id}/proxy/api/tickets", params={"limit": 1}, headers=api)
+    assert tickets.status_code == 200 and len(tickets.json()["data"]) == 1
