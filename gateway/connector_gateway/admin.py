@@ -438,7 +438,6 @@ async def get_audit(request: Request, state: Any, ctx: Context) -> Response:
     params = dict(request.query_params)
     ctx.arguments["query"] = params
     filters = audit_filters(params)
-    ctx.account_id = filters["account_id"]
     fmt = params.get("format") or "json"
     if fmt not in ("json", "jsonl"):
         raise bad_request("format must be json or jsonl")

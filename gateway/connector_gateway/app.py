@@ -136,7 +136,7 @@ async def purge_audit_once(state: GatewayState) -> int | None:
     """Delete audit records older than the retention; None when another worker is at it."""
     cutoff = utcnow() - dt.timedelta(days=state.settings.audit_retention_days)
     try:
-        async with state.budget.lock("audit-purge", PURGE_LOCK_TTL, wait=0):
+        async with state.budget.lock("audit-purge", PURGE_LOCK_TTL, wait=1.0):
             purged = await state.store.purge_audit(cutoff)
     except Exception as exc:  # lock held elsewhere (LockTimeout) or a database hiccup
         logger.info("audit purge skipped: %s", type(exc).__name__)

@@ -101,7 +101,10 @@ async def gateway(gateway_app: Any, settings: Settings) -> AsyncIterator[httpx.A
 
 def _sandbox(connector: str) -> Iterator[Any]:
     module = __import__(f"{connector}.sandbox", fromlist=["serve_in_thread"])
-    handle = module.serve_in_thread(seed=1, rate_limit="off")
+    # a distinctive API key, so secrets tests can look for it in the database, logs and audit
+    handle = module.serve_in_thread(
+        seed=1, rate_limit="off", api_key="sbxkey-" + secrets.token_hex(12)
+    )
     try:
         yield handle
     finally:
