@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from connector_gateway.budget import LocalBudget
 from connector_gateway.connectors import discover
+from connector_gateway.store import Store
 from connector_gateway.upstream import UnknownAccount, Upstream
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
 
 
-@dataclass(frozen=True)
-class Account:
-    id: str
-    connector: str
-    name: str
-    base_url: str | None
-
-
-class MemoryStore:
-    """The two Store reads Upstream makes (the real Store is tested with the app)."""
-
-    def __init__(self) -> None:
-        self.accounts: dict[str, Account] = {}
-        self.credentials: dict[str, dict] = {}
-        self.reads = 0
-
-    async def get_account(self, account_id: str) -> Account | None:
-        return self.accounts.get(account_id)
-
-    async def account_credentials(self, account_id: str) -> dict:
-        self.reads += 1
-        return dict(self.credentials[account_id])
+@pytest.fixture
+async def store(settings):
+    store = await Store.open(settings)
+    yield store
+    await store.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,27 +35,26 @@ def sandbox(connectors):
     handle.stop()
 
 
-def add_account(store: MemoryStore, handle, account_id: str = "acc_1") -> dict:
+async def add_account(store, handle, connector: str = "gorgias", **extra) -> tuple[str, dict]:
     kwargs = handle.client_kwargs()
     base_url = kwargs.pop("base_url")
-    store.accounts[account_id] = Account(account_id, "gorgias", account_id, base_url)
-    store.credentials[account_id] = kwargs
-    return kwargs
+    account = await store.create_account(connector, {**kwargs, **extra}, base_url, "test")
+    return account.id, kwargs
 
 
-async def test_calls_go_through_the_budget_to_the_sandbox(connectors, sandbox) -> None:
-    store, budget = MemoryStore(), LocalBudget()
-    add_account(store, sandbox)
+async def test_calls_go_through_the_budget_to_the_sandbox(connectors, sandbox, store) -> None:
+    budget = LocalBudget()
+    acc, _creds = await add_account(store, sandbox)
     upstream = Upstream(SimpleNamespace(cache_seconds=0.2), store, connectors, budget)
     try:
-        client = await upstream.client("acc_1")
+        client = await upstream.client(acc)
         assert type(client).__name__ == "AsyncGorgias"
         page = await client.tickets.list(limit=2).first_page()
         assert len(page.items) == 2 and page.items[0].id
         account = await client.account.get()
         assert account.domain
-        assert await upstream.client("acc_1") is client  # cached
-        status = await upstream.budget_status("acc_1")
+        assert await upstream.client(acc) is client  # cached
+        status = await upstream.budget_status(acc)
         # gorgias api_key budget: 40 per 20 s; burst 38, two calls spent
         assert status["requests"] == 40 and status["period"] == 20.0
         assert status["remaining"] in (35, 36)
@@ -80,9 +62,9 @@ async def test_calls_go_through_the_budget_to_the_sandbox(connectors, sandbox) -
         await upstream.aclose()
 
 
-async def test_budget_paces_every_request_including_retries(connectors, sandbox) -> None:
-    store, budget = MemoryStore(), LocalBudget()
-    add_account(store, sandbox, "acc_pace")
+async def test_budget_paces_every_request_including_retries(connectors, sandbox, store) -> None:
+    budget = LocalBudget()
+    acc, _creds = await add_account(store, sandbox)
     # a tiny declared budget: 2 requests per 1 s (burst 1, ~1.9/s sustained)
     upstream = Upstream(SimpleNamespace(cache_seconds=5), store, connectors, budget)
     calls: list[float] = []
@@ -94,7 +76,7 @@ async def test_budget_paces_every_request_including_retries(connectors, sandbox)
 
     budget.acquire = counting  # type: ignore[method-assign]
     try:
-        client = await upstream.client("acc_pace")
+        client = await upstream.client(acc)
         start = time.monotonic()
         await asyncio.gather(*(client.request("GET", "/api/account") for _ in range(5)))
         elapsed = time.monotonic() - start
@@ -114,40 +96,34 @@ async def test_budget_paces_every_request_including_retries(connectors, sandbox)
 
 
 async def test_client_rebuilt_when_credentials_change_and_unknown_account(
-    connectors, sandbox
+    connectors, sandbox, store
 ) -> None:
-    store = MemoryStore()
-    creds = add_account(store, sandbox, "acc_2")
+    acc, creds = await add_account(store, sandbox)
     upstream = Upstream(SimpleNamespace(cache_seconds=0.0), store, connectors, LocalBudget())
     try:
-        first = await upstream.client("acc_2")
-        assert await upstream.client("acc_2") is first  # same credentials: same client
-        store.credentials["acc_2"] = {**creds, "api_key": "wrong-key"}
-        second = await upstream.client("acc_2")
+        first = await upstream.client(acc)
+        assert await upstream.client(acc) is first  # same credentials: same client
+        assert await store.update_credentials(acc, {**creds, "api_key": "wrong-key"})
+        second = await upstream.client(acc)
         assert second is not first
         with pytest.raises(Exception) as caught:
             await second.account.get()
         assert type(caught.value).__name__ == "AuthenticationError"
         assert "wrong-key" not in str(caught.value)
-        del store.accounts["acc_2"]
+        assert await store.delete_account(acc)
         with pytest.raises(UnknownAccount):
-            await upstream.client("acc_2")
+            await upstream.client(acc)
         with pytest.raises(UnknownAccount):
             await upstream.client("acc_missing")
     finally:
         await upstream.aclose()
 
 
-async def test_in_process_sandbox_through_base_transport(connectors) -> None:
+async def test_in_process_sandbox_through_base_transport(connectors, store) -> None:
     sandbox_app = connectors["zendesk"].sandbox_module.create_app()
-    store = MemoryStore()
-    store.accounts["acc_z"] = Account("acc_z", "zendesk", "z", "http://zendesk.test")
     options = sandbox_app.options
-    store.credentials["acc_z"] = {
-        "email": options.email,
-        "api_token": options.api_key,
-        "plan": "enterprise",
-    }
+    credentials = {"email": options.email, "api_token": options.api_key, "plan": "enterprise"}
+    acc = (await store.create_account("zendesk", credentials, "http://zendesk.test")).id
     upstream = Upstream(
         SimpleNamespace(cache_seconds=1.0),
         store,
@@ -156,10 +132,10 @@ async def test_in_process_sandbox_through_base_transport(connectors) -> None:
         base_transport=httpx.ASGITransport(app=sandbox_app),
     )
     try:
-        client = await upstream.client("acc_z")
+        client = await upstream.client(acc)
         users = await client.request("GET", "/api/v2/users")
         assert users["users"]
-        status = await upstream.budget_status("acc_z")
+        status = await upstream.budget_status(acc)
         assert (status["requests"], status["period"]) == (700, 60.0)
         assert status["remaining"] == 700 * 3 // 100 - 1  # fixed window: small burst, one spent
     finally:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
@@ -883,11 +883,13 @@ class Gorgias(_BaseClient):
         *,
         stream: bool = False,
         follow_redirects: bool = False,
+        raise_for_status: bool = True,
     ) -> httpx.Response:
         """Send with rate limiting, auth renewal and retries; return a successful response or raise.
 
         Unless `stream`, the body is read here, bounded by `max_response_bytes`. Waits between
-        retries stop at `max_retry_wait` in total, and the whole call at its `deadline`.
+        retries stop at `max_retry_wait` in total, and the whole call at its `deadline`. With
+        `raise_for_status=False` an error status that is not retried (any more) is returned as is.
         """
         retry = self.retry
         max_retries = retry.max_retries
@@ -967,6 +969,8 @@ class Gorgias(_BaseClient):
                     time.sleep(wanted)
                     attempt += 1
                     continue
+            if not raise_for_status:
+                return response
             raise self._status_error(response, prepared, retry_after=wanted)
 
     def _read_body(self, response: httpx.Response, prepared: Prepared, budget: CallBudget) -> None:
@@ -1200,6 +1204,29 @@ class Gorgias(_BaseClient):
         prepared = self._raw_prepared(method, path, params, json, content, data, files, headers)
         response = self._send(prepared, request_options)
         return self._decode_raw(response, prepared)
+
+    def send_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_options: RequestOptions | None = None,
+    ) -> httpx.Response:
+        """Send any request like `request()` and return the `httpx.Response` whatever its status.
+
+        Auth, rate limiting, token renewal, retries and `deadline` apply as for `request()`; an
+        error status (after the retries it allows) is returned, not raised, with its body read
+        (bounded by `max_response_bytes`) — for proxies that pass the API's answers on verbatim.
+        `params` may be a sequence of pairs to keep repeated names and their order. Transport
+        failures, a too large successful body and refused URLs still raise the client's errors.
+        """
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params or ())
+        prepared = self._raw_prepared(method, path, None, None, content, None, None, headers)
+        prepared.params = [(str(k), _base._scalar(v)) for k, v in pairs if v is not None]
+        return self._send(prepared, request_options, raise_for_status=False)
 
     def invoke(
         self,
@@ -1509,11 +1536,13 @@ class AsyncGorgias(_BaseClient):
         *,
         stream: bool = False,
         follow_redirects: bool = False,
+        raise_for_status: bool = True,
     ) -> httpx.Response:
         """Send with rate limiting, auth renewal and retries; return a successful response or raise.
 
         Unless `stream`, the body is read here, bounded by `max_response_bytes`. Waits between
-        retries stop at `max_retry_wait` in total, and the whole call at its `deadline`.
+        retries stop at `max_retry_wait` in total, and the whole call at its `deadline`. With
+        `raise_for_status=False` an error status that is not retried (any more) is returned as is.
         """
         retry = self.retry
         max_retries = retry.max_retries
@@ -1595,6 +1624,8 @@ class AsyncGorgias(_BaseClient):
                     await asyncio.sleep(wanted)
                     attempt += 1
                     continue
+            if not raise_for_status:
+                return response
             raise self._status_error(response, prepared, retry_after=wanted)
 
     async def _read_body(
@@ -1830,6 +1861,29 @@ class AsyncGorgias(_BaseClient):
         prepared = self._raw_prepared(method, path, params, json, content, data, files, headers)
         response = await self._send(prepared, request_options)
         return self._decode_raw(response, prepared)
+
+    async def send_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_options: RequestOptions | None = None,
+    ) -> httpx.Response:
+        """Send any request like `request()` and return the `httpx.Response` whatever its status.
+
+        Auth, rate limiting, token renewal, retries and `deadline` apply as for `request()`; an
+        error status (after the retries it allows) is returned, not raised, with its body read
+        (bounded by `max_response_bytes`) — for proxies that pass the API's answers on verbatim.
+        `params` may be a sequence of pairs to keep repeated names and their order. Transport
+        failures, a too large successful body and refused URLs still raise the client's errors.
+        """
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params or ())
+        prepared = self._raw_prepared(method, path, None, None, content, None, None, headers)
+        prepared.params = [(str(k), _base._scalar(v)) for k, v in pairs if v is not None]
+        return await self._send(prepared, request_options, raise_for_status=False)
 
     async def invoke(
         self,
