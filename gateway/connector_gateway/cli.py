@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--tools", help="comma-separated tool names")
     create.add_argument("--exclude-tools", help="comma-separated tool names")
     create.add_argument("--require-api-token", action="store_true")
+    create.add_argument("--public-url", help="base of the printed URL (GATEWAY_PUBLIC_URL)")
     listing = servers.add_parser("list", parents=[common], help="list MCP servers")
     listing.add_argument("--account-id")
     revoke = servers.add_parser("revoke", parents=[common], help="revoke an MCP server")
@@ -385,6 +386,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "audit":
         return int(asyncio.run(_with_store(settings, lambda s: _audit_command(args, s))))
+    if getattr(args, "public_url", None):
+        settings = settings.with_overrides(public_url=args.public_url)
     return int(asyncio.run(_with_store(settings, lambda s: _admin_command(args, s))))
 
 

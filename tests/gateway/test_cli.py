@@ -292,3 +292,14 @@ def test_migrate_and_database_url_option(inproc: Any, tmp_path: Path) -> None:
     )
     assert len(json.loads(cli("accounts", "list", "--database-url", other).stdout)) == 1
     assert json.loads(cli("accounts", "list").stdout) == []
+
+
+def test_servers_create_public_url_option(inproc: Any) -> None:
+    account = json.loads(
+        inproc(
+            "accounts", "add", "--connector", "gorgias", "--base-url", "http://127.0.0.1:9",
+            "--credential", "email=a@example.com", "--credential", "api_key=k",
+        ).stdout
+    )  # fmt: skip
+    out = inproc("servers", "create", account["id"], "--public-url", "http://127.0.0.1:18800/")
+    assert out.stdout.split()[1].startswith("http://127.0.0.1:18800/mcp/gwmcp_")
