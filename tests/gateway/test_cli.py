@@ -303,3 +303,24 @@ def test_servers_create_public_url_option(inproc: Any) -> None:
     )  # fmt: skip
     out = inproc("servers", "create", account["id"], "--public-url", "http://127.0.0.1:18800/")
     assert out.stdout.split()[1].startswith("http://127.0.0.1:18800/mcp/gwmcp_")
+
+
+def test_every_command_the_readme_shows_parses() -> None:
+    """The README's Gateway section only shows commands and options that exist."""
+    import re
+    import shlex
+
+    from connector_gateway.cli import _parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## Gateway\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #", 1)[0].strip().rstrip("&").strip()
+            if line.startswith("connector-gateway "):
+                commands.append(shlex.split(line)[1:])
+    assert len(commands) >= 4
+    for argv in commands:
+        _parser().parse_args(argv)  # exits (fails the test) on an unknown command or option
