@@ -7,12 +7,13 @@ checked at most every `settings.cache_seconds`).
 
 Every client sends through one `httpx.AsyncClient` of its own, but they all share one transport,
 so one connection pool per worker. Between the two sits `BudgetTransport`: every HTTP request a
-client sends (retries and token refreshes included) first awaits
+client sends (retries included) first awaits
 `budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
 those credentials. MCP, proxy and unified callers share the client, so they share the budget;
 with a RedisBudget every worker shares it too. The client's own pacing is off.
 
-Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh).
+Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh),
+beneath the budget: a wrapper sees each request once it may go, and must not close the pool.
 """
 
 from __future__ import annotations
@@ -184,11 +185,12 @@ class Upstream:
             raise UnknownAccount(account.id, f"connector {account.connector!r} is not installed")
         limit = connector.rate_limit(credentials)
         burst = default_burst(limit[0], connector.rate_limit_kind(credentials)) if limit else None
-        transport: httpx.AsyncBaseTransport = BudgetTransport(
-            self.transport, self.budget, f"account:{account.id}", limit, burst
-        )
+        # wrappers sit between the budget and the pool: a request waits for the budget first, so
+        # what a wrapper adds (a fresh OAuth access token) is current when the request leaves
+        transport: httpx.AsyncBaseTransport = self.transport
         for wrap in self.transport_wrappers:
             transport = wrap(transport, account, connector)
+        transport = BudgetTransport(transport, self.budget, f"account:{account.id}", limit, burst)
         http = httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
         client = connector.create_client(
             credentials, account.base_url, http_client=http, **self.client_options
