@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from connector_gateway.budget import LocalBudget
+from connector_gateway.budget import LocalBudget, RedisBudget
 from connector_gateway.connectors import discover
 from connector_gateway.store import Store
-from connector_gateway.upstream import UnknownAccount, Upstream
+from connector_gateway.upstream import BudgetUnavailable, UnknownAccount, Upstream
+
+from tests.gateway.services import free_port
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
 
@@ -140,3 +142,23 @@ async def test_in_process_sandbox_through_base_transport(connectors, store) -> N
         assert status["remaining"] == 700 * 3 // 100 - 1  # fixed window: small burst, one spent
     finally:
         await upstream.aclose()
+
+
+async def test_unreachable_redis_budget_refuses_without_calling_upstream(
+    connectors, sandbox, store
+) -> None:
+    acc, _creds = await add_account(store, sandbox)
+    budget = RedisBudget(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    upstream = Upstream(SimpleNamespace(cache_seconds=1.0), store, connectors, budget)
+    sandbox.app.reset_stats()
+    try:
+        client = await upstream.client(acc)
+        start = time.monotonic()
+        with pytest.raises(BudgetUnavailable) as caught:
+            await client.account.get()
+        assert time.monotonic() - start < 3
+        assert (caught.value.status, caught.value.type) == (503, "budget_unavailable")
+        assert sum(sandbox.stats()["requests"].values()) == 0
+    finally:
+        await upstream.aclose()
+        await budget.aclose()
