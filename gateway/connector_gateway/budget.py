@@ -207,7 +207,10 @@ class RedisBudget:
         if isinstance(url_or_client, str):
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.Redis.from_url(url_or_client)
+            # bounded waits: an unreachable Redis fails a call quickly instead of hanging it
+            self.redis = aioredis.Redis.from_url(
+                url_or_client, socket_connect_timeout=2, socket_timeout=5
+            )
             self._owns = True
         else:
             self.redis = url_or_client
