@@ -612,3 +612,29 @@ async def test_retention_purge_runs_at_start(settings: Settings) -> None:
             await __import__("asyncio").sleep(0.02)
         assert app.state.gateway.last_purge["purged"] == 1
         assert [r["action"] for r in await app.state.gateway.store.query_audit()] == ["kept"]
+
+
+async def test_an_unexpected_error_is_a_json_500_without_details(
+    gateway: httpx.AsyncClient,
+    gateway_app: Any,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = gateway_app.state.gateway.store
+
+    async def broken() -> list[Any]:
+        raise RuntimeError("boom with sk-internal-detail")
+
+    monkeypatch.setattr(store, "list_accounts", broken)
+    transport = httpx.ASGITransport(app=gateway_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=str(gateway.base_url)) as client:
+        response = await client.get("/admin/accounts", headers=admin_headers)
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"type": "internal", "message": "internal error (see the gateway log)"}
+    }
+    assert "sk-internal-detail" not in response.text
+    records = await store.query_audit()
+    assert records[-1]["status"] == "error"
+    assert records[-1]["arguments"]["error"] == {"status": 500, "type": "internal"}
