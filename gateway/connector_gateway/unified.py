@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from .access import GatewayError, require_api_token
 from .proxy import (
     MAX_REQUEST_BYTES,
+    account_client,
     account_connector,
     budget_header,
     read_body,
@@ -198,7 +199,7 @@ async def unified(request: Request) -> Response:
         if item_id is not None:
             args["id"] = item_id
         arguments = args
-        client = await state.upstream.client(account_id)
+        client = await account_client(state, account_id)
         try:
             result = await module.ainvoke_unified(client, tool["name"], args)
         except Exception as exc:
