@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ from mcp.server.transport_security import TransportSecurityMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .access import GatewayError, require_api_token
 from .crypto import token_hash
@@ -258,7 +259,10 @@ class McpHost:
             problems.append(f"unknown tool_mode {mode!r} (use {', '.join(toolmodes.TOOL_MODES)})")
         tool_filter = self.tool_filter(connector_name, scope)
         problems += [
-            p.replace("--exclude-tools", "exclude_tools").replace("--tools", "tools")
+            p.replace("--exclude-tools", "exclude_tools")
+            .replace("--tools", "tools")
+            .replace("--methods", "methods")
+            .replace("--tags", "tags")
             for p in tool_filter.check(tools.specs)
         ]
         if not problems and not any(tool_filter.allows(s) for s in tools.specs.values()):
@@ -409,6 +413,7 @@ class McpHost:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = str(scope.get("path_params", {}).get("token", ""))
+        send = _with_worker_header(send)
         try:
             await self._check_transport(scope, receive)
             record = await self._admit(token, scope, receive)
@@ -456,6 +461,21 @@ class McpHost:
         if record.require_api_token:
             await require_api_token(Request(scope, receive), record.account_id, "mcp")
         return record
+
+
+#: Names this worker process in the `X-Gateway-Worker` header of MCP answers (random, not the pid),
+#: so operators and tests can tell which worker answered.
+WORKER_ID = "w-" + secrets.token_hex(4)
+_WORKER_HEADER = (b"x-gateway-worker", WORKER_ID.encode())
+
+
+def _with_worker_header(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), _WORKER_HEADER]}
+        await send(message)
+
+    return sending
 
 
 class McpEndpoint:

@@ -427,6 +427,7 @@ async def proxy(request: Request) -> Response:
         return response
     except GatewayError as exc:
         http_status = exc.status
+        arguments["error"] = {"status": exc.status, "type": exc.type}
         raise
     finally:
         arguments["http_status"] = http_status

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 
+from .access import GatewayError
 from .budget import default_burst
 from .connectors import Connector
 
-__all__ = ["BudgetTransport", "TransportWrapper", "UnknownAccount", "Upstream"]
+__all__ = ["BudgetTransport", "BudgetUnavailable", "TransportWrapper", "UnknownAccount", "Upstream"]
 
 logger = logging.getLogger("connector_gateway.upstream")
 
@@ -43,12 +45,23 @@ TransportWrapper = Callable[[httpx.AsyncBaseTransport, Any, Connector], httpx.As
 _RETIRE_AFTER = 120.0
 
 
-class UnknownAccount(LookupError):
-    """No such account (deleted, or never existed), or its connector is not installed."""
+class UnknownAccount(GatewayError, LookupError):
+    """No such account (deleted, or never existed), or its connector is not installed (404)."""
 
     def __init__(self, account_id: str, reason: str = "unknown account") -> None:
-        super().__init__(f"{reason}: {account_id}")
+        super().__init__(404, "not_found", f"{reason}: {account_id}")
         self.account_id = account_id
+
+
+class BudgetUnavailable(GatewayError):
+    """The shared rate budget (Redis) cannot be reached: no upstream request is sent unpaced."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "budget_unavailable",
+            "the shared rate budget is unreachable (Redis); the request was not sent upstream",
+        )
 
 
 class BudgetTransport(httpx.AsyncBaseTransport):
@@ -72,7 +85,13 @@ class BudgetTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.limit is not None:
-            await self.budget.acquire(self.key, *self.limit, burst=self.burst)
+            try:
+                await self.budget.acquire(self.key, *self.limit, burst=self.burst)
+            except BudgetUnavailable:
+                raise
+            except (OSError, RedisError) as exc:  # the shared budget is down: send nothing
+                logger.error("rate budget unavailable for %s: %s", self.key, type(exc).__name__)
+                raise BudgetUnavailable() from None
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:  # the shared pool is closed by Upstream.aclose()

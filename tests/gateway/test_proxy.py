@@ -123,6 +123,11 @@ async def test_vendor_answers_pass_through_one_to_one(
         assert got.json() == want.json()
         assert got.content == want.content
 
+        got = await gateway.get(base + "/api/no-such-endpoint", headers=headers)
+        want = await vendor.get("/api/no-such-endpoint")
+        assert got.status_code == want.status_code == 404
+        assert got.content == want.content
+
         got = await gateway.get(base + case["missing"], headers=headers)
         want = await vendor.get(case["missing"])
         assert got.status_code == want.status_code == 404
@@ -448,3 +453,32 @@ async def test_auth_is_checked_before_any_upstream_request(
     response = await gateway.get(url, headers=everything)
     assert response.status_code == 200
     assert requests_seen(gorgias["sandbox"]) == seen + 1
+
+
+async def test_unreachable_vendor_is_a_clear_json_error(
+    gateway: httpx.AsyncClient, admin_headers: dict[str, str], gorgias_sandbox: Any
+) -> None:
+    from .conftest import free_port, sandbox_credentials
+
+    credentials, _ = sandbox_credentials(gorgias_sandbox)
+    response = await gateway.post(
+        "/admin/accounts",
+        headers=admin_headers,
+        json={
+            "connector": "gorgias",
+            "credentials": credentials,
+            "base_url": f"http://127.0.0.1:{free_port()}",
+        },
+    )
+    assert response.status_code == 201, response.text
+    account_id = response.json()["id"]
+    _, headers = await api_token(gateway, admin_headers, [account_id], ["proxy"])
+    # a POST is never retried: the connection error comes back at once
+    response = await gateway.post(
+        f"/{account_id}/proxy/api/tags", json={"name": "x"}, headers=headers
+    )
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["type"] == "upstream_unavailable"
+    assert "connection failed" in error["message"]
+    assert credentials["api_key"] not in response.text
