@@ -150,12 +150,13 @@ class LocalBudget:
         lock = self._locks.get(name)
         if lock is None:
             lock = self._locks[name] = asyncio.Lock()
-        try:
-            await asyncio.wait_for(
-                lock.acquire(), wait
-            ) if wait is not None else await lock.acquire()
-        except TimeoutError:
-            raise LockTimeout(f"lock {name!r} not acquired within {wait} s") from None
+        if wait is None or not lock.locked():  # a free lock is taken without suspending
+            await lock.acquire()
+        else:
+            try:
+                await asyncio.wait_for(lock.acquire(), max(wait, 0.0))
+            except TimeoutError:
+                raise LockTimeout(f"lock {name!r} not acquired within {wait} s") from None
         try:
             yield
         finally:

@@ -410,7 +410,7 @@ class _Tokens:
     refresh_token: str | None
     expires_at: float | None
     lifetime: float | None
-    """Seconds the token lives (known when renewed here; else estimated when first seen)."""
+    """Seconds the token lives (known when renewed here; else from when it was stored)."""
 
     def stale(self, now: float) -> bool:
         if self.expires_at is None:
@@ -464,10 +464,28 @@ class TokenRefresher:
     async def current(self, account_id: str) -> _Tokens | None:
         tokens = self._current.get(account_id)
         if tokens is None:
-            tokens = _tokens(await self.holder.store.account_credentials(account_id))
-            if tokens is not None:
-                self._current[account_id] = tokens
+            _credentials, tokens = await self._read(account_id)
         return tokens
+
+    async def _read(self, account_id: str) -> tuple[dict[str, Any], _Tokens | None]:
+        """The stored credentials and their tokens (now this worker's current ones).
+
+        A token's lifetime is known to the worker that renewed it; others take the time from
+        the credentials' last write (the renewal) to the expiry."""
+        store = self.holder.store
+        account = await store.get_account(account_id)
+        credentials = dict(await store.account_credentials(account_id))
+        tokens = _tokens(credentials)
+        if tokens is None:
+            return credentials, None
+        known = self._current.get(account_id)
+        updated = getattr(account, "updated_at", None)
+        if known is not None and known.access_token == tokens.access_token:
+            tokens.lifetime = known.lifetime
+        elif updated is not None and tokens.expires_at:
+            tokens.lifetime = max(0.0, tokens.expires_at - updated.timestamp())
+        self._current[account_id] = tokens
+        return credentials, tokens
 
     def reject(self, account_id: str, access_token: str) -> None:
         """The vendor answered 401 to this access token: never hand it out again."""
@@ -519,26 +537,15 @@ class TokenRefresher:
                 raise TokenEndpointError(f"token renewal failed: {type(exc).__name__}") from None
 
     async def _stored(self, account_id: str) -> _Tokens | None:
-        stored = _tokens(await self.holder.store.account_credentials(account_id))
-        known = self._current.get(account_id)
-        if stored is not None and known is not None and stored.access_token == known.access_token:
-            stored.lifetime = known.lifetime
-        if stored is not None:
-            self._current[account_id] = stored
-        return stored
+        return (await self._read(account_id))[1]
 
     async def _renew(self, account: Any, connector: Connector, send: Any) -> _Tokens:
         """Inside the cross-worker lock: take a token another worker stored, or renew."""
         store = self.holder.store
         account_id = account.id
-        credentials = await store.account_credentials(account_id)
-        stored = _tokens(credentials)
-        known = self._current.get(account_id)
-        if stored is not None and known is not None and stored.access_token == known.access_token:
-            stored.lifetime = known.lifetime
+        credentials, stored = await self._read(account_id)
         if self._usable(account_id, stored, time.time()):
             assert stored is not None
-            self._current[account_id] = stored
             return stored
         if stored is None or not stored.refresh_token:
             raise TokenEndpointError("the access token expired and there is no refresh token")
@@ -681,6 +688,37 @@ def _request_fields(raw: bytes, content_type: str) -> dict[str, str]:
         return {}
 
 
+# --- logs --------------------------------------------------------------------------------------
+
+_SECRET_QUERY = re.compile(r"([?&](?:code|state|link)=)[^&\s\"']+")
+
+
+def redact_query(text: str) -> str:
+    """`/connect/x/callback?code=abc&state=def` -> `...?code=[redacted]&state=[redacted]`."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", text) if "/connect/" in text else text
+
+
+class RedactConnectSecrets(logging.Filter):
+    """Masks authorization codes, states and connect-link tokens in log records (uvicorn's
+    access log shows every path with its query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_query(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact_query(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "connector_gateway"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactConnectSecrets) for f in target.filters):
+            target.addFilter(RedactConnectSecrets())
+
+
 # --- routes ------------------------------------------------------------------------------------
 
 
@@ -688,6 +726,7 @@ def routes(state: Any) -> list[BaseRoute]:
     """The connect routes; installs the token refresher on the state's upstream transports."""
     from .admin import audited
 
+    install_log_redaction()
     refresher = TokenRefresher(state)
     state.token_refresher = refresher
     state.transport_wrappers.append(refresher.wrap)

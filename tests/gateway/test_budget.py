@@ -124,6 +124,11 @@ async def test_local_lock_is_exclusive_and_times_out() -> None:
         with pytest.raises(LockTimeout):
             async with budget.lock("x", ttl=5, wait=0.05):
                 pass
+        with pytest.raises(LockTimeout):
+            async with budget.lock("x", ttl=5, wait=0):
+                pass
+    async with budget.lock("x", ttl=5, wait=0):  # free: taken at once
+        assert budget._locks["x"].locked()
 
 
 async def test_redis_budget_shared_by_two_instances(redis_url) -> None:
@@ -211,11 +216,16 @@ async def test_redis_lock_exclusive_across_instances_and_expires(redis_url, capl
     try:
         await asyncio.gather(*(worker(budgets[i % 3]) for i in range(9)))
         assert (most, entered) == (1, 9)
-        # held elsewhere: a bounded wait gives up
+        # held elsewhere: a bounded wait gives up, wait=0 tries once
         async with budgets[0].lock(name, ttl=5):
             with pytest.raises(LockTimeout):
                 async with budgets[1].lock(name, ttl=5, wait=0.1):
                     pass
+            with pytest.raises(LockTimeout):
+                async with budgets[1].lock(name, ttl=5, wait=0):
+                    pass
+        async with budgets[1].lock(name, ttl=5, wait=0):
+            pass
         # a holder that outlives its ttl loses the lock: another instance gets it
         caplog.set_level(logging.WARNING, logger="connector_gateway.budget")
         start = time.monotonic()

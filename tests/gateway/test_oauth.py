@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +28,7 @@ from connector_gateway.connectors import discover
 from connector_gateway.store import Store
 from connector_gateway.upstream import Upstream
 
-from tests.gateway.conftest import client_for, running_app
+from tests.gateway.conftest import client_for, free_port, running_app
 from tests.gateway.services import redis_url  # noqa: F401 - session fixture
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
@@ -350,7 +351,7 @@ async def test_two_workers_refresh_once_per_expiry(
     a, b, account_id = workers
     before = short_sandbox.stats()
     started = time.monotonic()
-    deadline = started + 2.5 * TTL
+    deadline = started + 2 * TTL
     calls = 0
 
     async def caller(worker: Worker) -> None:
@@ -377,7 +378,8 @@ async def test_two_workers_refresh_once_per_expiry(
     assert [r["status"] for r in audit] == ["ok"] * refreshes
 
     # a stale worker takes the token the other one stored instead of refreshing again
-    await asyncio.sleep(0.8 * TTL)
+    expires_at = (await a.store.account_credentials(account_id))["token_expires_at"]
+    await asyncio.sleep(max(0.0, expires_at - 0.1 - time.time()))  # stale for every worker
     count = a.refresher.refreshes
     assert await a.call(account_id) == 1
     assert a.refresher.refreshes == count + 1
@@ -447,3 +449,53 @@ async def test_a_refresh_grant_through_the_proxy_reveals_no_token(
     # and the account still works through the proxy with its real token
     tickets = await gw.get(f"/{account_id}/proxy/api/tickets", params={"limit": 1}, headers=api)
     assert tickets.status_code == 200 and len(tickets.json()["data"]) == 1
+
+
+async def test_token_endpoint_failures_and_log_redaction(
+    gw: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    sandboxes: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox = sandboxes["zendesk"]
+
+    async def state_for(base_url: str) -> str:
+        start = await gw.get(
+            "/connect/zendesk", params={"base_url": base_url}, headers=admin_headers
+        )
+        assert start.status_code == 302
+        return dict(httpx.QueryParams(urlsplit(start.headers["location"]).query))["state"]
+
+    wrong_code = await gw.get(
+        "/connect/zendesk/callback",
+        params={"state": await state_for(sandbox.base_url), "code": "not-a-code"},
+    )
+    assert wrong_code.status_code == 502
+    assert wrong_code.json()["error"] == {
+        "type": "oauth_exchange_failed",
+        "message": "token endpoint answered 400 invalid_grant",
+    }
+    closed = f"http://127.0.0.1:{free_port()}"
+    unreachable = await gw.get(
+        "/connect/zendesk/callback", params={"state": await state_for(closed), "code": "c"}
+    )
+    assert unreachable.status_code == 502
+    assert unreachable.json()["error"]["message"] == "token endpoint unreachable: ConnectError"
+
+    # uvicorn's access log shows paths with their query: codes, states and links are masked
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/connect/zendesk/callback?code=SECRET1&state=SECRET2", "1.1", 201),
+        None,
+    )
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        logging.getLogger("uvicorn.access").handle(record)
+    assert "SECRET" not in caplog.text and "code=[redacted]&state=[redacted]" in caplog.text
+    assert oauth.redact_query("/connect/x?link=abc") == "/connect/x?link=[redacted]"
+    assert oauth.redact_query("/acc_1/proxy/api/tickets?state=open") == (
+        "/acc_1/proxy/api/tickets?state=open"
+    )
