@@ -150,12 +150,13 @@ class LocalBudget:
         lock = self._locks.get(name)
         if lock is None:
             lock = self._locks[name] = asyncio.Lock()
-        try:
-            await asyncio.wait_for(
-                lock.acquire(), wait
-            ) if wait is not None else await lock.acquire()
-        except TimeoutError:
-            raise LockTimeout(f"lock {name!r} not acquired within {wait} s") from None
+        if wait is None or not lock.locked():  # a free lock is taken without suspending
+            await lock.acquire()
+        else:
+            try:
+                await asyncio.wait_for(lock.acquire(), max(wait, 0.0))
+            except TimeoutError:
+                raise LockTimeout(f"lock {name!r} not acquired within {wait} s") from None
         try:
             yield
         finally:
@@ -207,7 +208,10 @@ class RedisBudget:
         if isinstance(url_or_client, str):
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.Redis.from_url(url_or_client)
+            # bounded waits: an unreachable Redis fails a call quickly instead of hanging it
+            self.redis = aioredis.Redis.from_url(
+                url_or_client, socket_connect_timeout=2, socket_timeout=5
+            )
             self._owns = True
         else:
             self.redis = url_or_client

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--tools", help="comma-separated tool names")
     create.add_argument("--exclude-tools", help="comma-separated tool names")
     create.add_argument("--require-api-token", action="store_true")
+    create.add_argument("--public-url", help="base of the printed URL (GATEWAY_PUBLIC_URL)")
     listing = servers.add_parser("list", parents=[common], help="list MCP servers")
     listing.add_argument("--account-id")
     revoke = servers.add_parser("revoke", parents=[common], help="revoke an MCP server")
@@ -150,15 +151,29 @@ def _credentials(args: argparse.Namespace) -> dict[str, Any]:
     return credentials
 
 
+class _CliState:
+    """What the admin operations need, without a running app (connectors loaded on first use)."""
+
+    upstream = None
+    mcp_host = None
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    @functools.cached_property
+    def connectors(self) -> dict[str, Any]:
+        from .connectors import discover
+
+        return discover()
+
+
 async def _with_store(settings: Settings, run: Callable[[Any], Awaitable[Any]]) -> Any:
-    from .connectors import discover
     from .db import migrate_async
 
     await migrate_async(settings.database_url)
     store = await Store.open(settings)
-    state = SimpleNamespace(
-        settings=settings, store=store, connectors=discover(), upstream=None, mcp_host=None
-    )
+    state = _CliState(settings, store)
     try:
         return await run(state)
     finally:
@@ -371,6 +386,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "audit":
         return int(asyncio.run(_with_store(settings, lambda s: _audit_command(args, s))))
+    if getattr(args, "public_url", None):
+        settings = settings.with_overrides(public_url=args.public_url)
     return int(asyncio.run(_with_store(settings, lambda s: _admin_command(args, s))))
 
 

@@ -120,7 +120,22 @@ def upstream_error(exc: Exception) -> GatewayError | None:
         return GatewayError(502, "upstream_invalid_response", message)
     if "CredentialsError" in names or "ConfigurationError" in names:
         return GatewayError(409, "account_misconfigured", message)
+    if "UnknownAccount" in names:
+        if "not installed" in message:
+            return GatewayError(409, "connector_unavailable", message)
+        return GatewayError(404, "not_found", message)
     return None
+
+
+async def account_client(state: Any, account_id: str) -> Any:
+    """The account's shared upstream client; its errors as gateway errors."""
+    try:
+        return await state.upstream.client(account_id)
+    except Exception as exc:
+        mapped = upstream_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 def vendor_error_response(exc: Exception) -> Response | None:
@@ -191,8 +206,10 @@ def forwarded_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-async def read_body(request: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
-    """The request body, refused with 413 past `limit` bytes (checked while reading)."""
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (default `MAX_REQUEST_BYTES`)."""
+    if limit is None:
+        limit = MAX_REQUEST_BYTES
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -387,7 +404,7 @@ async def proxy(request: Request) -> Response:
             body = await read_body(request)
             arguments["body_bytes"] = len(body)
             headers = forwarded_headers(request.headers.items())
-            client = await state.upstream.client(account_id)
+            client = await account_client(state, account_id)
             try:
                 upstream = await client.send_raw(
                     method, path, params=query, content=body or None, headers=headers
@@ -410,6 +427,7 @@ async def proxy(request: Request) -> Response:
         return response
     except GatewayError as exc:
         http_status = exc.status
+        arguments["error"] = {"status": exc.status, "type": exc.type}
         raise
     finally:
         arguments["http_status"] = http_status
@@ -443,7 +461,7 @@ async def _normalized(
         )
     op, path_args = found
     args = normalize_arguments(op, path_args, query)
-    client = await state.upstream.client(account_id)
+    client = await account_client(state, account_id)
     try:
         page = await client.invoke(op.tool, args)
     except Exception as exc:

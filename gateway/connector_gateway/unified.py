@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from .access import GatewayError, require_api_token
 from .proxy import (
     MAX_REQUEST_BYTES,
+    account_client,
     account_connector,
     budget_header,
     read_body,
@@ -174,11 +175,8 @@ async def unified(request: Request) -> Response:
             )
         kind = (_ITEM if item_id is not None else _COLLECTION).get(method)
         if kind is None or kind not in methods:
-            allowed = sorted(
-                m
-                for m, k in {**(_ITEM if item_id is not None else _COLLECTION)}.items()
-                if k in methods
-            )
+            verbs = _ITEM if item_id is not None else _COLLECTION
+            allowed = sorted(m for m, k in verbs.items() if k in methods)
             what = f"{category}/{resource}" + ("/{id}" if item_id is not None else "")
             raise GatewayError(
                 405,
@@ -198,9 +196,11 @@ async def unified(request: Request) -> Response:
         if item_id is not None:
             args["id"] = item_id
         arguments = args
-        client = await state.upstream.client(account_id)
+        client = await account_client(state, account_id)
         try:
-            result = await module.ainvoke_unified(client, tool["name"], args)
+            # a fresh runner per request: before-step results (e.g. the current user) are not
+            # cached on the worker's long-lived shared client
+            result = await module.ainvoke_unified(module.AsyncUnified(client), tool["name"], args)
         except Exception as exc:
             mapped = _vendor_error(exc) or upstream_error(exc)
             if mapped is None:
@@ -218,6 +218,10 @@ async def unified(request: Request) -> Response:
         response.headers.update(await budget_header(state, account_id))
         status_text = "ok"
         return response
+    except GatewayError as exc:
+        error = {"status": exc.status, "type": exc.type}
+        arguments = {**(arguments or {}), "error": error}
+        raise
     finally:
         await state.store.record_audit(
             kind="unified",

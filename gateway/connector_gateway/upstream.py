@@ -7,12 +7,13 @@ checked at most every `settings.cache_seconds`).
 
 Every client sends through one `httpx.AsyncClient` of its own, but they all share one transport,
 so one connection pool per worker. Between the two sits `BudgetTransport`: every HTTP request a
-client sends (retries and token refreshes included) first awaits
+client sends (retries included) first awaits
 `budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
 those credentials. MCP, proxy and unified callers share the client, so they share the budget;
 with a RedisBudget every worker shares it too. The client's own pacing is off.
 
-Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh).
+Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh),
+beneath the budget: a wrapper sees each request once it may go, and must not close the pool.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 
+from .access import GatewayError
 from .budget import default_burst
 from .connectors import Connector
 
-__all__ = ["BudgetTransport", "TransportWrapper", "UnknownAccount", "Upstream"]
+__all__ = ["BudgetTransport", "BudgetUnavailable", "TransportWrapper", "UnknownAccount", "Upstream"]
 
 logger = logging.getLogger("connector_gateway.upstream")
 
@@ -42,12 +45,23 @@ TransportWrapper = Callable[[httpx.AsyncBaseTransport, Any, Connector], httpx.As
 _RETIRE_AFTER = 120.0
 
 
-class UnknownAccount(LookupError):
-    """No such account (deleted, or never existed), or its connector is not installed."""
+class UnknownAccount(GatewayError, LookupError):
+    """No such account (deleted, or never existed), or its connector is not installed (404)."""
 
     def __init__(self, account_id: str, reason: str = "unknown account") -> None:
-        super().__init__(f"{reason}: {account_id}")
+        super().__init__(404, "not_found", f"{reason}: {account_id}")
         self.account_id = account_id
+
+
+class BudgetUnavailable(GatewayError):
+    """The shared rate budget (Redis) cannot be reached: no upstream request is sent unpaced."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "budget_unavailable",
+            "the shared rate budget is unreachable (Redis); the request was not sent upstream",
+        )
 
 
 class BudgetTransport(httpx.AsyncBaseTransport):
@@ -71,7 +85,13 @@ class BudgetTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.limit is not None:
-            await self.budget.acquire(self.key, *self.limit, burst=self.burst)
+            try:
+                await self.budget.acquire(self.key, *self.limit, burst=self.burst)
+            except BudgetUnavailable:
+                raise
+            except (OSError, RedisError) as exc:  # the shared budget is down: send nothing
+                logger.error("rate budget unavailable for %s: %s", self.key, type(exc).__name__)
+                raise BudgetUnavailable() from None
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:  # the shared pool is closed by Upstream.aclose()
@@ -184,11 +204,12 @@ class Upstream:
             raise UnknownAccount(account.id, f"connector {account.connector!r} is not installed")
         limit = connector.rate_limit(credentials)
         burst = default_burst(limit[0], connector.rate_limit_kind(credentials)) if limit else None
-        transport: httpx.AsyncBaseTransport = BudgetTransport(
-            self.transport, self.budget, f"account:{account.id}", limit, burst
-        )
+        # wrappers sit between the budget and the pool: a request waits for the budget first, so
+        # what a wrapper adds (a fresh OAuth access token) is current when the request leaves
+        transport: httpx.AsyncBaseTransport = self.transport
         for wrap in self.transport_wrappers:
             transport = wrap(transport, account, connector)
+        transport = BudgetTransport(transport, self.budget, f"account:{account.id}", limit, burst)
         http = httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
         client = connector.create_client(
             credentials, account.base_url, http_client=http, **self.client_options

@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 __all__ = [
+    "create_database",
     "free_port",
     "postgres_database_url",
     "postgres_url",
@@ -237,15 +238,13 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def postgres_database_url(postgres_url: str) -> str:
-    """A fresh, empty database of its own on the session's PostgreSQL server."""
+def create_database(postgres_url: str) -> str:
+    """A fresh, empty database on that server; returns its URL."""
     createdb = _pg_bin("createdb")
     assert createdb is not None
     base, _, _name = postgres_url.rpartition("/")
     name = "t_" + uuid.uuid4().hex[:12]
-    host_port = base.rsplit("@", 1)[1]
-    host, port = host_port.split(":")
+    host, port = base.rsplit("@", 1)[1].split(":")
     subprocess.run(
         [createdb, "-h", host, "-p", port, "-U", "gateway", name],
         check=True,
@@ -253,3 +252,9 @@ def postgres_database_url(postgres_url: str) -> str:
         timeout=30,
     )
     return f"{base}/{name}"
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url: str) -> str:
+    """A fresh, empty database of its own on the session's PostgreSQL server."""
+    return create_database(postgres_url)

@@ -309,7 +309,7 @@ async def test_deleting_an_account_revokes_its_servers(
     [
         ({"tools": ["list_all_gorgias_tickes"]}, "did you mean list_all_gorgias_tickets"),
         ({"exclude_tools": ["nope"]}, "unknown tool 'nope' in exclude_tools"),
-        ({"methods": ["readd"]}, "unknown --methods value 'readd'"),
+        ({"methods": ["readd"]}, "unknown methods value 'readd'"),
         ({"tags": ["tickes"]}, "unknown tag 'tickes'"),
         ({"tool_mode": "lazy"}, "unknown tool_mode 'lazy'"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at must be in the future"),
@@ -612,3 +612,29 @@ async def test_retention_purge_runs_at_start(settings: Settings) -> None:
             await __import__("asyncio").sleep(0.02)
         assert app.state.gateway.last_purge["purged"] == 1
         assert [r["action"] for r in await app.state.gateway.store.query_audit()] == ["kept"]
+
+
+async def test_an_unexpected_error_is_a_json_500_without_details(
+    gateway: httpx.AsyncClient,
+    gateway_app: Any,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = gateway_app.state.gateway.store
+
+    async def broken() -> list[Any]:
+        raise RuntimeError("boom with sk-internal-detail")
+
+    monkeypatch.setattr(store, "list_accounts", broken)
+    transport = httpx.ASGITransport(app=gateway_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=str(gateway.base_url)) as client:
+        response = await client.get("/admin/accounts", headers=admin_headers)
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"type": "internal", "message": "internal error (see the gateway log)"}
+    }
+    assert "sk-internal-detail" not in response.text
+    records = await store.query_audit()
+    assert records[-1]["status"] == "error"
+    assert records[-1]["arguments"]["error"] == {"status": 500, "type": "internal"}

@@ -24,9 +24,11 @@ from connector_gateway.budget import (
 )
 
 from tests.conftest import REPO_ROOT
-from tests.gateway.services import redis_url  # noqa: F401 - session fixture
+from tests.gateway import services
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
+
+redis_url = services.redis_url  # a real redis-server (tests/gateway/services.py)
 
 
 def leaky_bucket_overflows(times: list[float], capacity: int, period: float) -> int:
@@ -122,9 +124,14 @@ async def test_local_lock_is_exclusive_and_times_out() -> None:
         with pytest.raises(LockTimeout):
             async with budget.lock("x", ttl=5, wait=0.05):
                 pass
+        with pytest.raises(LockTimeout):
+            async with budget.lock("x", ttl=5, wait=0):
+                pass
+    async with budget.lock("x", ttl=5, wait=0):  # free: taken at once
+        assert budget._locks["x"].locked()
 
 
-async def test_redis_budget_shared_by_two_instances(redis_url) -> None:  # noqa: F811
+async def test_redis_budget_shared_by_two_instances(redis_url) -> None:
     key = f"account:{uuid.uuid4().hex}"
     one, two = RedisBudget(redis_url), RedisBudget(redis_url)
     try:
@@ -170,7 +177,7 @@ PROCESS_SCRIPT = textwrap.dedent(
 )
 
 
-async def test_redis_budget_shared_by_two_processes(redis_url) -> None:  # noqa: F811
+async def test_redis_budget_shared_by_two_processes(redis_url) -> None:
     key = f"account:{uuid.uuid4().hex}"
     procs = [
         subprocess.Popen(
@@ -192,7 +199,7 @@ async def test_redis_budget_shared_by_two_processes(redis_url) -> None:  # noqa:
     assert max(times) - min(times) >= 41 / 38 - 0.1
 
 
-async def test_redis_lock_exclusive_across_instances_and_expires(redis_url, caplog) -> None:  # noqa: F811
+async def test_redis_lock_exclusive_across_instances_and_expires(redis_url, caplog) -> None:
     name = f"refresh:{uuid.uuid4().hex}"
     budgets = [RedisBudget(redis_url) for _ in range(3)]
     inside, most, entered = 0, 0, 0
@@ -209,11 +216,16 @@ async def test_redis_lock_exclusive_across_instances_and_expires(redis_url, capl
     try:
         await asyncio.gather(*(worker(budgets[i % 3]) for i in range(9)))
         assert (most, entered) == (1, 9)
-        # held elsewhere: a bounded wait gives up
+        # held elsewhere: a bounded wait gives up, wait=0 tries once
         async with budgets[0].lock(name, ttl=5):
             with pytest.raises(LockTimeout):
                 async with budgets[1].lock(name, ttl=5, wait=0.1):
                     pass
+            with pytest.raises(LockTimeout):
+                async with budgets[1].lock(name, ttl=5, wait=0):
+                    pass
+        async with budgets[1].lock(name, ttl=5, wait=0):
+            pass
         # a holder that outlives its ttl loses the lock: another instance gets it
         caplog.set_level(logging.WARNING, logger="connector_gateway.budget")
         start = time.monotonic()
@@ -229,7 +241,7 @@ async def test_redis_lock_exclusive_across_instances_and_expires(redis_url, capl
             await budget.aclose()
 
 
-def test_make_budget_picks_redis_with_a_url(redis_url) -> None:  # noqa: F811
+def test_make_budget_picks_redis_with_a_url(redis_url) -> None:
     from types import SimpleNamespace
 
     assert isinstance(make_budget(SimpleNamespace(redis_url=None)), LocalBudget)

@@ -16,6 +16,8 @@ from connector_gateway.crypto import DecryptionError, SecretBox, new_token, reda
 from connector_gateway.store import Caller, Store, utcnow
 from cryptography.fernet import Fernet
 
+from . import services
+
 
 @pytest.fixture
 async def store(settings: Settings):
@@ -320,3 +322,56 @@ async def test_migration_matches_the_table_definitions(tmp_path: Path) -> None:
     assert set(db.metadata.tables) <= set(names)
     for table, definition in db.metadata.tables.items():
         assert columns[table] == [c.name for c in definition.columns]
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+postgres_url = services.postgres_url
+postgres_database_url = services.postgres_database_url
+
+
+@pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
+async def test_postgresql_migrations_store_and_encryption(postgres_database_url: str) -> None:
+    import asyncpg
+
+    url = postgres_database_url
+    db.migrate(url, "0001")
+    assert await db.current_revision(url) == "0001"
+    settings = Settings(database_url=url, secret_key="p" * 40, cache_seconds=0)
+    store = await Store.open(settings)
+    secret = "sk-pg-" + secrets.token_hex(8)
+    account = await store.create_account("gorgias", {"api_key": secret}, None, "pg")
+    server, token = await store.create_server(
+        account.id, tools=["a"], expires_at=utcnow() + dt.timedelta(hours=1)
+    )
+    await store.record_audit("admin", "x", "ok", 1, Caller("cli"), arguments={"password": secret})
+    await store.close()
+
+    db.migrate(url)  # upgrade to head keeps the data
+    store = await Store.open(settings)
+    try:
+        assert await store.account_credentials(account.id) == {"api_key": secret}
+        found = await store.server_for_token(token)
+        assert found is not None and found.tools == ("a",)
+        assert found.expires_at == server.expires_at
+        assert await store.update_credentials(
+            account.id, {"api_key": "new"}, expect={"api_key": secret}
+        )
+        assert not await store.update_credentials(
+            account.id, {"api_key": "newer"}, expect={"api_key": secret}
+        )
+        assert (await store.query_audit())[0]["arguments"] == {"password": "[redacted]"}
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = []
+        for table in ("accounts", "mcp_servers", "api_tokens", "audit"):
+            rows += [
+                json.dumps([str(v) for v in r.values()])
+                for r in await conn.fetch(f"select * from {table}")
+            ]
+    finally:
+        await conn.close()
+    dump = "".join(rows)
+    assert secret not in dump and token not in dump and token_hash(token) in dump

@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from connector_gateway.budget import LocalBudget
+from connector_gateway.budget import LocalBudget, RedisBudget
 from connector_gateway.connectors import discover
 from connector_gateway.store import Store
-from connector_gateway.upstream import UnknownAccount, Upstream
+from connector_gateway.upstream import BudgetUnavailable, UnknownAccount, Upstream
+
+from tests.gateway.services import free_port
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
 
@@ -65,14 +67,14 @@ async def test_calls_go_through_the_budget_to_the_sandbox(connectors, sandbox, s
 async def test_budget_paces_every_request_including_retries(connectors, sandbox, store) -> None:
     budget = LocalBudget()
     acc, _creds = await add_account(store, sandbox)
-    # a tiny declared budget: 2 requests per 1 s (burst 1, ~1.9/s sustained)
+    # a small budget: 10 requests per 1 s (burst 1, 9.5/s sustained)
     upstream = Upstream(SimpleNamespace(cache_seconds=5), store, connectors, budget)
     calls: list[float] = []
     original = budget.acquire
 
     async def counting(key, requests, period, **kw):
         calls.append(time.monotonic())
-        await original(key, 2, 1.0, burst=1)
+        await original(key, 10, 1.0, burst=1)
 
     budget.acquire = counting  # type: ignore[method-assign]
     try:
@@ -81,7 +83,7 @@ async def test_budget_paces_every_request_including_retries(connectors, sandbox,
         await asyncio.gather(*(client.request("GET", "/api/account") for _ in range(5)))
         elapsed = time.monotonic() - start
         assert len(calls) == 5
-        assert elapsed >= 4 / 1.9 - 0.05  # 1 at once, then one per 1/1.9 s
+        assert elapsed >= 4 / 9.5 - 0.02  # 1 at once, then one per 1/9.5 s
         # a retried request pays again: the sandbox answers 503 once, the client retries
         sandbox.app.options.error_rate = 1.0
         calls.clear()
@@ -140,3 +142,23 @@ async def test_in_process_sandbox_through_base_transport(connectors, store) -> N
         assert status["remaining"] == 700 * 3 // 100 - 1  # fixed window: small burst, one spent
     finally:
         await upstream.aclose()
+
+
+async def test_unreachable_redis_budget_refuses_without_calling_upstream(
+    connectors, sandbox, store
+) -> None:
+    acc, _creds = await add_account(store, sandbox)
+    budget = RedisBudget(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    upstream = Upstream(SimpleNamespace(cache_seconds=1.0), store, connectors, budget)
+    sandbox.app.reset_stats()
+    try:
+        client = await upstream.client(acc)
+        start = time.monotonic()
+        with pytest.raises(BudgetUnavailable) as caught:
+            await client.account.get()
+        assert time.monotonic() - start < 3
+        assert (caught.value.status, caught.value.type) == (503, "budget_unavailable")
+        assert sum(sandbox.stats()["requests"].values()) == 0
+    finally:
+        await upstream.aclose()
+        await budget.aclose()

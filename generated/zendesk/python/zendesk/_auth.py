@@ -36,7 +36,8 @@ __all__ = [
     "exchange_code",
 ]
 
-#: Seconds before the recorded expiry at which a token is renewed proactively.
+#: Seconds before the recorded expiry at which a token is renewed proactively (a token issued for
+#: less than four minutes is renewed when a quarter of its lifetime is left instead).
 EXPIRY_MARGIN = 60.0
 
 
@@ -136,6 +137,8 @@ class OAuth2Auth(Auth):
         self.lock = threading.Lock()
         self.generation = 0
         """Incremented on every refresh (lets concurrent callers skip a duplicate refresh)."""
+        self.lifetime: float | None = None
+        """Seconds the current token was issued for, when known (renewed access tokens)."""
 
     def authorization(self) -> str:
         return f"Bearer {self.__access_token}"
@@ -147,7 +150,8 @@ class OAuth2Auth(Auth):
     def expired(self, now: float | None = None) -> bool:
         if self.expires_at is None:
             return False
-        return (now if now is not None else time.time()) >= self.expires_at - EXPIRY_MARGIN
+        margin = EXPIRY_MARGIN if self.lifetime is None else min(EXPIRY_MARGIN, self.lifetime / 4)
+        return (now if now is not None else time.time()) >= self.expires_at - margin
 
     def refresh_form(self) -> dict[str, str]:
         """Fields of the refresh grant (client credentials in the body), sent as one JSON object."""
@@ -166,6 +170,9 @@ class OAuth2Auth(Auth):
         if token.refresh_token:
             self.__refresh_token = token.refresh_token
         self.expires_at = token.expires_at
+        self.lifetime = (
+            None if token.expires_at is None else max(0.0, token.expires_at - time.time())
+        )
         self.generation += 1
         if self.on_token_refresh is not None:
             self.on_token_refresh(token)

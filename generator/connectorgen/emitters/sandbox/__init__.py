@@ -16,6 +16,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -28,7 +29,17 @@ RUNTIME = Path(__file__).parent / "runtime"
 #: Modules rendered from `templates/` (what varies per connector).
 MODULES = ("__init__", "__main__", "_spec", "options")
 #: Modules copied as they are from `runtime/` (real Python, linted with the generator).
-RUNTIME_MODULES = ("app", "handlers", "query", "sandbox_data", "schemas", "seed", "server", "store")
+RUNTIME_MODULES = (
+    "app",
+    "handlers",
+    "oauth",
+    "query",
+    "sandbox_data",
+    "schemas",
+    "seed",
+    "server",
+    "store",
+)
 #: The compiled sandbox definition, as JSON data the runtime reads at start.
 DATA_FILE = "_sandbox_data.json"
 DEFAULT_PORT = 8400
@@ -50,6 +61,11 @@ def _env() -> jinja2.Environment:
             comment_end_string="#>>",
         )
     )
+
+
+def _url_path(url: str) -> str:
+    """The path of a declared URL (template): `https://{subdomain}.x.com/oauth/token` -> `/oauth/token`."""
+    return urlsplit(url).path or "/"
 
 
 def _auth(connector: ir.Connector) -> dict[str, Any]:
@@ -87,7 +103,16 @@ def _auth(connector: ir.Connector) -> dict[str, Any]:
         elif isinstance(scheme, ir.HttpBearerAuth):
             entry.update(token_param=scheme.token.param, token_env=scheme.token.env)
         else:
-            entry.update(token_param=scheme.access_token.param, token_env=scheme.access_token.env)
+            entry.update(
+                token_param=scheme.access_token.param,
+                token_env=scheme.access_token.env,
+                # the sandbox serves the authorization server on its own host, at the declared paths
+                authorize_path=_url_path(scheme.authorize_url),
+                token_path=_url_path(scheme.token_url),
+                token_request_encoding=scheme.token_request_encoding,
+                scopes=[scope.name for scope in scheme.scopes],
+                offline_scope=scheme.offline_scope,
+            )
         out[scheme.type] = entry
     return out
 

@@ -29,7 +29,9 @@ SPEC = json.loads(
    "username_template": null
   },
   "oauth2_authorization_code": {
+   "authorize_path": "/oauth/authorize",
    "name": "oauth2",
+   "offline_scope": "offline",
    "rate_limit": {
     "limit_header": null,
     "period_seconds": 20.0,
@@ -41,8 +43,42 @@ SPEC = json.loads(
     "type": "leaky_bucket",
     "usage_header": "X-Gorgias-Account-Api-Call-Limit"
    },
+   "scopes": [
+    "openid",
+    "email",
+    "profile",
+    "offline",
+    "account:read",
+    "account:write",
+    "users:read",
+    "users:write",
+    "customers:read",
+    "customers:write",
+    "tickets:read",
+    "tickets:write",
+    "custom_fields:read",
+    "custom_fields:write",
+    "events:read",
+    "events:write",
+    "integrations:read",
+    "integrations:write",
+    "jobs:read",
+    "jobs:write",
+    "macros:read",
+    "macros:write",
+    "rules:read",
+    "rules:write",
+    "satisfaction_survey:read",
+    "satisfaction_survey:write",
+    "statistics:read",
+    "tags:read",
+    "tags:write",
+    "write:all"
+   ],
    "token_env": "GORGIAS_ACCESS_TOKEN",
-   "token_param": "access_token"
+   "token_param": "access_token",
+   "token_path": "/oauth/token",
+   "token_request_encoding": "form"
   }
  },
  "collections": {

@@ -26,6 +26,8 @@ FAULT_RATES = ("error_rate", "throttle_rate", "drop_connection_rate")
 #: budget period longer than a day would look like a hang.
 MAX_LATENCY_MS = 60_000.0
 MAX_RATE_PERIOD_SECONDS = 86_400.0
+#: Longest lifetime of an issued OAuth2 access token (a year).
+MAX_TOKEN_TTL_SECONDS = 366 * 86_400.0
 RATE_LIMIT_OFF = ("off", "none", "0", "no", "false")
 _RATE_LIMIT = re.compile(r"([1-9][0-9]{0,6})(?:/([0-9]{1,6}(?:\.[0-9]{1,6})?))?")
 _LATENCY = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,3})?)(?:-([0-9]{1,6}(?:\.[0-9]{1,3})?))?")
@@ -50,7 +52,13 @@ class SandboxOptions:
     api_key: str = "sandbox"
     """Password (API key) accepted with HTTP Basic auth."""
     token: str = "sandbox"
-    """Bearer token accepted."""
+    """Bearer token accepted (a static one, that never expires)."""
+    oauth_client_id: str = "sandbox"
+    """Client id of the one OAuth2 app the sandbox's authorization server knows (when the API declares OAuth2)."""
+    oauth_client_secret: str = "sandbox"
+    """Client secret of that OAuth2 app."""
+    oauth_token_ttl: float = 3600.0
+    """Lifetime in seconds of the access tokens the sandbox's authorization server issues."""
     page_size: int | None = None
     """Page size of paginated lists when a request gives none; default: the definition's (else 30)."""
     rate_limit: str | None = None
@@ -143,6 +151,18 @@ class SandboxOptions:
             raise ValueError(f"page_size must be a positive integer, got {self.page_size!r}")
         if self.rate_limit is not None:
             parse_rate_limit(self.rate_limit)
+        ttl = self.oauth_token_ttl
+        if (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, int | float)
+            or not 0.0 < ttl <= MAX_TOKEN_TTL_SECONDS
+        ):
+            raise ValueError(
+                f"oauth_token_ttl must be a number of seconds above 0 and up to {MAX_TOKEN_TTL_SECONDS:g}, got {ttl!r}"
+            )
+        for name in ("oauth_client_id", "oauth_client_secret"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string")
 
 
 def parse_rate_limit(value: Any) -> tuple[int, float] | None:
@@ -196,7 +216,24 @@ def build_parser(prog: str = "python -m gorgias.sandbox") -> argparse.ArgumentPa
         "--api-key", default=d.api_key, help="Basic-auth password accepted (default %(default)s)"
     )
     parser.add_argument(
-        "--token", default=d.token, help="bearer token accepted (default %(default)s)"
+        "--token", default=d.token, help="static bearer token accepted (default %(default)s)"
+    )
+    parser.add_argument(
+        "--oauth-client-id",
+        default=d.oauth_client_id,
+        help="client id of the OAuth2 app the sandbox knows (default %(default)s)",
+    )
+    parser.add_argument(
+        "--oauth-client-secret",
+        default=d.oauth_client_secret,
+        help="client secret of that OAuth2 app (default %(default)s)",
+    )
+    parser.add_argument(
+        "--oauth-token-ttl",
+        type=float,
+        default=d.oauth_token_ttl,
+        metavar="SECONDS",
+        help="lifetime of the access tokens the OAuth2 server issues (default %(default)s)",
     )
     parser.add_argument(
         "--page-size",

@@ -78,6 +78,24 @@ class SandboxHandle:
     def token(self) -> str:
         return self.options.token
 
+    @property
+    def oauth(self) -> Any:
+        """The OAuth2 authorization server (`.stats()`, `.revoke_grant()`), or None when the API
+        declares no OAuth2 scheme."""
+        return self.app.oauth
+
+    def oauth_app(self) -> dict[str, str]:
+        """The sandbox's OAuth2 app and endpoints: client_id, client_secret, authorize_url, token_url."""
+        oauth = self.app.oauth
+        if oauth is None:
+            raise LookupError("this API declares no OAuth2 scheme")
+        return {
+            "client_id": self.options.oauth_client_id,
+            "client_secret": self.options.oauth_client_secret,
+            "authorize_url": self.base_url + oauth.authorize_path,
+            "token_url": self.base_url + oauth.token_path,
+        }
+
     def env(self) -> dict[str, str]:
         """Environment variables pointing a client or the MCP server at this sandbox."""
         return environment(self.base_url, self.options)
@@ -212,6 +230,15 @@ def banner(base_url: str, app: Sandbox) -> str:
         f"  data         {source}: {main}",
         f"  rate limit   {limits}",
         f"  faults       {', '.join(faults) or 'none'}",
+        *(
+            [
+                f"  oauth2       authorize {base_url}{app.oauth.authorize_path}, token "
+                f"{base_url}{app.oauth.token_path}; client {options.oauth_client_id} / "
+                f"{options.oauth_client_secret}; access tokens live {options.oauth_token_ttl:g} s"
+            ]
+            if app.oauth is not None
+            else []
+        ),
         f"  try          curl -u {options.email}:{options.api_key} '{base_url}{first_list}?limit=2'",
         f"  client env   export {env}",
         f"  admin        {base_url}/_sandbox (stats, export, reset, faults; same credentials)",

@@ -29,7 +29,9 @@ SPEC = json.loads(
    "username_template": "{email}/token"
   },
   "oauth2_authorization_code": {
+   "authorize_path": "/oauth/authorizations/new",
    "name": "oauth2",
+   "offline_scope": null,
    "rate_limit": {
     "limit_header": "X-Rate-Limit",
     "period_seconds": 60.0,
@@ -41,8 +43,29 @@ SPEC = json.loads(
     "type": "fixed_window",
     "usage_header": null
    },
+   "scopes": [
+    "read",
+    "write",
+    "impersonate",
+    "tickets:read",
+    "tickets:write",
+    "users:read",
+    "users:write",
+    "organizations:read",
+    "organizations:write",
+    "macros:read",
+    "macros:write",
+    "triggers:read",
+    "triggers:write",
+    "webhooks:read",
+    "webhooks:write",
+    "satisfaction_ratings:read",
+    "satisfaction_ratings:write"
+   ],
    "token_env": "ZENDESK_ACCESS_TOKEN",
-   "token_param": "access_token"
+   "token_param": "access_token",
+   "token_path": "/oauth/tokens",
+   "token_request_encoding": "json"
   }
  },
  "collections": {

@@ -25,6 +25,7 @@ from starlette.routing import Route, Router
 from . import schemas as S
 from ._spec import SPEC
 from .handlers import HANDLERS, Call, Reply
+from .oauth import make_server
 from .options import SandboxOptions
 from .seed import seed_store
 from .store import ApiError, DataFileError, Store, dumps, field_error
@@ -280,6 +281,8 @@ class Sandbox:
         self._route_paths = {r["tool"]: r for r in self.routes}
         self._initial_settings = self.options.settings()
         self.buckets: dict[str, LeakyBucket | FixedWindow] = {}
+        self.oauth = make_server(SPEC["auth"], self.options)
+        """The OAuth2 authorization server (None unless the definition declares an oauth2 scheme)."""
         self.reset()
         self.router = Router(routes=self._build_routes())
         self.faults = random.Random(
@@ -334,7 +337,9 @@ class Sandbox:
             out = {key: dict(counter) for key, counter in self._stats.items()}
             out["writes"] = dict(self.store.writes)
             out["counts"] = self.store.counts()
-            return out
+        if self.oauth is not None:
+            out["oauth"] = self.oauth.stats()
+        return out
 
     def _count(self, kind: str, key: str) -> None:
         with self.store.lock:
@@ -610,6 +615,10 @@ class Sandbox:
         if len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/") or "/")
             path = scope["path"]
+        oauth_endpoint = self.oauth.endpoint(path, scope["method"]) if self.oauth else None
+        if oauth_endpoint is not None:  # the authorization server: no API credentials, no faults
+            await self._oauth(oauth_endpoint, scope, receive, send)
+            return
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             # the admin routes read and replace all data: same credentials as the API, no faults;
             # but stored files stand for the API's signed storage URLs, fetched without credentials
@@ -629,7 +638,7 @@ class Sandbox:
             return
         scheme, identity = self._authenticate(scope)
         if identity is None:
-            await self._send(send, Reply(401, error_body("Unauthorized.")))
+            await self._send(send, Reply(401, error_body(self._unauthorized_message(scope))))
             return
         headers: dict[str, str] = {}
         limit: tuple[int, float] | None = opts.rate_limit_for(scheme)
@@ -772,8 +781,35 @@ class Sandbox:
             scheme = next(k for k in SPEC["auth"] if k.startswith("oauth2"))
             if credentials.strip() == self.options.token:
                 return scheme, f"bearer:{credentials.strip()}"
+            if self.oauth is not None:  # an access token the authorization server issued
+                return scheme, self.oauth.bearer(credentials.strip())[0]
             return scheme, None
         return "http_basic", None
+
+    def _unauthorized_message(self, scope: dict[str, Any]) -> str:
+        """Why a request is refused: an expired access token says so."""
+        if self.oauth is not None:
+            for key, value in scope.get("headers", []):
+                if key.lower() == b"authorization":
+                    kind, _, token = value.decode("latin-1").partition(" ")
+                    if kind.lower() == "bearer" and self.oauth.bearer(token.strip())[1]:
+                        return "The access token expired."
+        return "Unauthorized."
+
+    async def _oauth(self, kind: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve the authorize or token endpoint of the authorization server."""
+        assert self.oauth is not None
+        request = Request(scope, receive)
+        self._count("requests", f"oauth.{kind}")
+        try:
+            reply = await self.oauth.handle(kind, request)
+        except ApiError as exc:
+            reply = error_reply(exc)
+        except Exception:  # a sandbox bug: answer 500 in the API's shape and log it
+            log.error("sandbox error in oauth.%s:\n%s", kind, traceback.format_exc())
+            reply = Reply(500, error_body("Internal server error."))
+        self._count("responses", f"oauth.{kind} {reply.status}")
+        await self._send(send, reply)
 
     async def _send(self, send: Any, reply: Reply) -> None:
         self._count("statuses", str(reply.status))
