@@ -125,7 +125,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _sandbox(workdir: Path, api_key: str) -> Iterator[str]:
+def _sandbox(workdir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
     log = workdir / "sandbox.log"
     with log.open("wb") as out:
@@ -138,7 +138,7 @@ def _sandbox(workdir: Path, api_key: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{url}/_sandbox", proc, "gorgias sandbox", log, auth=(EMAIL, api_key))
-        yield url
+        yield url, proc
     finally:
         _stop(proc)
 
@@ -146,7 +146,7 @@ def _sandbox(workdir: Path, api_key: str) -> Iterator[str]:
 @contextlib.contextmanager
 def _gateway(
     workdir: Path, database_url: str, redis_url: str, workers: int, admin_token: str, log_level: str
-) -> Iterator[str]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
@@ -171,7 +171,7 @@ def _gateway(
     try:
         headers = {"Authorization": f"Bearer {admin_token}"}
         _wait_http(f"{url}/admin/accounts", proc, "connector-gateway", log, headers=headers)
-        yield url
+        yield url, proc
     finally:
         _stop(proc)
 
@@ -199,7 +199,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    cpu_seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process group, measured
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -218,7 +218,10 @@ class Phase:
             "p50_ms": _ms(_quantile(self.latencies, 0.50)),
             "p99_ms": _ms(_quantile(self.latencies, 0.99)),
             "mean_ms": _ms(sum(self.latencies) / calls if calls else float("nan")),
-            "client_cpu_ms_per_call": _ms(self.cpu_seconds / calls if calls else float("nan")),
+            "cpu_ms_per_call": {
+                name: _ms(cpu / calls if calls else float("nan"))
+                for name, cpu in self.cpu_seconds.items()
+            },
         }
 
 
@@ -246,20 +249,67 @@ class _Clock:
         return self.start <= t < self.stop
 
 
-async def _phase(workers: list[Any], warmup: float, seconds: float) -> Phase:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _service_pids(database_url: str, redis_url: str) -> dict[str, list[int]]:
+    """PostgreSQL's postmaster and backends, and redis-server, found by their ports."""
+    pg_port = database_url.rsplit("@", 1)[-1].split("/")[0].rsplit(":", 1)[-1]
+    redis_port = redis_url.split("//", 1)[-1].split("/")[0].rsplit(":", 1)[-1]
+    found: dict[str, list[int]] = {"postgres": [], "redis": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = Path(argv[0].decode(errors="replace")).name
+        if name == "postgres" and f"-p\0{pg_port}\0".encode() in b"\0".join(argv) + b"\0":
+            found["postgres"] += [int(entry.name), *_children(int(entry.name))]
+        elif name.startswith("redis-server") and any(
+            a.endswith(f":{redis_port}".encode()) for a in argv
+        ):
+            found["redis"].append(int(entry.name))
+    return found
+
+
+async def _phase(workers: list[Any], warmup: float, seconds: float, processes: Any) -> Phase:
+    """Runs the workers; counts calls started within the measured window, and the CPU time each
+    process group (and this client process) used in that window."""
     phase = Phase()
     clock = _Clock(warmup, seconds)
-    cpu0 = 0.0
+
+    def snapshot() -> dict[str, float]:
+        groups = processes() if callable(processes) else processes
+        return {"client": time.process_time(), **{k: _cpu(v) for k, v in groups.items()}}
 
     async def mark_cpu() -> None:
-        nonlocal cpu0
         await asyncio.sleep(max(0.0, clock.start - time.perf_counter()))
-        cpu0 = time.process_time()
+        before = snapshot()
+        await asyncio.sleep(max(0.0, clock.stop - time.perf_counter()))
+        after = snapshot()
+        phase.cpu_seconds = {k: after[k] - before[k] for k in before}
 
     marker = asyncio.create_task(mark_cpu())
     await asyncio.gather(*(worker(clock, phase) for worker in workers))
     await marker
-    phase.cpu_seconds = time.process_time() - cpu0  # includes the drain; close enough
     phase.seconds = seconds
     return phase
 
@@ -370,6 +420,7 @@ async def _setup_accounts(
 async def _measure(
     gateway_url: str,
     sandbox_url: str,
+    processes: Any,
     admin_token: str,
     api_key: str,
     accounts: int,
@@ -390,11 +441,13 @@ async def _measure(
         [_direct_worker(sandbox_url, api_key, ticket_ids, n) for n in range(concurrency)],
         warmup,
         baseline_seconds,
+        {"sandbox": processes()["sandbox"]},
     )
     gateway = await _phase(
         [_mcp_worker(urls[n // sessions], ticket_ids, n) for n in range(concurrency)],
         warmup,
         seconds,
+        processes,
     )
     return direct, gateway
 
@@ -431,12 +484,20 @@ def run(
     with (
         tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp,
         _services(database_url, redis_url) as (db_url, r_url),
-        _sandbox(Path(tmp), api_key) as sandbox_url,
-        _gateway(Path(tmp), db_url, r_url, workers, admin_token, log_level) as gateway_url,
+        _sandbox(Path(tmp), api_key) as (sandbox_url, sandbox),
+        _gateway(Path(tmp), db_url, r_url, workers, admin_token, log_level) as (gateway_url, gw),
     ):
+
+        def processes() -> dict[str, list[int]]:
+            return {
+                "gateway": [gw.pid, *_children(gw.pid)],
+                "sandbox": [sandbox.pid],
+                **_service_pids(db_url, r_url),
+            }
+
         direct, gateway = asyncio.run(
             _measure(
-                gateway_url, sandbox_url, admin_token, api_key, accounts, sessions,
+                gateway_url, sandbox_url, processes, admin_token, api_key, accounts, sessions,
                 seconds, baseline_seconds, warmup,
             )
         )  # fmt: skip
@@ -480,9 +541,16 @@ def _table(result: dict[str, Any]) -> str:
          str(result["ratio_p50"]), f"<= {P50_TARGET_MS:g} ms {result['target_p50']}"),
         ("p99 ms", str(d["p99_ms"]), str(g["p99_ms"]), str(result["overhead_p99_ms"]),
          str(result["ratio_p99"]), f"<= {P99_TARGET_MS:g} ms {result['target_p99']}"),
-        ("client CPU ms/call", str(d["client_cpu_ms_per_call"]),
-         str(g["client_cpu_ms_per_call"]), "", "", ""),
     ]  # fmt: skip
+    for name in ("client", "sandbox", "gateway", "postgres", "redis"):
+        rows.append(
+            (
+                f"CPU ms/call {name}",
+                str(d["cpu_ms_per_call"].get(name, "")),
+                str(g["cpu_ms_per_call"].get(name, "")),
+                "", "", "",
+            )
+        )  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [result["setup"]]
     for row in rows:

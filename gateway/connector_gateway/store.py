@@ -221,6 +221,8 @@ class Store:
     def __init__(self, settings: Settings, engine: AsyncEngine, box: SecretBox | None) -> None:
         self.settings = settings
         self.engine = engine
+        # one INSERT, committed by itself: no BEGIN/COMMIT round trips on the hot path
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._box = box
         self._servers = _Cache(settings.cache_seconds)
         self._tokens = _Cache(settings.cache_seconds)
@@ -566,8 +568,9 @@ class Store:
         server_id: str | None = None,
         arguments: Any = None,
     ) -> None:
-        """Append one audit record (arguments redacted here); committed when this returns."""
-        async with self.engine.begin() as conn:
+        """Append one audit record (arguments redacted here); committed when this returns (a
+        single INSERT in autocommit mode: atomic and durable on its own)."""
+        async with self._autocommit.connect() as conn:
             await conn.execute(
                 db.audit.insert().values(
                     time=utcnow(),
