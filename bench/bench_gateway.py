@@ -125,7 +125,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _sandbox(workdir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _sandbox(workdir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Any]]:
+    """Starts the sandbox; yields (url, process, wait until it answers)."""
     port = _free_port()
     log = workdir / "sandbox.log"
     with log.open("wb") as out:
@@ -137,8 +138,13 @@ def _sandbox(workdir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Pope
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/_sandbox", proc, "gorgias sandbox", log, auth=(EMAIL, api_key))
-        yield url, proc
+        yield (
+            url,
+            proc,
+            lambda: _wait_http(
+                f"{url}/_sandbox", proc, "gorgias sandbox", log, auth=(EMAIL, api_key)
+            ),
+        )
     finally:
         _stop(proc)
 
@@ -146,7 +152,8 @@ def _sandbox(workdir: Path, api_key: str) -> Iterator[tuple[str, subprocess.Pope
 @contextlib.contextmanager
 def _gateway(
     workdir: Path, database_url: str, redis_url: str, workers: int, admin_token: str, log_level: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Any]]:
+    """Starts `connector-gateway serve`; yields (url, process, wait until it answers)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
@@ -170,8 +177,13 @@ def _gateway(
     url = f"http://127.0.0.1:{port}"
     try:
         headers = {"Authorization": f"Bearer {admin_token}"}
-        _wait_http(f"{url}/admin/accounts", proc, "connector-gateway", log, headers=headers)
-        yield url, proc
+        yield (
+            url,
+            proc,
+            lambda: _wait_http(
+                f"{url}/admin/accounts", proc, "connector-gateway", log, headers=headers
+            ),
+        )
     finally:
         _stop(proc)
 
@@ -428,7 +440,7 @@ async def _measure(
     seconds: float,
     baseline_seconds: float,
     warmup: float,
-) -> tuple[Phase, Phase]:
+) -> tuple[Phase, Phase, Any]:
     import httpx
 
     async with httpx.AsyncClient(base_url=sandbox_url, auth=(EMAIL, api_key)) as http:
@@ -449,7 +461,11 @@ async def _measure(
         seconds,
         processes,
     )
-    return direct, gateway
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=gateway_url, headers=headers) as admin:
+        first = (await admin.get("/admin/accounts")).json()[0]["id"]
+        budget = (await admin.get(f"/admin/accounts/{first}")).json().get("rate_budget")
+    return direct, gateway, budget
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -484,9 +500,15 @@ def run(
     with (
         tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp,
         _services(database_url, redis_url) as (db_url, r_url),
-        _sandbox(Path(tmp), api_key) as (sandbox_url, sandbox),
-        _gateway(Path(tmp), db_url, r_url, workers, admin_token, log_level) as (gateway_url, gw),
+        _sandbox(Path(tmp), api_key) as (sandbox_url, sandbox, sandbox_ready),
+        _gateway(Path(tmp), db_url, r_url, workers, admin_token, log_level) as (
+            gateway_url,
+            gw,
+            gateway_ready,
+        ),
     ):
+        sandbox_ready()  # both started at once: they boot side by side
+        gateway_ready()
 
         def processes() -> dict[str, list[int]]:
             return {
@@ -495,7 +517,7 @@ def run(
                 **_service_pids(db_url, r_url),
             }
 
-        direct, gateway = asyncio.run(
+        direct, gateway, budget = asyncio.run(
             _measure(
                 gateway_url, sandbox_url, processes, admin_token, api_key, accounts, sessions,
                 seconds, baseline_seconds, warmup,
@@ -521,6 +543,7 @@ def run(
         "target_p50": "PASS" if overhead_p50 <= P50_TARGET_MS else "MISS",
         "target_p99": "PASS" if overhead_p99 <= P99_TARGET_MS else "MISS",
         "errors": direct.error_count + gateway.error_count,
+        "account_rate_budget": budget,  # as a gateway worker sees it (raised: never waits)
         "load_average_before": [round(x, 2) for x in load_before],
         "machine": _machine(),
         "client_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
