@@ -221,7 +221,8 @@ class Store:
     def __init__(self, settings: Settings, engine: AsyncEngine, box: SecretBox | None) -> None:
         self.settings = settings
         self.engine = engine
-        # one INSERT, committed by itself: no BEGIN/COMMIT round trips on the hot path
+        # single statements on the hot path (token and account lookups, the audit INSERT) run
+        # in autocommit mode: atomic on their own, without BEGIN/COMMIT round trips
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._box = box
         self._servers = _Cache(settings.cache_seconds)
@@ -274,7 +275,7 @@ class Store:
         return account
 
     async def get_account(self, account_id: str) -> Account | None:
-        async with self.engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
             row = (
                 await conn.execute(sa.select(db.accounts).where(db.accounts.c.id == account_id))
             ).first()
@@ -306,7 +307,7 @@ class Store:
         return (await self.account_credentials_versioned(account_id))[1]
 
     async def account_credentials_versioned(self, account_id: str) -> tuple[int, dict[str, Any]]:
-        async with self.engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
             row = (
                 await conn.execute(
                     sa.select(db.accounts.c.credentials, db.accounts.c.credentials_version).where(
@@ -440,7 +441,7 @@ class Store:
         key = token_hash(token)
         hit, server = self._servers.get(key)
         if not hit:
-            async with self.engine.connect() as conn:
+            async with self._autocommit.connect() as conn:
                 row = (
                     await conn.execute(
                         sa.select(db.mcp_servers).where(db.mcp_servers.c.token_hash == key)
@@ -504,7 +505,7 @@ class Store:
         key = token_hash(token)
         hit, record = self._tokens.get(key)
         if not hit:
-            async with self.engine.connect() as conn:
+            async with self._autocommit.connect() as conn:
                 row = (
                     await conn.execute(
                         sa.select(db.api_tokens).where(db.api_tokens.c.token_hash == key)
