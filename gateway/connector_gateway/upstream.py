@@ -5,8 +5,11 @@
 credentials change (a credentials version, update time, or a digest of the decrypted credentials,
 checked at most every `settings.cache_seconds`).
 
-Every client sends through one `httpx.AsyncClient` of its own, but they all share one transport,
-so one connection pool per worker. Between the two sits `BudgetTransport`: every HTTP request a
+Every client sends through one `httpx.AsyncClient` of its own, on a connection pool of its own
+(`POOL_LIMITS`; httpcore scans a pool's connections on every request and every release, so one
+pool per worker shared by every account cost ~10% of a worker's CPU with 100 calls in flight).
+Tests may give a `base_transport` every account shares instead. Between the two sits
+`BudgetTransport`: every HTTP request a
 client sends (retries included) first awaits
 `budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
 those credentials. MCP, proxy and unified callers share the client, so they share the budget;
@@ -43,6 +46,9 @@ TransportWrapper = Callable[[httpx.AsyncBaseTransport, Any, Connector], httpx.As
 
 #: Seconds an old client stays usable after a rebuild (calls in flight finish on it).
 _RETIRE_AFTER = 120.0
+
+#: Connection pool of each account's client (the rate budget paces what goes through it).
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class UnknownAccount(GatewayError, LookupError):
@@ -110,6 +116,7 @@ class _Entry:
     limit: tuple[int, float] | None
     burst: int | None
     checked: float
+    pool: httpx.AsyncBaseTransport | None = None  # the account's own pool (closed with it)
 
 
 def _digest(credentials: Mapping[str, Any], base_url: str | None) -> str:
@@ -136,15 +143,13 @@ class Upstream:
         self.connectors = connectors
         self.budget = budget
         self.transport_wrappers: list[TransportWrapper] = list(transport_wrappers or ())
-        self.transport = base_transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            retries=0,
-        )
+        #: the transport every account shares (tests), or None: a pool per account
+        self.transport: httpx.AsyncBaseTransport | None = base_transport
         self.client_options = dict(client_options or {})
         self.cache_seconds = float(getattr(settings, "cache_seconds", 0.5))
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._retired: list[tuple[float, Any, httpx.AsyncClient]] = []
+        self._retired: list[tuple[float, Any, httpx.AsyncClient, Any]] = []
 
     def __repr__(self) -> str:
         return f"Upstream(accounts={len(self._entries)})"
@@ -206,7 +211,12 @@ class Upstream:
         burst = default_burst(limit[0], connector.rate_limit_kind(credentials)) if limit else None
         # wrappers sit between the budget and the pool: a request waits for the budget first, so
         # what a wrapper adds (a fresh OAuth access token) is current when the request leaves
-        transport: httpx.AsyncBaseTransport = self.transport
+        pool: httpx.AsyncBaseTransport | None = None
+        transport: httpx.AsyncBaseTransport
+        if self.transport is None:
+            transport = pool = httpx.AsyncHTTPTransport(limits=POOL_LIMITS, retries=0)
+        else:
+            transport = self.transport
         for wrap in self.transport_wrappers:
             transport = wrap(transport, account, connector)
         transport = BudgetTransport(transport, self.budget, f"account:{account.id}", limit, burst)
@@ -214,15 +224,15 @@ class Upstream:
         client = connector.create_client(
             credentials, account.base_url, http_client=http, **self.client_options
         )
-        return _Entry(client, http, version, connector, limit, burst, time.monotonic())
+        return _Entry(client, http, version, connector, limit, burst, time.monotonic(), pool)
 
     def _retire(self, entry: _Entry) -> None:
         now = time.monotonic()
-        self._retired.append((now, entry.client, entry.http))
+        self._retired.append((now, entry.client, entry.http, entry.pool))
         due = [r for r in self._retired if now - r[0] > _RETIRE_AFTER]
         self._retired = [r for r in self._retired if now - r[0] <= _RETIRE_AFTER]
-        for _t, client, http in due:
-            asyncio.get_running_loop().create_task(_close(client, http))
+        for _t, client, http, pool in due:
+            asyncio.get_running_loop().create_task(_close(client, http, pool))
 
     def forget(self, account_id: str) -> None:
         """Drop the account's cached client (next `client()` rebuilds it from the store)."""
@@ -250,16 +260,21 @@ class Upstream:
         entries = list(self._entries.values())
         self._entries.clear()
         for entry in entries:
-            await _close(entry.client, entry.http)
+            await _close(entry.client, entry.http, entry.pool)
         retired, self._retired = self._retired, []
-        for _t, client, http in retired:
-            await _close(client, http)
-        await self.transport.aclose()
+        for _t, client, http, pool in retired:
+            await _close(client, http, pool)
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
-async def _close(client: Any, http: httpx.AsyncClient) -> None:
+async def _close(
+    client: Any, http: httpx.AsyncClient, pool: httpx.AsyncBaseTransport | None = None
+) -> None:
     try:
         await client.aclose()
         await http.aclose()
+        if pool is not None:  # the account's own connection pool
+            await pool.aclose()
     except Exception:  # closing must never fail the caller
         logger.debug("closing an upstream client failed", exc_info=True)
