@@ -329,7 +329,11 @@ class McpHost:
         )
         runner.unified_tools = tools.unified_names
         credentials = await store.account_credentials(account_id)
-        runner.redact = module.Redactor(_secret_strings(credentials))
+        connector = self.state.connectors[account.connector]
+        secret_fields = {f["name"] for f in connector.credential_fields if f.get("secret")}
+        runner.redact = module.Redactor(
+            _secret_strings({k: v for k, v in credentials.items() if k in secret_fields})
+        )
         self._audit_calls(server, record, runner.tool_mode)
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
