@@ -213,6 +213,8 @@ def create_app(
 
 async def open_state(state: GatewayState) -> None:
     settings = state.settings
+    if not settings.admin_token:
+        logger.warning("GATEWAY_ADMIN_TOKEN is not set: the admin API refuses every call")
     state.store = await Store.open(settings)
     state.budget = make_budget(settings)
     state.upstream = Upstream(
