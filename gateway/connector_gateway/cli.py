@@ -19,7 +19,7 @@ from typing import Any
 from . import __version__
 from .access import GatewayError
 from .config import Settings, SettingsError
-from .crypto import DecryptionError
+from .crypto import DecryptionError, SecretBox
 from .store import Caller, Store
 
 CLI_CALLER = Caller("cli", os.environ.get("USER") or None)
@@ -353,7 +353,7 @@ def _serve(args: argparse.Namespace) -> int:
         audit_retention_days=args.audit_retention_days,
         log_level=args.log_level,
     )
-    settings.require_secret_key()
+    SecretBox(settings.require_secret_key())  # a bad key fails here, not in every worker
     migrate(settings.database_url)
     os.environ.update(settings.to_env())  # the workers rebuild the settings from these
     from .app import install_log_redaction

@@ -375,3 +375,22 @@ async def test_postgresql_migrations_store_and_encryption(postgres_database_url:
         await conn.close()
     dump = "".join(rows)
     assert secret not in dump and token not in dump and token_hash(token) in dump
+
+
+@pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
+async def test_processes_migrating_postgresql_at_once_take_turns(
+    postgres_database_url: str,
+) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "connector_gateway.cli", "migrate", "--database-url"]
+    procs = [
+        subprocess.Popen(
+            [*command, postgres_database_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    results = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], results
+    assert await db.current_revision(postgres_database_url) == "0001"
