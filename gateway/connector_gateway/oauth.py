@@ -300,8 +300,8 @@ async def connect_callback(request: Request) -> Response:
     try:
         error = params.get("error")
         if error:
-            code = error if _ERROR_CODE.fullmatch(error) else "error"
-            raise _bad(f"the authorization server refused: {code}", "oauth_refused")
+            shown = error if _ERROR_CODE.fullmatch(error) else "error"
+            raise _bad(f"the authorization server refused: {shown}", "oauth_refused")
         code = params.get("code")
         if not code:
             raise _bad("missing code", "invalid_request")
