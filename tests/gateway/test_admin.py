@@ -309,7 +309,7 @@ async def test_deleting_an_account_revokes_its_servers(
     [
         ({"tools": ["list_all_gorgias_tickes"]}, "did you mean list_all_gorgias_tickets"),
         ({"exclude_tools": ["nope"]}, "unknown tool 'nope' in exclude_tools"),
-        ({"methods": ["readd"]}, "unknown --methods value 'readd'"),
+        ({"methods": ["readd"]}, "unknown methods value 'readd'"),
         ({"tags": ["tickes"]}, "unknown tag 'tickes'"),
         ({"tool_mode": "lazy"}, "unknown tool_mode 'lazy'"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at must be in the future"),
