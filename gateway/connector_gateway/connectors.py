@@ -303,7 +303,10 @@ class Connector:
         pacing off (the gateway's budget paces every request). `options` go to the constructor
         (max_retries, timeout, on_token_refresh...)."""
         values, _scheme = self._validated(credentials, base_url)
-        kwargs: dict[str, Any] = {**values, "base_url": base_url, "http_client": http_client}
+        # an explicit base URL always: the client never falls back to the gateway's environment
+        # (a <CONNECTOR>_BASE_URL or <CONNECTOR>_SUBDOMAIN set for another purpose)
+        url = base_url.rstrip("/") if base_url else self._server_url(values)
+        kwargs: dict[str, Any] = {**values, "base_url": url, "http_client": http_client}
         kwargs.setdefault("rate_limit", False)
         kwargs.update(options)
         kwargs["rate_limit"] = options.get("rate_limit", False)
@@ -311,6 +314,18 @@ class Connector:
             return self.client_class(**kwargs)
         except self.spec.PackageError as exc:  # ConfigurationError: names arguments, not values
             raise CredentialsError(f"{self.name}: {type(exc).__name__}") from None
+
+    def _server_url(self, values: Mapping[str, Any]) -> str:
+        url = str(self.spec.SERVER_TEMPLATE)
+        for name, (_env, _pattern, default) in self._server_variables.items():
+            url = url.replace("{" + name + "}", str(values.get(name) or default))
+        return url
+
+    def base_url_for(self, credentials: Mapping[str, Any], base_url: str | None = None) -> str:
+        """The API base URL an account uses: `base_url`, else the server template filled with
+        the credentials' server variables (never the environment)."""
+        values, _scheme = self._validated(credentials, base_url)
+        return base_url.rstrip("/") if base_url else self._server_url(values)
 
     def auth_scheme(self, credentials: Mapping[str, Any]) -> str:
         """Name of the auth scheme the credentials select."""
