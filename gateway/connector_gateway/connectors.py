@@ -96,7 +96,7 @@ class Connector:
 
     @cached_property
     def _parameters(self) -> Mapping[str, inspect.Parameter]:
-        return inspect.signature(self.client_class.__init__).parameters
+        return inspect.signature(self.client_class).parameters  # the constructor's, minus self
 
     @cached_property
     def _schemes(self) -> tuple[_Scheme, ...]:
@@ -115,7 +115,7 @@ class Connector:
     @cached_property
     def _docs(self) -> dict[str, str]:
         """Argument -> first sentence of its description in the constructor docstring."""
-        doc = inspect.getdoc(self.client_class.__init__) or ""
+        doc = inspect.getdoc(vars(self.client_class).get("__init__")) or ""
         found: dict[str, str] = {}
         for match in re.finditer(r"^\s{0,8}(\w+): (.+?)(?=^\s{0,8}\w+: |\Z)", doc, re.M | re.S):
             text = " ".join(match.group(2).split())
@@ -217,9 +217,9 @@ class Connector:
             touched = complete
         scheme = touched[0]
         if not any(set(r) <= given for r in scheme.required()):
-            missing = sorted(
-                min((set(r) - given for r in scheme.required()), key=len)  # closest alternative
-            )
+            gaps: list[set[str]] = [set(r) - given for r in scheme.required()]
+            closest = min(gaps, key=len)  # the alternative nearest to complete
+            missing = sorted(closest)
             raise CredentialsError(
                 f"missing credential fields for {self.name} ({scheme.name}): {', '.join(missing)}"
             )
@@ -346,12 +346,13 @@ class Connector:
     def _declared(self, credentials: Mapping[str, Any]) -> tuple[str, int, float] | None:
         values = {k: v for k, v in credentials.items() if v not in (None, "")}
         scheme = self._scheme_for(values)
-        declared = self.spec.RATE_LIMITS.get(scheme.budget) if scheme.budget else None
-        if declared is None:
+        budget = scheme.budget
+        declared = self.spec.RATE_LIMITS.get(budget) if budget else None
+        if budget is None or declared is None:
             return None
         kind, requests, period = declared
-        if scheme.budget in self._plans:
-            plans, default = self._plans[scheme.budget]
+        if budget in self._plans:
+            plans, default = self._plans[budget]
             requests = plans.get(values.get("plan") or default or "", requests)
         return str(kind), int(requests), float(period)
 
