@@ -171,7 +171,7 @@ async def _fetch(url: str, query: str, *args: Any) -> list[Any]:
         await conn.close()
 
 
-MEASURE_SECONDS = 5.0
+MEASURE_SECONDS = 3.0
 CALLERS = 8
 
 
