@@ -377,7 +377,10 @@ async def get_account(request: Request, state: Any, ctx: Context) -> Response:
     ctx.account_id = account_id
     account = await get_account_op(state, account_id)
     view = account.public()
-    view["rate_budget"] = await state.upstream.budget_status(account_id)
+    try:
+        view["rate_budget"] = await state.upstream.budget_status(account_id)
+    except LookupError:  # its connector is not installed on this gateway (any more)
+        view["rate_budget"] = None
     view["mcp_servers"] = len([s for s in await state.store.list_servers(account_id) if s.active()])
     return JSONResponse(view)
 

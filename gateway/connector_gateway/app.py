@@ -29,6 +29,7 @@ from .access import GatewayError
 from .budget import make_budget
 from .config import Settings
 from .connectors import Connector, discover
+from .crypto import is_secret_key, mask_tokens
 from .store import Store, utcnow
 from .upstream import Upstream
 
@@ -106,21 +107,36 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 _TOKEN_IN_PATH = re.compile(r"(/mcp/)[^/?\s\"]+")
+_QUERY_VALUE = re.compile(r"([?&])([^=&#\s\"]+)=([^&#\s\"]*)")
+#: Query parameters whose values are secrets beyond the secret-looking names (OAuth callback,
+#: one-time connect links).
+_SECRET_PARAMS = frozenset({"code", "state", "link", "key", "sig"})
+
+
+def _query_value(match: re.Match[str]) -> str:
+    sep, key, value = match.groups()
+    if key.lower() in _SECRET_PARAMS or is_secret_key(key):
+        value = "[redacted]"
+    return f"{sep}{key}={value}"
 
 
 def _safe_path(path: str) -> str:
-    return _TOKEN_IN_PATH.sub(r"\1[redacted]", path)
+    """A path (with query) fit for logs: MCP URL tokens and secret query values masked."""
+    path = _TOKEN_IN_PATH.sub(r"\1[redacted]", path)
+    if "?" in path:
+        path = _QUERY_VALUE.sub(_query_value, path)
+    return mask_tokens(path)
 
 
 class _RedactTokens(logging.Filter):
-    """Masks MCP server URL tokens in log records (uvicorn's access log shows paths)."""
+    """Masks tokens and secret query values in log records (uvicorn's access log shows paths)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(
                 _safe_path(arg) if isinstance(arg, str) else arg for arg in record.args
             )
-        if isinstance(record.msg, str) and "/mcp/" in record.msg:
+        if isinstance(record.msg, str):
             record.msg = _safe_path(record.msg)
         return True
 

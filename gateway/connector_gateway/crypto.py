@@ -92,6 +92,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+def mask_tokens(text: str) -> str:
+    """`text` with every token this gateway issues replaced by "[redacted]"."""
+    return _OWN_TOKEN.sub(REDACTED, text)
+
+
 def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 

@@ -167,6 +167,13 @@ async def test_no_secret_in_logs_responses_or_database(
             headers={"Authorization": f"Bearer {token['token']}"},
         )
         await client.get("/admin/accounts", headers={"Authorization": f"Bearer {wrong}"})
+        # secrets in query strings: OAuth callback code/state, one-time connect links, api keys
+        await client.get(f"/connect/gorgias/callback?code={wrong}c&state={wrong}s")
+        await client.get(f"/connect/gorgias?link={wrong}l&name=acme")
+        await client.get(
+            f"/{account['id']}/proxy/api/tickets?api_key={wrong}k&limit=1",
+            headers={"Authorization": f"Bearer {token['token']}"},
+        )
         await client.post("/admin/accounts", content=b"{broken " + wrong.encode())
         detail = (await client.get(f"/admin/accounts/{account['id']}")).json()
         audit = (await client.get("/admin/audit")).text
@@ -176,6 +183,7 @@ async def test_no_secret_in_logs_responses_or_database(
     process.stop()
     log = process.log()
     assert "/mcp/[redacted]" in log  # the access log shows the path, without the token
+    assert "limit=1" in log and "api_key=[redacted]" in log
     assert "Uvicorn running" in log or "Application startup complete" in log
     for secret in secrets_seen:
         assert secret not in log, f"a secret reached the log: {secret[:6]}..."
