@@ -223,3 +223,49 @@ async def test_pacing_off_for_sandboxes_and_benchmarks(connectors, store) -> Non
         assert await budget.remaining(f"account:{acc}", 40, 20) == 38  # untouched
     finally:
         await upstream.aclose()
+
+
+async def test_budget_answers_through_the_proxy_route(settings, admin_headers) -> None:
+    """The proxy shows the remaining budget, and a queue past budget_max_wait is a JSON 429."""
+    from tests.gateway.conftest import client_for, running_app
+
+    sent: list[str] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={"id": 1})
+
+    settings = settings.with_overrides(budget_max_wait=0.2)
+    async with (
+        running_app(settings, base_transport=httpx.MockTransport(vendor)) as app,
+        client_for(app, settings) as gateway,
+    ):
+        created = await gateway.post(
+            "/admin/accounts",
+            headers=admin_headers,
+            json={
+                "connector": "gorgias",
+                "credentials": {"email": "me@example.com", "api_key": "k-secret"},
+                "base_url": "http://gorgias.test",
+            },
+        )
+        assert created.status_code == 201, created.text
+        acc = created.json()["id"]
+        token = await gateway.post("/admin/api-tokens", headers=admin_headers, json={})
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
+        remaining = []
+        for _ in range(38):
+            response = await gateway.get(f"/{acc}/proxy/api/account", headers=headers)
+            assert response.status_code == 200, response.text
+            remaining.append(int(response.headers["X-Gateway-Budget-Remaining"]))
+        assert remaining[0] == 37 and remaining[-1] <= 1
+        # ten more at once: the budget has at most a slot or two within 0.2 s
+        more = await asyncio.gather(
+            *(gateway.get(f"/{acc}/proxy/api/account", headers=headers) for _ in range(10))
+        )
+        refused = [r for r in more if r.status_code == 429]
+        assert len(refused) >= 7, [r.status_code for r in more]
+        assert {r.status_code for r in more} <= {200, 429}
+        error = refused[0].json()["error"]
+        assert error["type"] == "rate_budget_exhausted" and error["retry_after"] == 1
+        assert len(sent) == 38 + len(more) - len(refused)  # refused ones never left
