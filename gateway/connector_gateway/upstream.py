@@ -10,7 +10,10 @@ so one connection pool per worker. Between the two sits `BudgetTransport`: every
 client sends (retries included) first awaits
 `budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
 those credentials. MCP, proxy and unified callers share the client, so they share the budget;
-with a RedisBudget every worker shares it too. The client's own pacing is off.
+with a RedisBudget every worker shares it too. The client's own pacing is off. A request that
+would queue longer than `settings.budget_max_wait` (60 s) is answered 429 `rate_budget_exhausted`
+by the gateway and an unreachable Redis 503 `budget_unavailable`: neither sends anything
+upstream. `settings.rate_limits = "off"` turns pacing off (sandboxes and benchmarks only).
 
 Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh),
 beneath the budget: a wrapper sees each request once it may go, and must not close the pool.
