@@ -526,3 +526,46 @@ def test_revocation_and_expiry_reach_every_worker_within_a_second(
         assert all(s in (200, 404) for _, _, s in polled)
     # the expiring server was served by both workers until it expired
     assert {w for t, w, s in seen_expiring if s == 200 and t < expiry} == workers
+
+
+async def test_bad_requests_get_clear_errors_never_a_hang(
+    app: Any, gw: httpx.AsyncClient, admin_headers: dict[str, str], gorgias_sandbox: Any
+) -> None:
+    account = await add_sandbox_account(gw, admin_headers, gorgias_sandbox)
+    path = mcp_path(
+        (await new_server(gw, admin_headers, account["id"], tools=[LIST_TICKETS]))["url"]
+    )
+
+    garbage = await gw.post(path, headers=MCP_HEADERS, content=b"{nope")
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
+    unknown = await gw.post(
+        path, headers=MCP_HEADERS, json={"jsonrpc": "2.0", "id": 1, "method": "nope"}
+    )
+    assert unknown.status_code == 200 and unknown.json()["error"]["code"] == -32601
+    bad_args = await gw.post(
+        path,
+        headers=MCP_HEADERS,
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": LIST_TICKETS, "arguments": {"limit": "x"}},
+        },
+    )
+    result = bad_args.json()["result"]
+    assert result["isError"] and "`limit`: must be integer" in result["content"][0]["text"]
+    too_big = await gw.post(
+        path, headers=MCP_HEADERS, content=b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    )
+    assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "too_large"
+    # stateless: no event stream to hold open (the SDK would), no session to end
+    for method in ("GET", "DELETE"):
+        answer = await asyncio.wait_for(
+            gw.request(method, path, headers={"Accept": "text/event-stream"}), 5
+        )
+        assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+        assert answer.json()["error"]["type"] == "method_not_allowed"
+    # an unknown token is still a 404 whatever the method
+    assert (
+        await gw.get("/mcp/unknown", headers={"Accept": "text/event-stream"})
+    ).status_code == 404
