@@ -277,15 +277,17 @@ class McpHost:
         hosted = self._hosted.get(server.id)
         if hosted is None:
             lock = self._building.setdefault(server.id, anyio.Lock())
-            async with lock:
-                hosted = self._hosted.get(server.id)
-                if hosted is None:
-                    hosted = await self._build(server)
-                    while len(self._hosted) >= self.max_servers:
-                        self._evict(next(iter(self._hosted)))
-                    self._hosted[server.id] = hosted
-                hosted.active += 1
-            self._building.pop(server.id, None)
+            try:
+                async with lock:
+                    hosted = self._hosted.get(server.id)
+                    if hosted is None:
+                        hosted = await self._build(server)
+                        while len(self._hosted) >= self.max_servers:
+                            self._evict(next(iter(self._hosted)))
+                        self._hosted[server.id] = hosted
+                    hosted.active += 1
+            finally:
+                self._building.pop(server.id, None)
         else:
             self._hosted.move_to_end(server.id)
             hosted.active += 1
