@@ -341,8 +341,6 @@ async def _audit_command(args: argparse.Namespace, state: Any) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .db import migrate
 
     settings = _settings(
@@ -361,12 +359,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import install_log_redaction
 
     install_log_redaction()
-    uvicorn.run(
+    from .serving import run_server  # uvicorn, with TCP_NODELAY kept for N workers
+
+    run_server(
         "connector_gateway.app:app_from_env",
-        factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers if settings.workers > 1 else None,
+        workers=settings.workers,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
     )

@@ -28,14 +28,11 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-from mcp import types
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecurityMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -44,6 +41,11 @@ from starlette.types import Message, Receive, Scope, Send
 from .access import GatewayError, require_api_token
 from .crypto import token_hash
 from .store import Caller
+
+if TYPE_CHECKING:  # the SDK (about 1 s to import) is loaded by the first MCP request
+    from mcp import types
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecurityMiddleware
 
 logger = logging.getLogger("connector_gateway.mcp")
 
@@ -327,8 +329,14 @@ class McpHost:
         )
         runner.unified_tools = tools.unified_names
         credentials = await store.account_credentials(account_id)
-        runner.redact = module.Redactor(_secret_strings(credentials))
+        connector = self.state.connectors[account.connector]
+        secret_fields = {f["name"] for f in connector.credential_fields if f.get("secret")}
+        runner.redact = module.Redactor(
+            _secret_strings({k: v for k, v in credentials.items() if k in secret_fields})
+        )
         self._audit_calls(server, record, runner.tool_mode)
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
         manager = StreamableHTTPSessionManager(
             app=server,
             json_response=True,
@@ -373,6 +381,8 @@ class McpHost:
     def _audit_calls(self, server: Any, record: Any, tool_mode: str) -> None:
         """Wrap the server's tools/call handler: every call leaves an audit record, committed
         before the result goes back (so a completed call never loses it)."""
+        from mcp import types
+
         entry = server.get_request_handler("tools/call")
         if entry is None:  # pragma: no cover - build_server always registers it
             return
@@ -431,6 +441,8 @@ class McpHost:
         """The SDK's Host/Origin/Content-Type checks, before anything else (a page on another
         site cannot even probe tokens), answered as the gateway's JSON errors."""
         if self._checker is None:
+            from mcp.server.transport_security import TransportSecurityMiddleware
+
             tools = next(iter(self._tools.values()), None)
             if tools is None:
                 connector = next(iter(self.state.connectors), None)

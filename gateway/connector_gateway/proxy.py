@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+import anyio
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -431,15 +432,16 @@ async def proxy(request: Request) -> Response:
         raise
     finally:
         arguments["http_status"] = http_status
-        await state.store.record_audit(
-            kind="proxy",
-            action=action,
-            status=status_text,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            caller=caller,
-            account_id=account_id,
-            arguments=arguments,
-        )
+        with anyio.CancelScope(shield=True):  # a call that ran is recorded, even if cancelled
+            await state.store.record_audit(
+                kind="proxy",
+                action=action,
+                status=status_text,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                caller=caller,
+                account_id=account_id,
+                arguments=arguments,
+            )
 
 
 async def _normalized(

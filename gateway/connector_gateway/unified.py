@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -223,15 +224,16 @@ async def unified(request: Request) -> Response:
         arguments = {**(arguments or {}), "error": error}
         raise
     finally:
-        await state.store.record_audit(
-            kind="unified",
-            action=action,
-            status=status_text,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            caller=caller,
-            account_id=account_id,
-            arguments=arguments,
-        )
+        with anyio.CancelScope(shield=True):  # a call that ran is recorded, even if cancelled
+            await state.store.record_audit(
+                kind="unified",
+                action=action,
+                status=status_text,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                caller=caller,
+                account_id=account_id,
+                arguments=arguments,
+            )
 
 
 def routes(state: Any = None) -> list[BaseRoute]:

@@ -49,6 +49,7 @@ def sandboxes() -> Iterator[list[tuple[str, Any]]]:
             for k in range(SANDBOXES_PER_CONNECTOR):
                 handle = module.serve_in_thread(
                     seed=first_seed + k,
+                    scale=0.1 if connector == "gorgias" else 1.0,  # about 30 tickets each
                     rate_limit="off",
                     email=f"owner{k}@{connector}-sbx.example",
                     api_key=f"key-{connector}-{k}-" + secrets.token_hex(8),
@@ -56,6 +57,8 @@ def sandboxes() -> Iterator[list[tuple[str, Any]]]:
                 started.append((connector, handle))
         yield started
     finally:
+        for _, handle in started:  # all at once: each takes a fraction of a second to exit
+            handle.server.should_exit = True
         for _, handle in started:
             handle.stop()
 

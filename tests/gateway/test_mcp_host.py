@@ -435,20 +435,25 @@ async def test_lru_evicts_built_servers_and_rebuilds_them(
 # --- several workers ------------------------------------------------------------------------------
 
 
-def _poll(url: str, until: float) -> list[tuple[float, str, int]]:
-    """(time, worker, status) of tools/list requests, each on a new connection (so the kernel
-    spreads them over the workers), until `until` (monotonic)."""
-    seen = []
+def _poll(urls: list[str], until: float) -> list[list[tuple[float, str, int]]]:
+    """Per url, (time, worker, status) of tools/list requests made in turn, each on a new
+    connection (so the kernel spreads them over the workers), until `until` (monotonic)."""
+    seen: list[list[tuple[float, str, int]]] = [[] for _ in urls]
     while time.monotonic() < until:
-        with httpx.Client(timeout=5) as client:
-            response = client.post(
-                url,
-                headers=MCP_HEADERS,
-                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        for url, found in zip(urls, seen, strict=True):
+            with httpx.Client(timeout=5) as client:
+                response = client.post(
+                    url,
+                    headers=MCP_HEADERS,
+                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                )
+            found.append(
+                (
+                    time.monotonic(),
+                    response.headers.get("x-gateway-worker", "?"),
+                    response.status_code,
+                )
             )
-        seen.append(
-            (time.monotonic(), response.headers.get("x-gateway-worker", "?"), response.status_code)
-        )
     return seen
 
 
@@ -457,7 +462,7 @@ def _warm(url: str, workers: int, limit: float = 20) -> set[str]:
     answered: set[str] = set()
     deadline = time.monotonic() + limit
     while len(answered) < workers and time.monotonic() < deadline:
-        for _, worker, status in _poll(url, time.monotonic() + 0.2):
+        for _, worker, status in _poll([url], time.monotonic() + 0.1)[0]:
             assert status == 200
             answered.add(worker)
     assert len(answered) == workers, f"only workers {answered} answered"
@@ -489,20 +494,26 @@ def test_revocation_and_expiry_reach_every_worker_within_a_second(
             return {**body, "url": gateway.url + "/mcp/" + body["url"].rsplit("/", 1)[1]}
 
         revoked = server()
-        workers = _warm(revoked["url"], 2)
-        assert admin.delete(f"/admin/mcp-servers/{revoked['id']}").status_code == 200
-        revoked_at = time.monotonic()
-        seen = _poll(revoked["url"], revoked_at + 2.0)
-
-        expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+        workers = _warm(revoked["url"], 2)  # also loads the MCP SDK in every worker
+        expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
         expiring = server(expires_at=expires_at.isoformat())
         assert _warm(expiring["url"], 2) == workers
-        expiry = time.monotonic() + (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
-        seen_expiring = _poll(expiring["url"], expiry + 2.0)
+        assert expires_at - dt.datetime.now(dt.UTC) > dt.timedelta(seconds=0.5), "warming too slow"
+        assert admin.delete(f"/admin/mcp-servers/{revoked['id']}").status_code == 200
+        revoked_at = time.monotonic()
+        expiry = revoked_at + (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+        seen_revoked, seen_expiring = _poll(
+            [revoked["url"], expiring["url"]], max(revoked_at, expiry) + 1.5
+        )
 
-    for label, start, polled in (("revoked", revoked_at, seen), ("expired", expiry, seen_expiring)):
+    for label, start, polled in (
+        ("revoked", revoked_at, seen_revoked),
+        ("expired", expiry, seen_expiring),
+    ):
         late = [(round(t - start, 3), w, s) for t, w, s in polled if s == 200 and t - start > 1.0]
         assert not late, f"{label}: still served after 1 s: {late}"
         refusing = {w for t, w, s in polled if s == 404 and t - start > 1.0}
         assert refusing == workers, f"{label}: refusals after 1 s came from {refusing} only"
         assert all(s in (200, 404) for _, _, s in polled)
+    # the expiring server was served by both workers until it expired
+    assert {w for t, w, s in seen_expiring if s == 200 and t < expiry} == workers

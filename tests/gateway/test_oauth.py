@@ -219,6 +219,10 @@ async def test_connect_refusals(
         assert response.status_code == status, (path, params, response.text)
         assert response.json()["error"]["type"] == type_, (path, params, response.text)
         assert "location" not in response.headers
+    audit = await gw.get("/admin/audit", params={"kind": "oauth"}, headers=admin_headers)
+    refused = [r for r in audit.json() if r["status"] == "error"]
+    assert len(refused) == 6  # the admin's refused starts (not the unauthenticated ones)
+    assert {r["caller"]["kind"] for r in refused} == {"admin"}
     # the declared authorize URL template takes the server variables
     vendor = await gw.get("/connect/gorgias", params={"subdomain": "acme"}, headers=admin_headers)
     assert vendor.status_code == 302
