@@ -73,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--base-url")
     add.add_argument("--name")
+    link = accounts.add_parser(
+        "connect-link",
+        parents=[common],
+        help="a one-time link connecting an OAuth2 account in a browser (prints its URL)",
+    )
+    link.add_argument("--connector", required=True)
+    link.add_argument("--name")
+    link.add_argument("--base-url", help="the vendor's (or a sandbox's) base URL")
+    link.add_argument("--scopes", help="space- or comma-separated (default: every declared one)")
+    link.add_argument(
+        "--var", action="append", default=[], metavar="KEY=VALUE", help="server variable"
+    )
+    link.add_argument("--expires-in", type=float, help="seconds the link works (3600)")
+    link.add_argument("--public-url", help="base of the printed URL (GATEWAY_PUBLIC_URL)")
     accounts.add_parser("list", parents=[common], help="list accounts")
     remove = accounts.add_parser(
         "remove", parents=[common], help="delete an account (revokes its servers)"
@@ -245,6 +259,31 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
             arguments={"body": body},
         )
         _print(account.public())
+    elif command == "accounts connect-link":
+        from .oauth import create_connect_link_op
+
+        link_body: dict[str, Any] = {
+            "connector": args.connector,
+            "name": args.name,
+            "base_url": args.base_url,
+            "scopes": args.scopes,
+        }
+        for item in args.var:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise CliError(f"--var takes KEY=VALUE, got {item[:20]!r}")
+            link_body[key.strip()] = value
+        if args.expires_in is not None:
+            link_body["expires_in"] = args.expires_in
+        link_body = {k: v for k, v in link_body.items() if v is not None}
+        made = await _audited(
+            state,
+            "cli accounts connect-link",
+            lambda: create_connect_link_op(state, link_body),
+            arguments={"body": link_body},
+        )
+        print(made["url"])
+        print(f"works once, until {made['expires_at']}", file=sys.stderr)
     elif command == "accounts list":
         _print([a.public() for a in await state.store.list_accounts()])
     elif command == "accounts remove":

@@ -245,11 +245,18 @@ async def _admin_caller(request: Request) -> Caller:
 
 async def post_connect_link(request: Request, state: Any, ctx: Any) -> Response:
     """POST /admin/connect-links {connector, name?, base_url?, scopes?, <server variables>,
-    expires_in?} -> {url, expires_at}: a one-time /connect link for a browser."""
+    expires_in?} -> {id, url, expires_at}: a one-time /connect link for a browser."""
     from .admin import json_body
 
     body = await json_body(request)
-    ctx.arguments["body"] = body
+    ctx.arguments["body"] = dict(body)
+    return JSONResponse(await create_connect_link_op(state, body), status_code=201)
+
+
+async def create_connect_link_op(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """A one-time connect link (shared by the admin route and `connector-gateway accounts
+    connect-link`)."""
+    body = dict(body)
     name = body.pop("connector", None)
     if not isinstance(name, str) or not name:
         raise _bad("connector is required", "invalid_request")
@@ -265,15 +272,12 @@ async def post_connect_link(request: Request, state: Any, ctx: Any) -> Response:
         name, {"kind": "link", "params": params, "link_id": link_id}, ttl_seconds=float(ttl)
     )
     expires_at = time.time() + float(ttl)
-    return JSONResponse(
-        {
-            "id": link_id,
-            "url": f"{state.settings.base_url}/connect/{name}?link={token}",
-            "connector": name,
-            "expires_at": _iso(expires_at),
-        },
-        status_code=201,
-    )
+    return {
+        "id": link_id,
+        "url": f"{state.settings.base_url}/connect/{name}?link={token}",
+        "connector": name,
+        "expires_at": _iso(expires_at),
+    }
 
 
 def _iso(timestamp: float) -> str:
