@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -94,6 +95,30 @@ def _process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _family(pid: int) -> list[int]:
+    """The process and its children (uvicorn's workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -277,6 +302,10 @@ async def _official_client_check(url: str, ticket: int) -> str:
         return str(result.structured_content.get("subject") if result.structured_content else "")
 
 
+def _per_call(seconds: float, calls: int) -> float | None:
+    return round(seconds * 1000 / calls, 2) if calls else None
+
+
 def _overhead(gateway: dict[str, Any], direct: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("p50_ms", "p99_ms"):
@@ -388,8 +417,12 @@ def run(
         ticket = asyncio.run(ticket_id())
         subject = asyncio.run(_official_client_check(urls[0], ticket))
         unloaded = asyncio.run(_unloaded(urls[0], sandbox_url, probe_calls, ticket))
+        workers_pids = _family(gateway.pid)
+        cpu = (_cpu_seconds(workers_pids), _cpu_seconds([sandbox.pid]), _self_cpu())
         direct = asyncio.run(_direct_phase(sandbox_url, accounts * sessions, seconds, ticket))
+        cpu_direct = (_cpu_seconds(workers_pids), _cpu_seconds([sandbox.pid]), _self_cpu())
         through = asyncio.run(_gateway_phase(urls, sessions, seconds, ticket))
+        cpu_through = (_cpu_seconds(workers_pids), _cpu_seconds([sandbox.pid]), _self_cpu())
         stats = httpx.get(
             f"{sandbox_url}/_sandbox/stats",
             auth=("sandbox@example.com/token", "sandbox"),
@@ -420,6 +453,13 @@ def run(
         "unloaded_ratio_p50": idle["ratio_p50"],
         "unloaded_ratio_p99": idle["ratio_p99"],
         "targets": f"overhead p50 <= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms, 0 errors",
+        "cpu_ms_per_call": {
+            "gateway_workers": _per_call(cpu_through[0] - cpu_direct[0], through["count"]),
+            "sandbox_via_gateway": _per_call(cpu_through[1] - cpu_direct[1], through["count"]),
+            "bench_client_via_gateway": _per_call(cpu_through[2] - cpu_direct[2], through["count"]),
+            "sandbox_direct": _per_call(cpu_direct[1] - cpu[1], direct["count"]),
+            "bench_client_direct": _per_call(cpu_direct[2] - cpu[2], direct["count"]),
+        },
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
         "direct_errors": len(direct_errors),

@@ -180,6 +180,15 @@ async def test_every_scope_option_filters_tools_list(
             "call_tool", {"name": LIST_TICKETS, "arguments": {"limit": 2}}
         )
         assert refused.is_error
+    audit = await app.state.gateway.store.query_audit(account_id=account["id"], kind="mcp")
+    dynamic_calls = sorted(
+        (r["time"], r["action"], r["status"]) for r in audit if r["server_id"] == dynamic["id"]
+    )
+    assert [(action, status) for _, action, status in dynamic_calls] == [
+        ("search_tools", "ok"),
+        ("call_tool:list_all_gorgias_tags", "ok"),
+        (f"call_tool:{LIST_TICKETS}", "error"),
+    ]
 
     # a filtered tool called anyway is refused, nothing reaches the vendor
     async with mcp_session(
