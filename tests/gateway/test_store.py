@@ -126,6 +126,7 @@ def test_settings_from_env_and_repr_hides_secrets() -> None:
         ({"GATEWAY_PORT": "http"}, "GATEWAY_PORT must be a int"),
         ({"GATEWAY_DATABASE_URL": "mysql://x"}, "sqlite:/// or postgresql://"),
         ({"GATEWAY_AUDIT_RETENTION_DAYS": "0"}, "at least 1"),
+        ({"GATEWAY_PUBLIC_URL": "gateway.example.com"}, "public_url must be an http"),
     ],
 )
 def test_settings_errors(env: dict[str, str], needle: str) -> None:
