@@ -576,7 +576,7 @@ class Store:
             await conn.execute(
                 db.audit.insert().values(
                     time=utcnow(),
-                    kind=kind,
+                    kind=str(kind)[:20],
                     action=str(redact(action))[:500],
                     status=str(status)[:40],
                     duration_ms=float(duration_ms),
