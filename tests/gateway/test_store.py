@@ -362,6 +362,13 @@ async def test_postgresql_migrations_store_and_encryption(postgres_database_url:
             account.id, {"api_key": "newer"}, expect={"api_key": secret}
         )
         assert (await store.query_audit())[0]["arguments"] == {"password": "[redacted]"}
+        # ids from request paths may be anything: recorded cut to the column, never an error
+        long_id = "acc_" + "x" * 500
+        await store.record_audit(
+            "proxy", "GET /x", "error", 1, Caller("api_token", "t" * 100), account_id=long_id
+        )
+        assert (await store.query_audit(kind="proxy"))[0]["account_id"] == long_id[:40]
+        assert await store.get_account(long_id) is None
     finally:
         await store.close()
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
