@@ -32,10 +32,13 @@ SANDBOX_URL = "http://127.0.0.1:8400"
 PLACEHOLDER_URL = "http://127.0.0.1:8800/mcp/gwmcp_..."
 
 
-def _section(title: str, end: str) -> str:
+def _section(title: str) -> str:
+    """The README's section with this heading, up to the next heading of the same level."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index(title)
-    return readme[start : readme.index(end, start)]
+    level = title.split(" ", 1)[0]
+    end = readme.find(f"\n{level} ", start + len(title))
+    return readme[start : end if end != -1 else len(readme)]
 
 
 def _blocks(text: str, language: str) -> list[str]:
@@ -61,7 +64,7 @@ def sandbox() -> Iterator[Any]:
 
 
 def test_newcomers_path(tmp_path: Path, sandbox: Any) -> None:
-    section = _section("### A newcomer's path", "### The scale-out path")
+    section = _section("### A newcomer's path")
     (bash,) = _blocks(section, "bash")
     (snippet,) = _blocks(section, "python")
     commands = _commands(bash)
