@@ -245,6 +245,7 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
     from . import admin
 
     command = f"{args.command} {args.action}"
+    body: dict[str, Any]
     if command == "accounts add":
         body = {
             "connector": args.connector,
@@ -295,7 +296,7 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
         )
         print(f"removed {args.id}")
     elif command == "servers create":
-        body: dict[str, Any] = {
+        body = {
             "tool_mode": args.tool_mode,
             "methods": _split(args.methods),
             "tags": _split(args.tags),

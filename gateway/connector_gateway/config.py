@@ -57,6 +57,11 @@ class Settings:
             raise SettingsError("budget_max_wait must not be negative")
         if self.rate_limits not in ("declared", "off"):
             raise SettingsError("rate_limits must be 'declared' or 'off'")
+        if self.public_url is not None and not re.match(r"^https?://[^/\s]+", self.public_url):
+            raise SettingsError(
+                f"public_url must be an http(s) URL like https://gateway.example.com, "
+                f"got {self.public_url[:60]!r}"
+            )
         if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", self.database_url):
             raise SettingsError(
                 "database_url must start with sqlite:/// or postgresql:// "
