@@ -54,6 +54,7 @@ class GatewayState:
     base_transport: httpx.AsyncBaseTransport | None = None
     """For tests: where upstream calls go instead of the network (e.g. an ASGI sandbox)."""
     purge_task: asyncio.Task[None] | None = None
+    purge_stop: asyncio.Event = field(default_factory=asyncio.Event)
     last_purge: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -163,10 +164,11 @@ async def purge_audit_once(state: GatewayState) -> int | None:
     return purged
 
 
-async def _purge_loop(state: GatewayState) -> None:
-    while True:
+async def _purge_loop(state: GatewayState, stop: asyncio.Event) -> None:
+    while not stop.is_set():
         await purge_audit_once(state)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_EVERY_SECONDS)
 
 
 def create_app(
@@ -213,6 +215,8 @@ def create_app(
 
 async def open_state(state: GatewayState) -> None:
     settings = state.settings
+    if not settings.admin_token:
+        logger.warning("GATEWAY_ADMIN_TOKEN is not set: the admin API refuses every call")
     state.store = await Store.open(settings)
     state.budget = make_budget(settings)
     state.upstream = Upstream(
@@ -225,14 +229,22 @@ async def open_state(state: GatewayState) -> None:
     )
     state.mcp_host = mcp_host.McpHost(state)
     await state.mcp_host.start()
-    state.purge_task = asyncio.create_task(_purge_loop(state), name="gateway audit purge")
+    state.purge_stop = asyncio.Event()
+    state.purge_task = asyncio.create_task(
+        _purge_loop(state, state.purge_stop), name="gateway audit purge"
+    )
 
 
 async def close_state(state: GatewayState) -> None:
     if state.purge_task is not None:
-        state.purge_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await state.purge_task
+        # let a purge in progress finish (a query cancelled mid-way outlives the event loop)
+        state.purge_stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(state.purge_task), 10)
+        except (TimeoutError, Exception):
+            state.purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await state.purge_task
         state.purge_task = None
     if state.mcp_host is not None:
         await state.mcp_host.stop()

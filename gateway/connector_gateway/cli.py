@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import json
 import os
@@ -20,7 +19,7 @@ from typing import Any
 from . import __version__
 from .access import GatewayError
 from .config import Settings, SettingsError
-from .crypto import DecryptionError
+from .crypto import DecryptionError, SecretBox
 from .store import Caller, Store
 
 CLI_CALLER = Caller("cli", os.environ.get("USER") or None)
@@ -74,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--base-url")
     add.add_argument("--name")
+    link = accounts.add_parser(
+        "connect-link",
+        parents=[common],
+        help="a one-time link connecting an OAuth2 account in a browser (prints its URL)",
+    )
+    link.add_argument("--connector", required=True)
+    link.add_argument("--name")
+    link.add_argument("--base-url", help="the vendor's (or a sandbox's) base URL")
+    link.add_argument("--scopes", help="space- or comma-separated (default: every declared one)")
+    link.add_argument(
+        "--var", action="append", default=[], metavar="KEY=VALUE", help="server variable"
+    )
+    link.add_argument("--expires-in", type=float, help="seconds the link works (3600)")
+    link.add_argument("--public-url", help="base of the printed URL (GATEWAY_PUBLIC_URL)")
     accounts.add_parser("list", parents=[common], help="list accounts")
     remove = accounts.add_parser(
         "remove", parents=[common], help="delete an account (revokes its servers)"
@@ -232,6 +245,7 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
     from . import admin
 
     command = f"{args.command} {args.action}"
+    body: dict[str, Any]
     if command == "accounts add":
         body = {
             "connector": args.connector,
@@ -246,6 +260,31 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
             arguments={"body": body},
         )
         _print(account.public())
+    elif command == "accounts connect-link":
+        from .oauth import create_connect_link_op
+
+        link_body: dict[str, Any] = {
+            "connector": args.connector,
+            "name": args.name,
+            "base_url": args.base_url,
+            "scopes": args.scopes,
+        }
+        for item in args.var:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise CliError(f"--var takes KEY=VALUE, got {item[:20]!r}")
+            link_body[key.strip()] = value
+        if args.expires_in is not None:
+            link_body["expires_in"] = args.expires_in
+        link_body = {k: v for k, v in link_body.items() if v is not None}
+        made = await _audited(
+            state,
+            "cli accounts connect-link",
+            lambda: create_connect_link_op(state, link_body),
+            arguments={"body": link_body},
+        )
+        print(made["url"])
+        print(f"works once, until {made['expires_at']}", file=sys.stderr)
     elif command == "accounts list":
         _print([a.public() for a in await state.store.list_accounts()])
     elif command == "accounts remove":
@@ -257,7 +296,7 @@ async def _admin_command(args: argparse.Namespace, state: Any) -> int:
         )
         print(f"removed {args.id}")
     elif command == "servers create":
-        body: dict[str, Any] = {
+        body = {
             "tool_mode": args.tool_mode,
             "methods": _split(args.methods),
             "tags": _split(args.tags),
@@ -342,8 +381,6 @@ async def _audit_command(args: argparse.Namespace, state: Any) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .db import migrate
 
     settings = _settings(
@@ -356,46 +393,23 @@ def _serve(args: argparse.Namespace) -> int:
         audit_retention_days=args.audit_retention_days,
         log_level=args.log_level,
     )
-    settings.require_secret_key()
+    SecretBox(settings.require_secret_key())  # a bad key fails here, not in every worker
     migrate(settings.database_url)
     os.environ.update(settings.to_env())  # the workers rebuild the settings from these
     from .app import install_log_redaction
 
     install_log_redaction()
-    options: dict[str, Any] = {
-        "factory": True,
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level.lower(),
-        "timeout_graceful_shutdown": 5,
-    }
-    if settings.workers > 1:
-        _serve_workers(settings.workers, options)
-    else:
-        uvicorn.run("connector_gateway.app:app_from_env", **options)
+    from .serving import run_server  # uvicorn, with TCP_NODELAY kept for N workers
+
+    run_server(
+        "connector_gateway.app:app_from_env",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
     return 0
-
-
-def _serve_workers(workers: int, options: dict[str, Any]) -> None:
-    """`uvicorn.run(..., workers=N)`, with a listening socket that keeps TCP_NODELAY.
-
-    uvicorn binds the socket the workers share as `socket.socket(family)`, whose `proto` is 0;
-    asyncio sets TCP_NODELAY only on connections accepted from a socket whose proto is
-    IPPROTO_TCP, so every worker's responses (headers, then body) met Nagle's algorithm and the
-    client's delayed ACK: about 40 ms added to every request on Linux. The same socket, seen with
-    its real protocol, fixes that."""
-    import socket
-
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    config = uvicorn.Config("connector_gateway.app:app_from_env", workers=workers, **options)
-    sock = config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
-        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, sock.detach())
-        sock.set_inheritable(True)
-    with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[sock]).run()
 
 
 def run(argv: Sequence[str] | None = None) -> int:

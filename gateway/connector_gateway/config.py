@@ -33,6 +33,11 @@ class Settings:
     cache_seconds: float = 0.5
     oauth_apps: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
     log_level: str = "info"
+    budget_max_wait: float = 60.0
+    """Seconds a request may queue for its account's rate budget; longer -> 429 from the gateway."""
+    rate_limits: str = "declared"
+    """`declared`: pace every account to its connector's declared budget; `off`: no pacing (only
+    for sandboxes and benchmarks, whose upstream does not limit)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -48,6 +53,15 @@ class Settings:
             raise SettingsError("audit_retention_days must be at least 1")
         if self.cache_seconds < 0:
             raise SettingsError("cache_seconds must not be negative")
+        if self.budget_max_wait < 0:
+            raise SettingsError("budget_max_wait must not be negative")
+        if self.rate_limits not in ("declared", "off"):
+            raise SettingsError("rate_limits must be 'declared' or 'off'")
+        if self.public_url is not None and not re.match(r"^https?://[^/\s]+", self.public_url):
+            raise SettingsError(
+                f"public_url must be an http(s) URL like https://gateway.example.com, "
+                f"got {self.public_url[:60]!r}"
+            )
         if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", self.database_url):
             raise SettingsError(
                 "database_url must start with sqlite:/// or postgresql:// "
@@ -103,6 +117,8 @@ class Settings:
             "audit_retention_days": int,
             "cache_seconds": float,
             "log_level": str,
+            "budget_max_wait": float,
+            "rate_limits": str,
         }
         for name, convert in converters.items():
             raw = env.get(ENV_PREFIX + name.upper())

@@ -96,7 +96,7 @@ class Connector:
 
     @cached_property
     def _parameters(self) -> Mapping[str, inspect.Parameter]:
-        return inspect.signature(self.client_class.__init__).parameters
+        return inspect.signature(self.client_class).parameters  # the constructor's, minus self
 
     @cached_property
     def _schemes(self) -> tuple[_Scheme, ...]:
@@ -115,7 +115,7 @@ class Connector:
     @cached_property
     def _docs(self) -> dict[str, str]:
         """Argument -> first sentence of its description in the constructor docstring."""
-        doc = inspect.getdoc(self.client_class.__init__) or ""
+        doc = inspect.getdoc(vars(self.client_class).get("__init__")) or ""
         found: dict[str, str] = {}
         for match in re.finditer(r"^\s{0,8}(\w+): (.+?)(?=^\s{0,8}\w+: |\Z)", doc, re.M | re.S):
             text = " ".join(match.group(2).split())
@@ -217,9 +217,9 @@ class Connector:
             touched = complete
         scheme = touched[0]
         if not any(set(r) <= given for r in scheme.required()):
-            missing = sorted(
-                min((set(r) - given for r in scheme.required()), key=len)  # closest alternative
-            )
+            gaps: list[set[str]] = [set(r) - given for r in scheme.required()]
+            closest = min(gaps, key=len)  # the alternative nearest to complete
+            missing = sorted(closest)
             raise CredentialsError(
                 f"missing credential fields for {self.name} ({scheme.name}): {', '.join(missing)}"
             )
@@ -303,7 +303,10 @@ class Connector:
         pacing off (the gateway's budget paces every request). `options` go to the constructor
         (max_retries, timeout, on_token_refresh...)."""
         values, _scheme = self._validated(credentials, base_url)
-        kwargs: dict[str, Any] = {**values, "base_url": base_url, "http_client": http_client}
+        # an explicit base URL always: the client never falls back to the gateway's environment
+        # (a <CONNECTOR>_BASE_URL or <CONNECTOR>_SUBDOMAIN set for another purpose)
+        url = base_url.rstrip("/") if base_url else self._server_url(values)
+        kwargs: dict[str, Any] = {**values, "base_url": url, "http_client": http_client}
         kwargs.setdefault("rate_limit", False)
         kwargs.update(options)
         kwargs["rate_limit"] = options.get("rate_limit", False)
@@ -311,6 +314,18 @@ class Connector:
             return self.client_class(**kwargs)
         except self.spec.PackageError as exc:  # ConfigurationError: names arguments, not values
             raise CredentialsError(f"{self.name}: {type(exc).__name__}") from None
+
+    def _server_url(self, values: Mapping[str, Any]) -> str:
+        url = str(self.spec.SERVER_TEMPLATE)
+        for name, (_env, _pattern, default) in self._server_variables.items():
+            url = url.replace("{" + name + "}", str(values.get(name) or default))
+        return url
+
+    def base_url_for(self, credentials: Mapping[str, Any], base_url: str | None = None) -> str:
+        """The API base URL an account uses: `base_url`, else the server template filled with
+        the credentials' server variables (never the environment)."""
+        values, _scheme = self._validated(credentials, base_url)
+        return base_url.rstrip("/") if base_url else self._server_url(values)
 
     def auth_scheme(self, credentials: Mapping[str, Any]) -> str:
         """Name of the auth scheme the credentials select."""
@@ -331,12 +346,13 @@ class Connector:
     def _declared(self, credentials: Mapping[str, Any]) -> tuple[str, int, float] | None:
         values = {k: v for k, v in credentials.items() if v not in (None, "")}
         scheme = self._scheme_for(values)
-        declared = self.spec.RATE_LIMITS.get(scheme.budget) if scheme.budget else None
-        if declared is None:
+        budget = scheme.budget
+        declared = self.spec.RATE_LIMITS.get(budget) if budget else None
+        if budget is None or declared is None:
             return None
         kind, requests, period = declared
-        if scheme.budget in self._plans:
-            plans, default = self._plans[scheme.budget]
+        if budget in self._plans:
+            plans, default = self._plans[budget]
             requests = plans.get(values.get("plan") or default or "", requests)
         return str(kind), int(requests), float(period)
 

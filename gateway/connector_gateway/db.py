@@ -173,6 +173,9 @@ async def migrate_async(database_url: str, revision: str = "head") -> None:
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # processes migrating at the same time take turns (the later one finds it done)
+                await connection.execute(sa.text("SELECT pg_advisory_xact_lock(7215501500)"))
             await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
     finally:
         await engine.dispose()

@@ -195,43 +195,68 @@ async def connect_start(request: Request) -> Response:
     raw = dict(request.query_params)
     started = time.perf_counter()
     link = raw.pop("link", None)
-    if link is not None:
-        if raw:
-            raise _bad("a connect link takes no other parameter", "invalid_request")
-        data = await state.store.take_oauth_state(name, link)
-        if data is None or data.get("kind") != "link":
-            raise _bad("unknown, used or expired connect link", "invalid_link", 401)
-        params, caller = data["params"], Caller("oauth", data.get("link_id"))
-    else:
-        if bearer_token(request) is None:
-            raise _bad(
-                "give the admin token (Authorization: Bearer <GATEWAY_ADMIN_TOKEN>) or a "
-                "one-time link from POST /admin/connect-links",
-                "unauthorized",
-                401,
+    caller: Caller | None = None
+    params: dict[str, Any] = {}
+    status = "error"
+    try:
+        if link is not None:
+            caller, params = await _link_caller(state, name, raw, link)
+        else:
+            caller = await _admin_caller(request)
+            connector, info, _app = _oauth_connector(state, name)
+            params = _connect_params(connector, info, raw)
+        response = await _authorize_redirect(state, name, params, caller)
+        status = "ok"
+        return response
+    finally:
+        if caller is not None:  # an authenticated start, done or refused
+            await state.store.record_audit(
+                "oauth",
+                f"GET /connect/{name}",
+                status,
+                (time.perf_counter() - started) * 1000,
+                caller,
+                arguments={k: v for k, v in params.items() if k != "scopes"} or None,
             )
-        caller = await require_admin(request)
-        connector, info, _app = _oauth_connector(state, name)
-        params = _connect_params(connector, info, raw)
-    response = await _authorize_redirect(state, name, params, caller)
-    await state.store.record_audit(
-        "oauth",
-        f"GET /connect/{name}",
-        "ok",
-        (time.perf_counter() - started) * 1000,
-        caller,
-        arguments={k: v for k, v in params.items() if k != "scopes"},
-    )
-    return response
+
+
+async def _link_caller(
+    state: Any, name: str, raw: dict[str, str], link: str
+) -> tuple[Caller, dict[str, Any]]:
+    """A one-time link: it works once, and carries the parameters it was made with."""
+    if raw:
+        raise _bad("a connect link takes no other parameter", "invalid_request")
+    data = await state.store.take_oauth_state(name, link)
+    if data is None or data.get("kind") != "link":
+        raise _bad("unknown, used or expired connect link", "invalid_link", 401)
+    return Caller("oauth", data.get("link_id")), dict(data["params"])
+
+
+async def _admin_caller(request: Request) -> Caller:
+    if bearer_token(request) is None:
+        raise _bad(
+            "give the admin token (Authorization: Bearer <GATEWAY_ADMIN_TOKEN>) or a "
+            "one-time link from POST /admin/connect-links",
+            "unauthorized",
+            401,
+        )
+    return await require_admin(request)
 
 
 async def post_connect_link(request: Request, state: Any, ctx: Any) -> Response:
     """POST /admin/connect-links {connector, name?, base_url?, scopes?, <server variables>,
-    expires_in?} -> {url, expires_at}: a one-time /connect link for a browser."""
+    expires_in?} -> {id, url, expires_at}: a one-time /connect link for a browser."""
     from .admin import json_body
 
     body = await json_body(request)
-    ctx.arguments["body"] = body
+    ctx.arguments["body"] = dict(body)
+    return JSONResponse(await create_connect_link_op(state, body), status_code=201)
+
+
+async def create_connect_link_op(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """A one-time connect link (shared by the admin route and `connector-gateway accounts
+    connect-link`)."""
+    body = dict(body)
     name = body.pop("connector", None)
     if not isinstance(name, str) or not name:
         raise _bad("connector is required", "invalid_request")
@@ -247,15 +272,12 @@ async def post_connect_link(request: Request, state: Any, ctx: Any) -> Response:
         name, {"kind": "link", "params": params, "link_id": link_id}, ttl_seconds=float(ttl)
     )
     expires_at = time.time() + float(ttl)
-    return JSONResponse(
-        {
-            "id": link_id,
-            "url": f"{state.settings.base_url}/connect/{name}?link={token}",
-            "connector": name,
-            "expires_at": _iso(expires_at),
-        },
-        status_code=201,
-    )
+    return {
+        "id": link_id,
+        "url": f"{state.settings.base_url}/connect/{name}?link={token}",
+        "connector": name,
+        "expires_at": _iso(expires_at),
+    }
 
 
 def _iso(timestamp: float) -> str:
@@ -282,8 +304,8 @@ async def connect_callback(request: Request) -> Response:
     try:
         error = params.get("error")
         if error:
-            code = error if _ERROR_CODE.fullmatch(error) else "error"
-            raise _bad(f"the authorization server refused: {code}", "oauth_refused")
+            shown = error if _ERROR_CODE.fullmatch(error) else "error"
+            raise _bad(f"the authorization server refused: {shown}", "oauth_refused")
         code = params.get("code")
         if not code:
             raise _bad("missing code", "invalid_request")
@@ -359,6 +381,8 @@ async def _post_token(
         request = httpx.Request(
             "POST", url, data=dict(fields), headers={"Accept": "application/json"}
         )
+    # sent straight on a transport (no client defaults): bound it, a renewal holds the lock
+    request.extensions["timeout"] = httpx.Timeout(TOKEN_TIMEOUT).as_dict()
     try:
         response = await send(request)
         await response.aread()
@@ -648,6 +672,8 @@ class RefreshingTransport(httpx.AsyncBaseTransport):
         fields = _request_fields(await request.aread(), request.headers.get("content-type", ""))
         if fields.get("grant_type") != "refresh_token":
             return await self._send(request)
+        if await self.refresher.current(self.account.id) is None:
+            return await self._send(request)  # an account without OAuth tokens: 1:1
         try:
             tokens = await self.refresher.fresh(self.account, self.connector, self._send)
         except TokenEndpointError as exc:

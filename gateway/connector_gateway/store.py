@@ -213,6 +213,11 @@ class _Cache:
             del self._entries[key]
 
 
+def _clip(value: Any, limit: int) -> str | None:
+    """Ids recorded as given (they may come from a request path), cut to the column's size."""
+    return None if value is None else str(value)[:limit]
+
+
 def _names(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(str(v) for v in values or ())
 
@@ -575,14 +580,14 @@ class Store:
             await conn.execute(
                 db.audit.insert().values(
                     time=utcnow(),
-                    kind=kind,
+                    kind=str(kind)[:20],
                     action=str(redact(action))[:500],
                     status=str(status)[:40],
                     duration_ms=float(duration_ms),
-                    caller_kind=caller.kind,
-                    caller_id=caller.id,
-                    account_id=account_id,
-                    server_id=server_id,
+                    caller_kind=str(caller.kind)[:20],
+                    caller_id=_clip(caller.id, 40),
+                    account_id=_clip(account_id, 40),
+                    server_id=_clip(server_id, 40),
                     arguments=redact(arguments) if arguments is not None else None,
                 )
             )

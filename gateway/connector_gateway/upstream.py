@@ -13,7 +13,10 @@ Tests may give a `base_transport` every account shares instead. Between the two 
 client sends (retries included) first awaits
 `budget.acquire(f"account:{id}", requests, period)` for the budget the connector declares for
 those credentials. MCP, proxy and unified callers share the client, so they share the budget;
-with a RedisBudget every worker shares it too. The client's own pacing is off.
+with a RedisBudget every worker shares it too. The client's own pacing is off. A request that
+would queue longer than `settings.budget_max_wait` (60 s) is answered 429 `rate_budget_exhausted`
+by the gateway and an unreachable Redis 503 `budget_unavailable`: neither sends anything
+upstream. `settings.rate_limits = "off"` turns pacing off (sandboxes and benchmarks only).
 
 Other parts wrap the transport per account through `transport_wrappers` (OAuth token refresh),
 beneath the budget: a wrapper sees each request once it may go, and must not close the pool.
@@ -25,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,15 +38,25 @@ import httpx
 from redis.exceptions import RedisError
 
 from .access import GatewayError
-from .budget import default_burst
+from .budget import BudgetExceeded, default_burst
 from .connectors import Connector
 
-__all__ = ["BudgetTransport", "BudgetUnavailable", "TransportWrapper", "UnknownAccount", "Upstream"]
+__all__ = [
+    "BudgetBusy",
+    "BudgetTransport",
+    "BudgetUnavailable",
+    "TransportWrapper",
+    "UnknownAccount",
+    "Upstream",
+]
 
 logger = logging.getLogger("connector_gateway.upstream")
 
 TransportWrapper = Callable[[httpx.AsyncBaseTransport, Any, Connector], httpx.AsyncBaseTransport]
 """(inner transport, Account, Connector) -> transport used by that account's client."""
+
+#: Seconds a request may queue for its account's rate budget before the gateway answers 429.
+DEFAULT_BUDGET_MAX_WAIT = 60.0
 
 #: Seconds an old client stays usable after a rebuild (calls in flight finish on it).
 _RETIRE_AFTER = 120.0
@@ -70,6 +84,19 @@ class BudgetUnavailable(GatewayError):
         )
 
 
+class BudgetBusy(GatewayError):
+    """The account's budget is booked further ahead than a caller may wait (429, sent nothing)."""
+
+    def __init__(self, wait: float) -> None:
+        retry_after = max(1, math.ceil(wait))
+        super().__init__(
+            429,
+            "rate_budget_exhausted",
+            f"the account's rate budget is booked for the next {retry_after} s; retry later",
+            retry_after=retry_after,
+        )
+
+
 class BudgetTransport(httpx.AsyncBaseTransport):
     """Awaits the account's rate budget before every request, then sends it on `inner`.
 
@@ -82,19 +109,23 @@ class BudgetTransport(httpx.AsyncBaseTransport):
         key: str,
         limit: tuple[int, float] | None,
         burst: int | None,
+        max_wait: float | None = None,
     ) -> None:
         self.inner = inner
         self.budget = budget
         self.key = key
         self.limit = limit
         self.burst = burst
+        self.max_wait = max_wait
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.limit is not None:
             try:
-                await self.budget.acquire(self.key, *self.limit, burst=self.burst)
-            except BudgetUnavailable:
-                raise
+                await self.budget.acquire(
+                    self.key, *self.limit, burst=self.burst, max_wait=self.max_wait
+                )
+            except BudgetExceeded as exc:  # the queue is too long: answer now, send nothing
+                raise BudgetBusy(exc.wait) from None
             except (OSError, RedisError) as exc:  # the shared budget is down: send nothing
                 logger.error("rate budget unavailable for %s: %s", self.key, type(exc).__name__)
                 raise BudgetUnavailable() from None
@@ -147,6 +178,11 @@ class Upstream:
         self.transport: httpx.AsyncBaseTransport | None = base_transport
         self.client_options = dict(client_options or {})
         self.cache_seconds = float(getattr(settings, "cache_seconds", 0.5))
+        max_wait = getattr(settings, "budget_max_wait", None)
+        self.budget_max_wait = DEFAULT_BUDGET_MAX_WAIT if max_wait is None else float(max_wait)
+        """Longest a request queues for its account's budget before the gateway answers 429."""
+        self.pacing = getattr(settings, "rate_limits", "declared") != "off"
+        """False (settings.rate_limits = "off"): no pacing, for sandboxes and benchmarks."""
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired: list[tuple[float, Any, httpx.AsyncClient, Any]] = []
@@ -207,7 +243,7 @@ class Upstream:
         connector = self.connectors.get(account.connector)
         if connector is None:
             raise UnknownAccount(account.id, f"connector {account.connector!r} is not installed")
-        limit = connector.rate_limit(credentials)
+        limit = connector.rate_limit(credentials) if self.pacing else None
         burst = default_burst(limit[0], connector.rate_limit_kind(credentials)) if limit else None
         # wrappers sit between the budget and the pool: a request waits for the budget first, so
         # what a wrapper adds (a fresh OAuth access token) is current when the request leaves
@@ -219,7 +255,9 @@ class Upstream:
             transport = self.transport
         for wrap in self.transport_wrappers:
             transport = wrap(transport, account, connector)
-        transport = BudgetTransport(transport, self.budget, f"account:{account.id}", limit, burst)
+        transport = BudgetTransport(
+            transport, self.budget, f"account:{account.id}", limit, burst, self.budget_max_wait
+        )
         http = httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
         client = connector.create_client(
             credentials, account.base_url, http_client=http, **self.client_options

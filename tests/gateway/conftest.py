@@ -178,7 +178,7 @@ class GatewayProcess:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"multiprocessing" in cmdline or b"spawn_main" in cmdline:
+            if b"spawn_main" in cmdline:  # not the resource tracker
                 workers.append(pid)
         return workers or [self.proc.pid]
 

@@ -211,9 +211,9 @@ def start_postgres() -> Iterator[str]:
     finally:
         if proc is not None and proc.poll() is None:
             pg_ctl = _pg_bin("pg_ctl")
-            if pg_ctl is not None:  # a fast shutdown (SIGTERM would wait for clients to leave)
+            if pg_ctl is not None:  # throwaway data: immediate (SIGTERM waits for clients to leave)
                 subprocess.run(
-                    [*prefix, pg_ctl, "stop", "-D", str(data), "-m", "fast", "-w", "-t", "20"],
+                    [*prefix, pg_ctl, "stop", "-D", str(data), "-m", "immediate", "-w", "-t", "20"],
                     capture_output=True,
                     stdin=subprocess.DEVNULL,
                     timeout=30,

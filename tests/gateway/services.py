@@ -25,7 +25,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.gateway import servers
-from tests.gateway.servers import INSTALL_HINT, ServiceMissing, create_database, free_port
+from tests.gateway.servers import (  # noqa: F401  (_pg_bin: tests look the binaries up)
+    INSTALL_HINT,
+    ServiceMissing,
+    _pg_bin,
+    create_database,
+    free_port,
+)
 
 __all__ = [
     "INSTALL_HINT",

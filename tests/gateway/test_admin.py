@@ -213,6 +213,13 @@ async def test_oversized_body_is_refused(
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "too_large"
 
+    async def chunks():  # no Content-Length: counted while read
+        for _ in range(200):
+            yield b" " * 10_000
+
+    response = await gateway.post("/admin/accounts", headers=admin_headers, content=chunks())
+    assert response.status_code == 413
+
 
 # --- MCP servers ---------------------------------------------------------------------------------
 

@@ -323,3 +323,10 @@ def test_every_command_the_readme_shows_parses() -> None:
     assert len(commands) >= 4
     for argv in commands:
         _parser().parse_args(argv)  # exits (fails the test) on an unknown command or option
+
+
+def test_serve_refuses_a_bad_secret_key_before_starting(inproc: Any) -> None:
+    result = inproc("serve", expect=2, GATEWAY_SECRET_KEY="short")
+    assert "GATEWAY_SECRET_KEY must be a Fernet key or a string of at least 32" in result.stderr
+    result = inproc("serve", expect=2, GATEWAY_SECRET_KEY="")
+    assert "GATEWAY_SECRET_KEY is not set" in result.stderr

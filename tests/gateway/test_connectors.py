@@ -168,3 +168,18 @@ async def test_create_client_uses_the_given_http_client_without_pacing(connector
     assert "k-secret-1" not in repr(client)
     with pytest.raises(CredentialsError):
         connectors["gorgias"].create_client({}, None, http_client=http)
+
+
+async def test_client_never_takes_its_host_from_the_gateway_environment(
+    connectors, monkeypatch
+) -> None:
+    monkeypatch.setenv("GORGIAS_BASE_URL", "http://127.0.0.1:9/elsewhere")
+    monkeypatch.setenv("GORGIAS_SUBDOMAIN", "other")
+    gorgias = connectors["gorgias"]
+    async with httpx.AsyncClient() as http:
+        client = gorgias.create_client(GORGIAS_BASIC, None, http_client=http)
+        assert client.base_url == "https://acme.gorgias.com"
+        given = gorgias.create_client(GORGIAS_BASIC, "http://127.0.0.1:8400/", http_client=http)
+        assert given.base_url == "http://127.0.0.1:8400"
+    assert gorgias.base_url_for(GORGIAS_BASIC) == "https://acme.gorgias.com"
+    assert gorgias.base_url_for({"access_token": "a"}, "http://h:1") == "http://h:1"

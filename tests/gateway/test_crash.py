@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 from connector_gateway.config import Settings
 from connector_gateway.store import Store
 
+from . import services
 from .conftest import sandbox_credentials
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
@@ -190,3 +193,51 @@ async def test_no_secret_in_logs_responses_or_database(
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("gateway.db*"))
     for secret in secrets_seen:
         assert secret.encode() not in raw
+
+
+redis_url = services.redis_url
+
+
+async def test_kill_9_one_of_two_workers_mid_calls(
+    gateway_process: Any, admin_token: str, tmp_path: Path, redis_url: str
+) -> None:
+    """Two uvicorn workers (Redis for the shared state): one is killed with -9 while callers run;
+    the other keeps answering, uvicorn replaces the dead one, and every completed call is audited."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    process = gateway_process(redis_url=redis_url, workers=2)
+    workers = process.worker_pids()
+    assert len(workers) == 2, workers
+    done: list[dict[str, Any]] = []
+    stop = asyncio.Event()
+    callers = [
+        asyncio.create_task(_create_accounts(process.url, headers, done, stop, n)) for n in range(8)
+    ]
+    for _ in range(400):
+        if len(done) >= 20:
+            break
+        await asyncio.sleep(0.025)
+    os.kill(workers[0], signal.SIGKILL)
+    before = len(done)
+    for _ in range(400):  # the surviving worker keeps serving the callers that still run
+        if len(done) >= before + 20 or all(c.done() for c in callers):
+            break
+        await asyncio.sleep(0.025)
+    stop.set()
+    await asyncio.gather(*callers)
+    for _ in range(200):  # uvicorn replaces the killed worker
+        current = process.worker_pids()
+        if len(current) == 2 and workers[0] not in current:
+            break
+        await asyncio.sleep(0.05)
+    assert len(current) == 2 and workers[0] not in current, current
+
+    async with httpx.AsyncClient(base_url=process.url, headers=headers, timeout=10) as client:
+        accounts = {a["id"] for a in (await client.get("/admin/accounts")).json()}
+        audit = (await client.get("/admin/audit", params={"limit": 10000})).json()
+    completed = {a["id"] for a in done}
+    assert completed <= accounts
+    assert completed <= {
+        r["account_id"]
+        for r in audit
+        if r["action"] == "POST /admin/accounts" and r["status"] == "ok"
+    }

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -219,6 +220,10 @@ async def test_connect_refusals(
         assert response.status_code == status, (path, params, response.text)
         assert response.json()["error"]["type"] == type_, (path, params, response.text)
         assert "location" not in response.headers
+    audit = await gw.get("/admin/audit", params={"kind": "oauth"}, headers=admin_headers)
+    refused = [r for r in audit.json() if r["status"] == "error"]
+    assert len(refused) == 6  # the admin's refused starts (not the unauthenticated ones)
+    assert {r["caller"]["kind"] for r in refused} == {"admin"}
     # the declared authorize URL template takes the server variables
     vendor = await gw.get("/connect/gorgias", params={"subdomain": "acme"}, headers=admin_headers)
     assert vendor.status_code == 302
@@ -499,3 +504,46 @@ async def test_token_endpoint_failures_and_log_redaction(
     assert oauth.redact_query("/acc_1/proxy/api/tickets?state=open") == (
         "/acc_1/proxy/api/tickets?state=open"
     )
+
+
+def test_cli_connect_link(
+    oauth_settings: Settings,
+    sandboxes: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`connector-gateway accounts connect-link` (the CLI twin of POST /admin/connect-links)
+    prints a link the running gateway accepts once."""
+    from connector_gateway.cli import main
+
+    for key in [k for k in os.environ if k.startswith("GATEWAY_")]:
+        monkeypatch.delenv(key)
+    assert oauth_settings.secret_key
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", oauth_settings.secret_key)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", oauth_settings.database_url)
+    sandbox = sandboxes["gorgias"]
+    base = ["accounts", "connect-link", "--connector", "gorgias", "--base-url", sandbox.base_url]
+    assert main([*base, "--public-url", "http://127.0.0.1:8800"]) == 2
+    assert "GATEWAY_OAUTH_GORGIAS_CLIENT_ID" in capsys.readouterr().err
+    monkeypatch.setenv("GATEWAY_OAUTH_GORGIAS_CLIENT_ID", "sandbox")
+    monkeypatch.setenv("GATEWAY_OAUTH_GORGIAS_CLIENT_SECRET", "sandbox")
+    assert main([*base, "--var", "nope=1"]) == 2
+    assert "unknown parameter(s): nope" in capsys.readouterr().err
+    assert main([*base, "--name", "cli", "--public-url", "http://127.0.0.1:8800"]) == 0
+    out, err = capsys.readouterr()
+    link = urlsplit(out.strip())
+    assert out.startswith("http://127.0.0.1:8800/connect/gorgias?link=") and "works once" in err
+
+    async def use() -> None:
+        async with running_app(oauth_settings) as app, client_for(app, oauth_settings) as gw:
+            start = await gw.get(f"{link.path}?{link.query}")
+            assert start.status_code == 302, start.text
+            callback = urlsplit(httpx.get(start.headers["location"]).headers["location"])
+            done = await gw.get(f"{callback.path}?{callback.query}")
+            assert done.status_code == 201 and done.json()["name"] == "cli"
+            audit = await app.state.gateway.store.query_audit(kind="admin")
+            assert [r["action"] for r in audit if r["status"] == "ok"] == [
+                "cli accounts connect-link"
+            ]
+
+    asyncio.run(use())

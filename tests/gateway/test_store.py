@@ -126,6 +126,7 @@ def test_settings_from_env_and_repr_hides_secrets() -> None:
         ({"GATEWAY_PORT": "http"}, "GATEWAY_PORT must be a int"),
         ({"GATEWAY_DATABASE_URL": "mysql://x"}, "sqlite:/// or postgresql://"),
         ({"GATEWAY_AUDIT_RETENTION_DAYS": "0"}, "at least 1"),
+        ({"GATEWAY_PUBLIC_URL": "gateway.example.com"}, "public_url must be an http"),
     ],
 )
 def test_settings_errors(env: dict[str, str], needle: str) -> None:
@@ -361,6 +362,13 @@ async def test_postgresql_migrations_store_and_encryption(postgres_database_url:
             account.id, {"api_key": "newer"}, expect={"api_key": secret}
         )
         assert (await store.query_audit())[0]["arguments"] == {"password": "[redacted]"}
+        # ids from request paths may be anything: recorded cut to the column, never an error
+        long_id = "acc_" + "x" * 500
+        await store.record_audit(
+            "proxy", "GET /x", "error", 1, Caller("api_token", "t" * 100), account_id=long_id
+        )
+        assert (await store.query_audit(kind="proxy"))[0]["account_id"] == long_id[:40]
+        assert await store.get_account(long_id) is None
     finally:
         await store.close()
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -375,3 +383,22 @@ async def test_postgresql_migrations_store_and_encryption(postgres_database_url:
         await conn.close()
     dump = "".join(rows)
     assert secret not in dump and token not in dump and token_hash(token) in dump
+
+
+@pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", "::1"])
+async def test_processes_migrating_postgresql_at_once_take_turns(
+    postgres_database_url: str,
+) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "connector_gateway.cli", "migrate", "--database-url"]
+    procs = [
+        subprocess.Popen(
+            [*command, postgres_database_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    results = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], results
+    assert await db.current_revision(postgres_database_url) == "0001"

@@ -11,7 +11,7 @@ import pytest
 from connector_gateway.budget import LocalBudget, RedisBudget
 from connector_gateway.connectors import discover
 from connector_gateway.store import Store
-from connector_gateway.upstream import BudgetUnavailable, UnknownAccount, Upstream
+from connector_gateway.upstream import BudgetBusy, BudgetUnavailable, UnknownAccount, Upstream
 
 from tests.gateway.services import free_port
 
@@ -162,3 +162,110 @@ async def test_unreachable_redis_budget_refuses_without_calling_upstream(
     finally:
         await upstream.aclose()
         await budget.aclose()
+
+
+async def test_a_request_queued_too_long_is_answered_429_by_the_gateway(connectors, store) -> None:
+    sent: list[httpx.Request] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"id": 1})
+
+    credentials = {"email": "me@example.com", "api_key": "k-secret"}
+    acc = (await store.create_account("gorgias", credentials, "http://gorgias.test")).id
+    upstream = Upstream(
+        SimpleNamespace(cache_seconds=5.0, budget_max_wait=0.3),
+        store,
+        connectors,
+        LocalBudget(),
+        base_transport=httpx.MockTransport(vendor),
+    )
+    try:
+        client = await upstream.client(acc)
+        # Gorgias declares 40 per 20 s: a burst of 38, then one slot every 20 / 38 s > 0.3 s
+        for _ in range(38):
+            assert await client.request("GET", "/api/account") == {"id": 1}
+        with pytest.raises(BudgetBusy) as caught:
+            await client.request("GET", "/api/account")
+        assert (caught.value.status, caught.value.type) == (429, "rate_budget_exhausted")
+        assert caught.value.body()["error"]["retry_after"] == 1
+        assert len(sent) == 38  # the refused request never left
+        assert (await upstream.budget_status(acc))["remaining"] == 0
+    finally:
+        await upstream.aclose()
+
+
+async def test_pacing_off_for_sandboxes_and_benchmarks(connectors, store) -> None:
+    from connector_gateway.config import Settings, SettingsError
+
+    settings = Settings.from_env({"GATEWAY_RATE_LIMITS": "off", "GATEWAY_BUDGET_MAX_WAIT": "5"})
+    assert (settings.rate_limits, settings.budget_max_wait) == ("off", 5.0)
+    assert Settings().rate_limits == "declared"
+    with pytest.raises(SettingsError, match="rate_limits must be 'declared' or 'off'"):
+        Settings(rate_limits="sometimes")
+    credentials = {"email": "me@example.com", "api_key": "k-secret"}
+    acc = (await store.create_account("gorgias", credentials, "http://gorgias.test")).id
+    budget = LocalBudget()
+    upstream = Upstream(
+        settings,
+        store,
+        connectors,
+        budget,
+        base_transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})),
+    )
+    try:
+        client = await upstream.client(acc)
+        start = time.monotonic()
+        for _ in range(60):  # beyond the declared 40 / 20 s, unpaced
+            await client.request("GET", "/api/account")
+        assert time.monotonic() - start < 2
+        assert await upstream.budget_status(acc) is None
+        assert await budget.remaining(f"account:{acc}", 40, 20) == 38  # untouched
+    finally:
+        await upstream.aclose()
+
+
+async def test_budget_answers_through_the_proxy_route(settings, admin_headers) -> None:
+    """The proxy shows the remaining budget, and a queue past budget_max_wait is a JSON 429."""
+    from tests.gateway.conftest import client_for, running_app
+
+    sent: list[str] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={"id": 1})
+
+    settings = settings.with_overrides(budget_max_wait=0.2)
+    async with (
+        running_app(settings, base_transport=httpx.MockTransport(vendor)) as app,
+        client_for(app, settings) as gateway,
+    ):
+        created = await gateway.post(
+            "/admin/accounts",
+            headers=admin_headers,
+            json={
+                "connector": "gorgias",
+                "credentials": {"email": "me@example.com", "api_key": "k-secret"},
+                "base_url": "http://gorgias.test",
+            },
+        )
+        assert created.status_code == 201, created.text
+        acc = created.json()["id"]
+        token = await gateway.post("/admin/api-tokens", headers=admin_headers, json={})
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
+        remaining = []
+        for _ in range(38):
+            response = await gateway.get(f"/{acc}/proxy/api/account", headers=headers)
+            assert response.status_code == 200, response.text
+            remaining.append(int(response.headers["X-Gateway-Budget-Remaining"]))
+        assert remaining[0] == 37 and remaining[-1] <= 1
+        # ten more at once: the budget has at most a slot or two within 0.2 s
+        more = await asyncio.gather(
+            *(gateway.get(f"/{acc}/proxy/api/account", headers=headers) for _ in range(10))
+        )
+        refused = [r for r in more if r.status_code == 429]
+        assert len(refused) >= 7, [r.status_code for r in more]
+        assert {r.status_code for r in more} <= {200, 429}
+        error = refused[0].json()["error"]
+        assert error["type"] == "rate_budget_exhausted" and error["retry_after"] == 1
+        assert len(sent) == 38 + len(more) - len(refused)  # refused ones never left

@@ -367,3 +367,23 @@ def test_options_and_cli(sandbox: Any) -> None:
             options.parse_args(["--oauth-token-ttl", bad])
     with pytest.raises(ValueError, match="oauth_client_id"):
         options.SandboxOptions.from_kwargs(oauth_client_id="")
+
+
+async def test_client_with_only_a_refresh_token_renews_first(sandbox: Any) -> None:
+    token = await _exchange(sandbox, _code(sandbox))
+    seen: list[Any] = []
+    cls = getattr(_package(sandbox), CONNECTORS[sandbox.connector])
+    client = cls(
+        base_url=sandbox.base_url,
+        refresh_token=token.refresh_token,
+        client_id="sandbox",
+        client_secret="sandbox",
+        on_token_refresh=seen.append,
+        rate_limit=False,
+    )
+    try:
+        assert (await client.tickets.list().first_page()).items
+        assert (await client.tickets.list().first_page()).items
+    finally:
+        await client.aclose()
+    assert len(seen) == 1 and seen[0].refresh_token != token.refresh_token
