@@ -427,9 +427,25 @@ class McpHost:
         try:
             await self._check_transport(scope, receive)
             record = await self._admit(token, scope, receive)
+            length = Request(scope).headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_REQUEST_BODY:
+                raise GatewayError(
+                    413, "too_large", f"an MCP message is at most {MAX_REQUEST_BODY} bytes"
+                )
+            if scope.get("method") != "POST":
+                # Stateless, JSON answers: no server-initiated SSE stream (GET) and no session to
+                # end (DELETE); the spec's answer is 405, where the SDK would hold a GET open.
+                raise GatewayError(
+                    405,
+                    "method_not_allowed",
+                    "this MCP server is stateless: send JSON-RPC messages with POST "
+                    "(no GET event stream, no session to DELETE)",
+                )
             hosted = await self.acquire(record)
         except GatewayError as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 405:
+                headers = {"Allow": "POST"}
             await _error(exc.status, exc.type, exc.message, headers)(scope, receive, send)
             return
         try:
@@ -491,8 +507,8 @@ def _with_worker_header(send: Send) -> Send:
 
 
 class McpEndpoint:
-    """ASGI endpoint of `/mcp/{token}` (every method: POST carries JSON-RPC; GET and DELETE are
-    answered by the SDK as a stateless server does)."""
+    """ASGI endpoint of `/mcp/{token}`: POST carries JSON-RPC; GET and DELETE are answered 405
+    (a stateless server has no event stream and no session), after the token checks."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state.gateway
