@@ -580,3 +580,36 @@ async def test_bad_requests_get_clear_errors_never_a_hang(
     assert (
         await gw.get("/mcp/unknown", headers={"Accept": "text/event-stream"})
     ).status_code == 404
+
+
+async def test_vendor_refusals_come_back_as_tool_errors_without_secrets(
+    app: Any, gw: httpx.AsyncClient, admin_headers: dict[str, str], gorgias_sandbox: Any
+) -> None:
+    wrong_key = "wrong-key-" + secrets.token_hex(16)
+    credentials = {"email": gorgias_sandbox.email, "api_key": wrong_key}
+    created = await gw.post(
+        "/admin/accounts",
+        headers=admin_headers,
+        json={
+            "connector": "gorgias",
+            "credentials": credentials,
+            "base_url": gorgias_sandbox.base_url,
+        },
+    )
+    assert created.status_code == 201, created.text
+    server = await new_server(gw, admin_headers, created.json()["id"], tools=[LIST_TICKETS])
+    async with mcp_session(app, server["url"]) as session:
+        result = await session.call_tool(LIST_TICKETS, {"limit": 2, "api_key": wrong_key})
+        assert result.is_error
+        text = result.content[0].text
+        assert wrong_key not in text
+        # an unknown argument is refused before anything is sent; a plain call reaches the vendor
+        assert "unknown argument `api_key`" in text
+        refused = await session.call_tool(LIST_TICKETS, {"limit": 2})
+        assert refused.is_error and "401" in refused.content[0].text
+        assert wrong_key not in refused.content[0].text
+    records = await app.state.gateway.store.query_audit(account_id=created.json()["id"])
+    assert records and all(wrong_key not in str(record) for record in records)
+    mcp_records = [r for r in records if r["kind"] == "mcp"]
+    assert [r["status"] for r in mcp_records] == ["error", "error"]
+    assert any(r["arguments"].get("api_key") == "[redacted]" for r in mcp_records)
