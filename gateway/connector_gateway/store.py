@@ -7,6 +7,7 @@ holds a secret or a hash.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,6 +26,8 @@ API_TOKEN_PREFIX = "gwtok_"
 SCOPES = ("proxy", "unified", "mcp")
 TOOL_MODES = ("static", "dynamic")
 CALLER_KINDS = ("admin", "api_token", "mcp_server", "cli", "oauth")
+#: Most audit records written by one INSERT (see `Store.record_audit`).
+AUDIT_BATCH = 64
 
 
 def utcnow() -> dt.datetime:
@@ -218,6 +221,19 @@ def _clip(value: Any, limit: int) -> str | None:
     return None if value is None else str(value)[:limit]
 
 
+def _settle(
+    batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: BaseException | None = None
+) -> None:
+    """Tells the callers waiting for these audit records: written, or `error`."""
+    for _, done in batch:
+        if done.done():  # its caller's loop is gone or it was cancelled: nothing to tell
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
 def _names(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(str(v) for v in values or ())
 
@@ -232,6 +248,8 @@ class Store:
         self._box = box
         self._servers = _Cache(settings.cache_seconds)
         self._tokens = _Cache(settings.cache_seconds)
+        self._audit_pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._audit_writer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Store {self.engine.dialect.name}>"
@@ -243,6 +261,9 @@ class Store:
         return cls(settings, db.create_engine(settings.database_url), box)
 
     async def close(self) -> None:
+        writer = self._audit_writer
+        if writer is not None and not writer.done():
+            await asyncio.wait([writer])
         await self.engine.dispose()
 
     @property
@@ -574,23 +595,74 @@ class Store:
         server_id: str | None = None,
         arguments: Any = None,
     ) -> None:
-        """Append one audit record (arguments redacted here); committed when this returns (a
-        single INSERT in autocommit mode: atomic and durable on its own)."""
+        """Append one audit record (arguments redacted here); committed when this returns.
+
+        Group commit: a record is written at once when no audit write is in flight; records
+        that arrive while one is (concurrent calls) are written together by the next single
+        multi-row INSERT, in autocommit mode (one statement: atomic and durable on its own), and
+        each caller returns once the statement holding its record has committed. Under load
+        that is one round trip and one commit for many calls instead of one each. If a batch
+        fails, its records are retried one by one, so a caller sees only its own record's error.
+        """
+        row = {
+            "time": utcnow(),
+            "kind": str(kind)[:20],
+            "action": str(redact(action))[:500],
+            "status": str(status)[:40],
+            "duration_ms": float(duration_ms),
+            "caller_kind": str(caller.kind)[:20],
+            "caller_id": _clip(caller.id, 40),
+            "account_id": _clip(account_id, 40),
+            "server_id": _clip(server_id, 40),
+            "arguments": redact(arguments) if arguments is not None else None,
+        }
+        loop = asyncio.get_running_loop()
+        writer = self._audit_writer
+        if writer is not None and not writer.done() and writer.get_loop() is not loop:
+            await self._insert_audit([row])  # a store shared by two event loops: no batching
+            return
+        done: asyncio.Future[None] = loop.create_future()
+        self._audit_pending.append((row, done))
+        if writer is None or writer.done():
+            self._audit_writer = asyncio.create_task(self._write_audit())
+        # shielded: a caller cancelled while waiting leaves its record to the writer
+        await asyncio.shield(done)
+
+    async def _write_audit(self) -> None:
+        """Writes the pending audit records, a batch per statement, until none is left."""
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._audit_pending:
+                batch = self._audit_pending[:AUDIT_BATCH]
+                del self._audit_pending[:AUDIT_BATCH]
+                await self._write_batch(batch)
+                batch = []
+        except BaseException:  # cancelled (shutdown): no caller is left waiting
+            for _, done in batch + self._audit_pending:
+                done.cancel()
+            self._audit_pending.clear()
+            raise
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        try:
+            await self._insert_audit([row for row, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)  # the caller gets its error
+                return
+            for one in batch:  # a bad record must not lose the others
+                try:
+                    await self._insert_audit([one[0]])
+                except Exception as exc_one:
+                    _settle([one], exc_one)
+                else:
+                    _settle([one])
+        else:
+            _settle(batch)
+
+    async def _insert_audit(self, rows: list[dict[str, Any]]) -> None:
         async with self._autocommit.connect() as conn:
-            await conn.execute(
-                db.audit.insert().values(
-                    time=utcnow(),
-                    kind=str(kind)[:20],
-                    action=str(redact(action))[:500],
-                    status=str(status)[:40],
-                    duration_ms=float(duration_ms),
-                    caller_kind=str(caller.kind)[:20],
-                    caller_id=_clip(caller.id, 40),
-                    account_id=_clip(account_id, 40),
-                    server_id=_clip(server_id, 40),
-                    arguments=redact(arguments) if arguments is not None else None,
-                )
-            )
+            await conn.execute(db.audit.insert().values(rows))
 
     def _audit_query(
         self,
