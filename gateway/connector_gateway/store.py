@@ -597,10 +597,10 @@ class Store:
     ) -> None:
         """Append one audit record (arguments redacted here); committed when this returns.
 
-        Group commit: a record is written at once when no audit write is in flight; records
-        that arrive while one is (concurrent calls) are written together by the next single
-        multi-row INSERT, in autocommit mode (one statement: atomic and durable on its own), and
-        each caller returns once the statement holding its record has committed. Under load
+        Group commit: a record is written at once when no audit write is in flight (one INSERT
+        in autocommit mode: atomic and durable on its own); records that arrive while one is
+        (concurrent calls) are written together by the next write, one transaction, and each
+        caller returns once the transaction holding its record has committed. Under load
         that is one round trip and one commit for many calls instead of one each. If a batch
         fails, its records are retried one by one, so a caller sees only its own record's error.
         """
@@ -661,8 +661,14 @@ class Store:
             _settle(batch)
 
     async def _insert_audit(self, rows: list[dict[str, Any]]) -> None:
-        async with self._autocommit.connect() as conn:
-            await conn.execute(db.audit.insert().values(rows))
+        # One cached INSERT statement, the rows as parameters (no per-batch compilation); one
+        # row alone in autocommit mode (one round trip), several in one transaction (all or none)
+        if len(rows) == 1:
+            async with self._autocommit.connect() as conn:
+                await conn.execute(db.audit.insert(), rows[0])
+        else:
+            async with self.engine.begin() as conn:
+                await conn.execute(db.audit.insert(), rows)
 
     def _audit_query(
         self,
