@@ -13,7 +13,11 @@ refresh), which the runner never closes. Built servers are cached per worker (LR
 eviction); their session managers run in one task group owned by `McpHost`. Every `tools/call` is
 audited (tool, status from `isError`, duration, redacted arguments, account, server, caller)
 before its result is sent. Host and Origin headers are checked as the package's
-`transport_security` does; result sizes are bounded by the package's response shaping.
+`transport_security` does (first, answered as JSON errors); result sizes are bounded by the
+package's response shaping, request bodies by `MAX_REQUEST_BODY`. Only POST carries messages:
+GET and DELETE are answered 405 (no event stream, no session, in stateless mode). Every answer
+names its worker in `X-Gateway-Worker` (random per process). The SDK is imported by the first
+MCP request, not at start, so workers start faster.
 """
 
 from __future__ import annotations
