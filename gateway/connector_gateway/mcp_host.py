@@ -4,7 +4,9 @@ The URL token is the credential: each request looks the server up by token
 (`Store.server_for_token`: unknown, revoked or expired -> 404, on every worker within the store's
 cache time), then checks the optional API token (`require_api_token`), then hands the request to
 the official SDK's `StreamableHTTPSessionManager` in stateless + JSON-response mode, so any worker
-can answer any request of any session.
+can answer any request of any session. The requests a client sends in a loop (`tools/call`,
+`tools/list`, `ping`) are answered by `mcp_fast` with the SDK's single-exchange driver in the
+request's own task (same answers, without a transport and a dispatcher task per request).
 
 The MCP server itself is the connector package's own (`<pkg>.mcp.server.build_server`), built with
 the server's scope as a `ToolFilter`, its tool mode, and a `client_provider` that returns the
