@@ -29,6 +29,17 @@ CALLER_KINDS = ("admin", "api_token", "mcp_server", "cli", "oauth")
 #: Most audit records written by one INSERT (see `Store.record_audit`).
 AUDIT_BATCH = 64
 
+# The hot path's statements, built once: SQLAlchemy memoizes a statement object's cache key, so
+# executing the same object with new parameters skips building and keying a statement per call
+_ACCOUNT_BY_ID = sa.select(db.accounts).where(db.accounts.c.id == sa.bindparam("account_id"))
+_SERVER_BY_TOKEN = sa.select(db.mcp_servers).where(
+    db.mcp_servers.c.token_hash == sa.bindparam("token_hash")
+)
+_API_TOKEN_BY_TOKEN = sa.select(db.api_tokens).where(
+    db.api_tokens.c.token_hash == sa.bindparam("token_hash")
+)
+_AUDIT_INSERT = db.audit.insert()
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -302,9 +313,7 @@ class Store:
 
     async def get_account(self, account_id: str) -> Account | None:
         async with self._autocommit.connect() as conn:
-            row = (
-                await conn.execute(sa.select(db.accounts).where(db.accounts.c.id == account_id))
-            ).first()
+            row = (await conn.execute(_ACCOUNT_BY_ID, {"account_id": account_id})).first()
         return _account(row) if row else None
 
     async def list_accounts(self) -> list[Account]:
@@ -468,11 +477,7 @@ class Store:
         hit, server = self._servers.get(key)
         if not hit:
             async with self._autocommit.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(db.mcp_servers).where(db.mcp_servers.c.token_hash == key)
-                    )
-                ).first()
+                row = (await conn.execute(_SERVER_BY_TOKEN, {"token_hash": key})).first()
             server = _server(row) if row else None
             self._servers.put(key, server)
         if server is None or not server.active(utcnow()):
@@ -532,11 +537,7 @@ class Store:
         hit, record = self._tokens.get(key)
         if not hit:
             async with self._autocommit.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(db.api_tokens).where(db.api_tokens.c.token_hash == key)
-                    )
-                ).first()
+                row = (await conn.execute(_API_TOKEN_BY_TOKEN, {"token_hash": key})).first()
             record = _api_token(row) if row else None
             self._tokens.put(key, record)
         if record is None or record.revoked_at is not None:
@@ -665,10 +666,10 @@ class Store:
         # row alone in autocommit mode (one round trip), several in one transaction (all or none)
         if len(rows) == 1:
             async with self._autocommit.connect() as conn:
-                await conn.execute(db.audit.insert(), rows[0])
+                await conn.execute(_AUDIT_INSERT, rows[0])
         else:
             async with self.engine.begin() as conn:
-                await conn.execute(db.audit.insert(), rows)
+                await conn.execute(_AUDIT_INSERT, rows)
 
     def _audit_query(
         self,
