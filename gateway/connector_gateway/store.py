@@ -39,6 +39,17 @@ _API_TOKEN_BY_TOKEN = sa.select(db.api_tokens).where(
     db.api_tokens.c.token_hash == sa.bindparam("token_hash")
 )
 _AUDIT_INSERT = db.audit.insert()
+_REVOKED_SINCE = sa.select(db.mcp_servers.c.id).where(
+    db.mcp_servers.c.revoked_at >= sa.bindparam("since")
+)
+
+#: A server record found by its token stays cached this long on a worker, as long as no
+#: revocation names it: every `cache_seconds` one query per worker lists the servers revoked
+#: since the last look (instead of one lookup per server and `cache_seconds`), so a revoked
+#: server is still refused within `cache_seconds`; expiry is checked on every call.
+SERVER_KEEP_SECONDS = 60.0
+#: How far back each revocation sweep looks beyond the previous one (commit delays, clocks).
+REVOCATION_OVERLAP = dt.timedelta(seconds=5)
 
 
 def utcnow() -> dt.datetime:
@@ -202,7 +213,8 @@ def _audit(row: Any) -> dict[str, Any]:
 
 
 class _Cache:
-    """token hash -> (record or None, fetched at): trusted for `seconds` on this worker."""
+    """token hash -> (record or None, trusted until): trusted for `seconds` on this worker (or
+    the time given to `put`)."""
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
@@ -211,16 +223,16 @@ class _Cache:
 
     def get(self, key: str) -> tuple[bool, Any]:
         entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[1] > self.seconds:
+        if entry is None or time.monotonic() >= entry[1]:
             return False, None
         return True, entry[0]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, seconds: float | None = None) -> None:
         if self.seconds <= 0:
             return
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[key] = (value, time.monotonic())
+        self._entries[key] = (value, time.monotonic() + (seconds or self.seconds))
 
     def drop(self, predicate: Any) -> None:
         for key in [k for k, (v, _) in self._entries.items() if predicate(v)]:
@@ -259,6 +271,7 @@ class Store:
         self._box = box
         self._servers = _Cache(settings.cache_seconds)
         self._tokens = _Cache(settings.cache_seconds)
+        self._swept = (time.monotonic(), utcnow())  # last revocation sweep (monotonic, wall)
         self._audit_pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._audit_writer: asyncio.Task[None] | None = None
 
@@ -474,15 +487,37 @@ class Store:
     async def server_for_token(self, token: str) -> McpServer | None:
         """The active server this URL token opens, or None (unknown, revoked or expired)."""
         key = token_hash(token)
+        await self._sweep_revocations()
         hit, server = self._servers.get(key)
         if not hit:
             async with self._autocommit.connect() as conn:
                 row = (await conn.execute(_SERVER_BY_TOKEN, {"token_hash": key})).first()
             server = _server(row) if row else None
-            self._servers.put(key, server)
+            # unknown tokens: cache_seconds (a server created meanwhile is found after it)
+            self._servers.put(key, server, SERVER_KEEP_SECONDS if server is not None else None)
         if server is None or not server.active(utcnow()):
             return None
         return server
+
+    async def _sweep_revocations(self) -> None:
+        """Every `cache_seconds`: drops the cached servers revoked since the last sweep (one
+        query per worker, whatever the number of servers)."""
+        if self._servers.seconds <= 0:
+            return
+        mono, wall = time.monotonic(), utcnow()
+        last_mono, last_wall = self._swept
+        if mono - last_mono < self._servers.seconds:
+            return
+        self._swept = (mono, wall)  # before the query: concurrent callers do not sweep again
+        try:
+            async with self._autocommit.connect() as conn:
+                rows = await conn.execute(_REVOKED_SINCE, {"since": last_wall - REVOCATION_OVERLAP})
+                revoked = {row.id for row in rows}
+        except BaseException:
+            self._swept = (last_mono, last_wall)  # the next caller sweeps again
+            raise
+        if revoked:
+            self._servers.drop(lambda s: s is not None and s.id in revoked)
 
     # --- API tokens ---------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
-"""Audit group commit (`Store.record_audit`): records that arrive while an audit write is in
-flight share the next INSERT; every caller returns only once its record is committed; one bad
-record fails only its own caller. On SQLite and on PostgreSQL (the benchmark's database)."""
+"""The Store's hot-path economies keep their guarantees.
+
+Audit group commit (`Store.record_audit`): records that arrive while an audit write is in flight
+share the next INSERT; every caller returns only once its record is committed; one bad record
+fails only its own caller (SQLite and PostgreSQL, the benchmark's database). Server records are
+kept cached while a per-worker revocation sweep still refuses a revoked server within
+`cache_seconds`."""
 
 from __future__ import annotations
 
@@ -91,3 +95,42 @@ async def test_audit_records_are_group_committed_postgresql(postgres_database_ur
         await _check_batching(store)
     finally:
         await store.close()
+
+
+async def test_a_server_stays_cached_until_a_sweep_sees_it_revoked(settings: Settings) -> None:
+    """A found server is kept (SERVER_KEEP_SECONDS) instead of looked up again every
+    cache_seconds; one revocation sweep per worker and cache_seconds still refuses a revoked
+    server within cache_seconds."""
+    import dataclasses
+
+    quick = dataclasses.replace(settings, cache_seconds=0.2)
+    worker_a, worker_b = await Store.open(quick), await Store.open(quick)
+    try:
+        account = await worker_a.create_account("gorgias", {"api_key": "k"}, None, None)
+        server, token = await worker_a.create_server(account.id)
+        other, other_token = await worker_a.create_server(account.id)
+        statements: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(" ".join(statement.split()))
+
+        sa.event.listen(worker_b.engine.sync_engine, "before_cursor_execute", count)
+        deadline = asyncio.get_running_loop().time() + 1.0  # 5 x cache_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            assert (await worker_b.server_for_token(token)).id == server.id  # type: ignore[union-attr]
+            assert (await worker_b.server_for_token(other_token)).id == other.id  # type: ignore[union-attr]
+            await asyncio.sleep(0.01)
+        lookups = [s for s in statements if "token_hash =" in s]
+        sweeps = [s for s in statements if "revoked_at >=" in s]
+        assert len(lookups) == 2  # once per token, not once per token and 0.2 s
+        assert 3 <= len(sweeps) <= 6  # about one per 0.2 s
+
+        await worker_a.revoke_server(server.id)
+        revoked_at = asyncio.get_running_loop().time()
+        while await worker_b.server_for_token(token) is not None:
+            await asyncio.sleep(0.01)
+        assert asyncio.get_running_loop().time() - revoked_at <= quick.cache_seconds + 0.1
+        assert (await worker_b.server_for_token(other_token)).id == other.id  # type: ignore[union-attr]
+    finally:
+        await worker_a.close()
+        await worker_b.close()
