@@ -4,7 +4,9 @@ The URL token is the credential: each request looks the server up by token
 (`Store.server_for_token`: unknown, revoked or expired -> 404, on every worker within the store's
 cache time), then checks the optional API token (`require_api_token`), then hands the request to
 the official SDK's `StreamableHTTPSessionManager` in stateless + JSON-response mode, so any worker
-can answer any request of any session.
+can answer any request of any session. The requests a client sends in a loop (`tools/call`,
+`tools/list`, `ping`) are answered by `mcp_fast` with the SDK's single-exchange driver in the
+request's own task (same answers, without a transport and a dispatcher task per request).
 
 The MCP server itself is the connector package's own (`<pkg>.mcp.server.build_server`), built with
 the server's scope as a `ToolFilter`, its tool mode, and a `client_provider` that returns the
@@ -42,6 +44,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from . import mcp_fast
 from .access import GatewayError, require_api_token
 from .crypto import token_hash
 from .store import Caller
@@ -76,6 +79,7 @@ class _Hosted:
     expires_at: datetime | None
     manager: StreamableHTTPSessionManager
     runner: Any
+    server: Any = None  # the SDK `Server` the manager serves (for the fast dispatch)
     stop: anyio.Event = field(default_factory=anyio.Event)
     active: int = 0
     closing: bool = False
@@ -149,6 +153,9 @@ class McpHost:
         self._ready: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
         self.built = 0  # servers built by this worker (observability, tests)
+        #: Answer tools/call, tools/list and ping with `mcp_fast` (the SDK's single-exchange
+        #: driver in the request's task) instead of the SDK's per-request stateless transport.
+        self.fast_dispatch = mcp_fast.AVAILABLE
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -356,6 +363,7 @@ class McpHost:
             expires_at=_aware(record.expires_at),
             manager=manager,
             runner=runner,
+            server=server,
         )
         await self._tg.start(self._serve_manager, hosted)
         self.built += 1
@@ -455,6 +463,17 @@ class McpHost:
             await _error(exc.status, exc.type, exc.message, headers)(scope, receive, send)
             return
         try:
+            if self.fast_dispatch:
+                try:
+                    body = await mcp_fast.read_body(receive, MAX_REQUEST_BODY)
+                except mcp_fast.TooLarge:
+                    message = f"an MCP message is at most {MAX_REQUEST_BODY} bytes"
+                    await _error(413, "too_large", message)(scope, receive, send)
+                    return
+                lifespan_state = getattr(hosted.manager, "_lifespan_state", None)
+                if await mcp_fast.answer(hosted.server, lifespan_state, body, scope, receive, send):
+                    return
+                receive = mcp_fast.replay(body, receive)
             await hosted.manager.handle_request(scope, receive, send)
         finally:
             self.release(hosted)

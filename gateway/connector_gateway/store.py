@@ -7,6 +7,7 @@ holds a secret or a hash.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,6 +26,30 @@ API_TOKEN_PREFIX = "gwtok_"
 SCOPES = ("proxy", "unified", "mcp")
 TOOL_MODES = ("static", "dynamic")
 CALLER_KINDS = ("admin", "api_token", "mcp_server", "cli", "oauth")
+#: Most audit records written by one INSERT (see `Store.record_audit`).
+AUDIT_BATCH = 64
+
+# The hot path's statements, built once: SQLAlchemy memoizes a statement object's cache key, so
+# executing the same object with new parameters skips building and keying a statement per call
+_ACCOUNT_BY_ID = sa.select(db.accounts).where(db.accounts.c.id == sa.bindparam("account_id"))
+_SERVER_BY_TOKEN = sa.select(db.mcp_servers).where(
+    db.mcp_servers.c.token_hash == sa.bindparam("token_hash")
+)
+_API_TOKEN_BY_TOKEN = sa.select(db.api_tokens).where(
+    db.api_tokens.c.token_hash == sa.bindparam("token_hash")
+)
+_AUDIT_INSERT = db.audit.insert()
+_REVOKED_SINCE = sa.select(db.mcp_servers.c.id).where(
+    db.mcp_servers.c.revoked_at >= sa.bindparam("since")
+)
+
+#: A server record found by its token stays cached this long on a worker, as long as no
+#: revocation names it: every `cache_seconds` one query per worker lists the servers revoked
+#: since the last look (instead of one lookup per server and `cache_seconds`), so a revoked
+#: server is still refused within `cache_seconds`; expiry is checked on every call.
+SERVER_KEEP_SECONDS = 60.0
+#: How far back each revocation sweep looks beyond the previous one (commit delays, clocks).
+REVOCATION_OVERLAP = dt.timedelta(seconds=5)
 
 
 def utcnow() -> dt.datetime:
@@ -188,7 +213,8 @@ def _audit(row: Any) -> dict[str, Any]:
 
 
 class _Cache:
-    """token hash -> (record or None, fetched at): trusted for `seconds` on this worker."""
+    """token hash -> (record or None, trusted until): trusted for `seconds` on this worker (or
+    the time given to `put`)."""
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
@@ -197,16 +223,16 @@ class _Cache:
 
     def get(self, key: str) -> tuple[bool, Any]:
         entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[1] > self.seconds:
+        if entry is None or time.monotonic() >= entry[1]:
             return False, None
         return True, entry[0]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, seconds: float | None = None) -> None:
         if self.seconds <= 0:
             return
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[key] = (value, time.monotonic())
+        self._entries[key] = (value, time.monotonic() + (seconds or self.seconds))
 
     def drop(self, predicate: Any) -> None:
         for key in [k for k, (v, _) in self._entries.items() if predicate(v)]:
@@ -216,6 +242,19 @@ class _Cache:
 def _clip(value: Any, limit: int) -> str | None:
     """Ids recorded as given (they may come from a request path), cut to the column's size."""
     return None if value is None else str(value)[:limit]
+
+
+def _settle(
+    batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: BaseException | None = None
+) -> None:
+    """Tells the callers waiting for these audit records: written, or `error`."""
+    for _, done in batch:
+        if done.done():  # its caller's loop is gone or it was cancelled: nothing to tell
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 def _names(values: Iterable[str] | None) -> tuple[str, ...]:
@@ -232,6 +271,9 @@ class Store:
         self._box = box
         self._servers = _Cache(settings.cache_seconds)
         self._tokens = _Cache(settings.cache_seconds)
+        self._swept = (time.monotonic(), utcnow())  # last revocation sweep (monotonic, wall)
+        self._audit_pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._audit_writer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Store {self.engine.dialect.name}>"
@@ -243,6 +285,9 @@ class Store:
         return cls(settings, db.create_engine(settings.database_url), box)
 
     async def close(self) -> None:
+        writer = self._audit_writer
+        if writer is not None and not writer.done():
+            await asyncio.wait([writer])
         await self.engine.dispose()
 
     @property
@@ -281,9 +326,7 @@ class Store:
 
     async def get_account(self, account_id: str) -> Account | None:
         async with self._autocommit.connect() as conn:
-            row = (
-                await conn.execute(sa.select(db.accounts).where(db.accounts.c.id == account_id))
-            ).first()
+            row = (await conn.execute(_ACCOUNT_BY_ID, {"account_id": account_id})).first()
         return _account(row) if row else None
 
     async def list_accounts(self) -> list[Account]:
@@ -444,19 +487,37 @@ class Store:
     async def server_for_token(self, token: str) -> McpServer | None:
         """The active server this URL token opens, or None (unknown, revoked or expired)."""
         key = token_hash(token)
+        await self._sweep_revocations()
         hit, server = self._servers.get(key)
         if not hit:
             async with self._autocommit.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(db.mcp_servers).where(db.mcp_servers.c.token_hash == key)
-                    )
-                ).first()
+                row = (await conn.execute(_SERVER_BY_TOKEN, {"token_hash": key})).first()
             server = _server(row) if row else None
-            self._servers.put(key, server)
+            # unknown tokens: cache_seconds (a server created meanwhile is found after it)
+            self._servers.put(key, server, SERVER_KEEP_SECONDS if server is not None else None)
         if server is None or not server.active(utcnow()):
             return None
         return server
+
+    async def _sweep_revocations(self) -> None:
+        """Every `cache_seconds`: drops the cached servers revoked since the last sweep (one
+        query per worker, whatever the number of servers)."""
+        if self._servers.seconds <= 0:
+            return
+        mono, wall = time.monotonic(), utcnow()
+        last_mono, last_wall = self._swept
+        if mono - last_mono < self._servers.seconds:
+            return
+        self._swept = (mono, wall)  # before the query: concurrent callers do not sweep again
+        try:
+            async with self._autocommit.connect() as conn:
+                rows = await conn.execute(_REVOKED_SINCE, {"since": last_wall - REVOCATION_OVERLAP})
+                revoked = {row.id for row in rows}
+        except BaseException:
+            self._swept = (last_mono, last_wall)  # the next caller sweeps again
+            raise
+        if revoked:
+            self._servers.drop(lambda s: s is not None and s.id in revoked)
 
     # --- API tokens ---------------------------------------------------------------------------
 
@@ -511,11 +572,7 @@ class Store:
         hit, record = self._tokens.get(key)
         if not hit:
             async with self._autocommit.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(db.api_tokens).where(db.api_tokens.c.token_hash == key)
-                    )
-                ).first()
+                row = (await conn.execute(_API_TOKEN_BY_TOKEN, {"token_hash": key})).first()
             record = _api_token(row) if row else None
             self._tokens.put(key, record)
         if record is None or record.revoked_at is not None:
@@ -574,23 +631,80 @@ class Store:
         server_id: str | None = None,
         arguments: Any = None,
     ) -> None:
-        """Append one audit record (arguments redacted here); committed when this returns (a
-        single INSERT in autocommit mode: atomic and durable on its own)."""
-        async with self._autocommit.connect() as conn:
-            await conn.execute(
-                db.audit.insert().values(
-                    time=utcnow(),
-                    kind=str(kind)[:20],
-                    action=str(redact(action))[:500],
-                    status=str(status)[:40],
-                    duration_ms=float(duration_ms),
-                    caller_kind=str(caller.kind)[:20],
-                    caller_id=_clip(caller.id, 40),
-                    account_id=_clip(account_id, 40),
-                    server_id=_clip(server_id, 40),
-                    arguments=redact(arguments) if arguments is not None else None,
-                )
-            )
+        """Append one audit record (arguments redacted here); committed when this returns.
+
+        Group commit: a record is written at once when no audit write is in flight (one INSERT
+        in autocommit mode: atomic and durable on its own); records that arrive while one is
+        (concurrent calls) are written together by the next write, one transaction, and each
+        caller returns once the transaction holding its record has committed. Under load
+        that is one round trip and one commit for many calls instead of one each. If a batch
+        fails, its records are retried one by one, so a caller sees only its own record's error.
+        """
+        row = {
+            "time": utcnow(),
+            "kind": str(kind)[:20],
+            "action": str(redact(action))[:500],
+            "status": str(status)[:40],
+            "duration_ms": float(duration_ms),
+            "caller_kind": str(caller.kind)[:20],
+            "caller_id": _clip(caller.id, 40),
+            "account_id": _clip(account_id, 40),
+            "server_id": _clip(server_id, 40),
+            "arguments": redact(arguments) if arguments is not None else None,
+        }
+        loop = asyncio.get_running_loop()
+        writer = self._audit_writer
+        if writer is not None and not writer.done() and writer.get_loop() is not loop:
+            await self._insert_audit([row])  # a store shared by two event loops: no batching
+            return
+        done: asyncio.Future[None] = loop.create_future()
+        self._audit_pending.append((row, done))
+        if writer is None or writer.done():
+            self._audit_writer = asyncio.create_task(self._write_audit())
+        # shielded: a caller cancelled while waiting leaves its record to the writer
+        await asyncio.shield(done)
+
+    async def _write_audit(self) -> None:
+        """Writes the pending audit records, a batch per statement, until none is left."""
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._audit_pending:
+                batch = self._audit_pending[:AUDIT_BATCH]
+                del self._audit_pending[:AUDIT_BATCH]
+                await self._write_batch(batch)
+                batch = []
+        except BaseException:  # cancelled (shutdown): no caller is left waiting
+            for _, done in batch + self._audit_pending:
+                done.cancel()
+            self._audit_pending.clear()
+            raise
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        try:
+            await self._insert_audit([row for row, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)  # the caller gets its error
+                return
+            for one in batch:  # a bad record must not lose the others
+                try:
+                    await self._insert_audit([one[0]])
+                except Exception as exc_one:
+                    _settle([one], exc_one)
+                else:
+                    _settle([one])
+        else:
+            _settle(batch)
+
+    async def _insert_audit(self, rows: list[dict[str, Any]]) -> None:
+        # One cached INSERT statement, the rows as parameters (no per-batch compilation); one
+        # row alone in autocommit mode (one round trip), several in one transaction (all or none)
+        if len(rows) == 1:
+            async with self._autocommit.connect() as conn:
+                await conn.execute(_AUDIT_INSERT, rows[0])
+        else:
+            async with self.engine.begin() as conn:
+                await conn.execute(_AUDIT_INSERT, rows)
 
     def _audit_query(
         self,

@@ -491,12 +491,17 @@ def _structured(data: Any) -> dict[str, Any]:
 
 
 def _success_result(
-    data: Any, summary: str | None = None, result_text: str = "json"
+    data: Any, summary: str | None = None, result_text: str = "json", *, clean: bool = False
 ) -> types.CallToolResult:
     """`structuredContent` carries the data; the text block a summary line (`summary`) or the
-    summary and the compact JSON (`json`), see `--result-text`."""
-    structured = _structured(data)
-    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    summary and the compact JSON (`json`), see `--result-text`. `clean`: the data is already
+    a JSON object (`_structured`'s output, shaped), so it is not checked again."""
+    structured = data if clean and isinstance(data, dict) else _structured(data)
+    try:
+        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:  # not clean after all: dumped models, base64 bytes
+        structured = _structured(data)
+        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     if summary is not None:
         text = summary if result_text == "summary" else f"{summary}\n{text}"
     content: list[Any] = [types.TextContent(type="text", text=text)]
@@ -644,7 +649,9 @@ class ToolRunner:
         except Exception as exc:  # every failure becomes a tool error, never a crash
             return _error_result(self.redact(self.describe_exception(spec, exc)))
         shaped = shaping.shape(spec, _structured(data), request, self.shaping)
-        return _success_result(shaped.structured, shaped.summary, self.shaping.result_text)
+        return _success_result(
+            shaped.structured, shaped.summary, self.shaping.result_text, clean=True
+        )
 
     async def apply_defaults(self, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments with the tool's declared defaults filled in where left out.
