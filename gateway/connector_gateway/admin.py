@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -23,6 +23,24 @@ from starlette.routing import BaseRoute, Route
 from .access import GatewayError, require_admin
 from .connectors import CredentialsError
 from .store import SCOPES, TOOL_MODES, Account, ApiToken, McpServer, utcnow
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .connectors import Connector
+    from .store import Store
+
+
+class AdminState(Protocol):
+    """What the admin operations use: the app's `GatewayState`, or the CLI's state without an app."""
+
+    settings: Settings
+    store: Store
+    upstream: Any
+    mcp_host: Any
+
+    @property
+    def connectors(self) -> Mapping[str, Connector]: ...
+
 
 MAX_BODY = 1_000_000
 MAX_AUDIT_LIMIT = 10_000
@@ -120,7 +138,7 @@ def _only(body: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
 # --- operations shared by the HTTP routes and the CLI ------------------------------------------
 
 
-def connector_for(state: Any, name: Any) -> Any:
+def connector_for(state: AdminState, name: Any) -> Any:
     installed = ", ".join(sorted(state.connectors)) or "none"
     if not isinstance(name, str) or not name:
         raise bad_request(f"connector is required (installed: {installed})")
@@ -132,7 +150,7 @@ def connector_for(state: Any, name: Any) -> Any:
     return connector
 
 
-async def add_account_op(state: Any, body: Mapping[str, Any]) -> Account:
+async def add_account_op(state: AdminState, body: Mapping[str, Any]) -> Account:
     _only(body, ("connector", "credentials", "base_url", "name"), "an account")
     connector = connector_for(state, body.get("connector"))
     credentials = body.get("credentials")
@@ -162,14 +180,14 @@ async def add_account_op(state: Any, body: Mapping[str, Any]) -> Account:
     return await state.store.create_account(connector.name, credentials, base_url, name)
 
 
-async def get_account_op(state: Any, account_id: str) -> Account:
+async def get_account_op(state: AdminState, account_id: str) -> Account:
     account = await state.store.get_account(account_id)
     if account is None:
         raise GatewayError(404, "not_found", f"no account {account_id}")
     return account
 
 
-async def remove_account_op(state: Any, account_id: str) -> None:
+async def remove_account_op(state: AdminState, account_id: str) -> None:
     if not await state.store.delete_account(account_id):
         raise GatewayError(404, "not_found", f"no account {account_id}")
     if getattr(state, "upstream", None) is not None:
@@ -178,7 +196,7 @@ async def remove_account_op(state: Any, account_id: str) -> None:
         state.mcp_host.forget_account(account_id)
 
 
-def _scope_checker(state: Any) -> Any:
+def _scope_checker(state: AdminState) -> Any:
     host = getattr(state, "mcp_host", None)
     if host is None:  # the CLI: a host that is never started, for its scope checks only
         from .mcp_host import McpHost
@@ -189,20 +207,25 @@ def _scope_checker(state: Any) -> Any:
 
 
 async def create_server_op(
-    state: Any, account_id: str, body: Mapping[str, Any]
+    state: AdminState, account_id: str, body: Mapping[str, Any]
 ) -> tuple[McpServer, str]:
     _only(body, SERVER_FIELDS, "an MCP server")
     account = await get_account_op(state, account_id)
     tool_mode = body.get("tool_mode") or "static"
     if tool_mode not in TOOL_MODES:
         raise bad_request(f"unknown tool_mode {tool_mode!r} (use {', '.join(TOOL_MODES)})")
+    methods = _names(body.get("methods"), "methods")
+    tags = _names(body.get("tags"), "tags")
+    tools = _names(body.get("tools"), "tools")
+    exclude_tools = _names(body.get("exclude_tools"), "exclude_tools")
+    read_only = _bool(body.get("read_only"), "read_only")
     scope = {
         "tool_mode": tool_mode,
-        "methods": _names(body.get("methods"), "methods"),
-        "tags": _names(body.get("tags"), "tags"),
-        "tools": _names(body.get("tools"), "tools"),
-        "exclude_tools": _names(body.get("exclude_tools"), "exclude_tools"),
-        "read_only": _bool(body.get("read_only"), "read_only"),
+        "methods": methods,
+        "tags": tags,
+        "tools": tools,
+        "exclude_tools": exclude_tools,
+        "read_only": read_only,
     }
     require_token = _bool(body.get("require_api_token"), "require_api_token")
     expires_at: dt.datetime | None = None
@@ -222,17 +245,17 @@ async def create_server_op(
     return await state.store.create_server(
         account_id,
         tool_mode=tool_mode,
-        methods=scope["methods"],
-        tags=scope["tags"],
-        tools=scope["tools"],
-        exclude_tools=scope["exclude_tools"],
-        read_only=scope["read_only"],
+        methods=methods,
+        tags=tags,
+        tools=tools,
+        exclude_tools=exclude_tools,
+        read_only=read_only,
         require_api_token=require_token,
         expires_at=expires_at,
     )
 
 
-async def revoke_server_op(state: Any, server_id: str) -> McpServer:
+async def revoke_server_op(state: AdminState, server_id: str) -> McpServer:
     server = await state.store.get_server(server_id)
     if server is None:
         raise GatewayError(404, "not_found", f"no MCP server {server_id}")
@@ -244,7 +267,7 @@ async def revoke_server_op(state: Any, server_id: str) -> McpServer:
     return revoked
 
 
-async def create_api_token_op(state: Any, body: Mapping[str, Any]) -> tuple[ApiToken, str]:
+async def create_api_token_op(state: AdminState, body: Mapping[str, Any]) -> tuple[ApiToken, str]:
     _only(body, ("name", "accounts", "scopes"), "an API token")
     name = _optional_str(body.get("name"), "name")
     accounts = None if body.get("accounts") is None else _names(body["accounts"], "accounts")
@@ -260,14 +283,14 @@ async def create_api_token_op(state: Any, body: Mapping[str, Any]) -> tuple[ApiT
     return await state.store.create_api_token(name, accounts, scopes)
 
 
-async def revoke_api_token_op(state: Any, token_id: str) -> None:
+async def revoke_api_token_op(state: AdminState, token_id: str) -> None:
     tokens = {t.id: t for t in await state.store.list_api_tokens()}
     if token_id not in tokens:
         raise GatewayError(404, "not_found", f"no API token {token_id}")
     await state.store.revoke_api_token(token_id)
 
 
-def server_view(state: Any, server: McpServer, token: str | None = None) -> dict[str, Any]:
+def server_view(state: AdminState, server: McpServer, token: str | None = None) -> dict[str, Any]:
     view = server.public()
     if token is not None:
         view["url"] = f"{state.settings.base_url}/mcp/{token}"
@@ -369,7 +392,7 @@ def created(value: dict[str, Any]) -> JSONResponse:
     return JSONResponse(value, status_code=201)
 
 
-async def post_account(request: Request, state: Any, ctx: Context) -> Response:
+async def post_account(request: Request, state: AdminState, ctx: Context) -> Response:
     body = await json_body(request)
     ctx.arguments["body"] = body
     account = await add_account_op(state, body)
@@ -377,11 +400,11 @@ async def post_account(request: Request, state: Any, ctx: Context) -> Response:
     return created(account.public())
 
 
-async def list_accounts(request: Request, state: Any, ctx: Context) -> Response:
+async def list_accounts(request: Request, state: AdminState, ctx: Context) -> Response:
     return JSONResponse([a.public() for a in await state.store.list_accounts()])
 
 
-async def get_account(request: Request, state: Any, ctx: Context) -> Response:
+async def get_account(request: Request, state: AdminState, ctx: Context) -> Response:
     account_id = request.path_params["account_id"]
     ctx.account_id = account_id
     account = await get_account_op(state, account_id)
@@ -394,14 +417,14 @@ async def get_account(request: Request, state: Any, ctx: Context) -> Response:
     return JSONResponse(view)
 
 
-async def delete_account(request: Request, state: Any, ctx: Context) -> Response:
+async def delete_account(request: Request, state: AdminState, ctx: Context) -> Response:
     account_id = request.path_params["account_id"]
     ctx.account_id = account_id
     await remove_account_op(state, account_id)
     return JSONResponse({"id": account_id, "deleted": True})
 
 
-async def post_server(request: Request, state: Any, ctx: Context) -> Response:
+async def post_server(request: Request, state: AdminState, ctx: Context) -> Response:
     account_id = request.path_params["account_id"]
     ctx.account_id = account_id
     body = await json_body(request)
@@ -411,14 +434,14 @@ async def post_server(request: Request, state: Any, ctx: Context) -> Response:
     return created(server_view(state, server, token))
 
 
-async def list_servers(request: Request, state: Any, ctx: Context) -> Response:
+async def list_servers(request: Request, state: AdminState, ctx: Context) -> Response:
     account_id = request.query_params.get("account_id") or None
     ctx.account_id = account_id
     servers = await state.store.list_servers(account_id)
     return JSONResponse([server_view(state, s) for s in servers])
 
 
-async def delete_server(request: Request, state: Any, ctx: Context) -> Response:
+async def delete_server(request: Request, state: AdminState, ctx: Context) -> Response:
     server_id = request.path_params["server_id"]
     ctx.server_id = server_id
     server = await revoke_server_op(state, server_id)
@@ -426,7 +449,7 @@ async def delete_server(request: Request, state: Any, ctx: Context) -> Response:
     return JSONResponse(server_view(state, server))
 
 
-async def post_api_token(request: Request, state: Any, ctx: Context) -> Response:
+async def post_api_token(request: Request, state: AdminState, ctx: Context) -> Response:
     body = await json_body(request)
     ctx.arguments["body"] = body
     record, token = await create_api_token_op(state, body)
@@ -434,11 +457,11 @@ async def post_api_token(request: Request, state: Any, ctx: Context) -> Response
     return created({**record.public(), "token": token})
 
 
-async def list_api_tokens(request: Request, state: Any, ctx: Context) -> Response:
+async def list_api_tokens(request: Request, state: AdminState, ctx: Context) -> Response:
     return JSONResponse([t.public() for t in await state.store.list_api_tokens()])
 
 
-async def delete_api_token(request: Request, state: Any, ctx: Context) -> Response:
+async def delete_api_token(request: Request, state: AdminState, ctx: Context) -> Response:
     token_id = request.path_params["token_id"]
     ctx.arguments["id"] = token_id
     await revoke_api_token_op(state, token_id)
@@ -446,7 +469,7 @@ async def delete_api_token(request: Request, state: Any, ctx: Context) -> Respon
     return JSONResponse(revoked.public())
 
 
-async def get_audit(request: Request, state: Any, ctx: Context) -> Response:
+async def get_audit(request: Request, state: AdminState, ctx: Context) -> Response:
     params = dict(request.query_params)
     ctx.arguments["query"] = params
     filters = audit_filters(params)
@@ -479,7 +502,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 )
 
 
-def routes(state: Any) -> list[BaseRoute]:
+def routes(state: AdminState) -> list[BaseRoute]:
     return [
         Route(path, audited(f"{method} {path}", handler), methods=[method])
         for method, path, handler in ROUTES

@@ -26,7 +26,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 __all__ = [
@@ -102,7 +102,7 @@ class Budget(Protocol):
 class LocalBudget:
     """GCRA budgets and locks of one process (one worker)."""
 
-    def __init__(self, *, clock: Any = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._tat: dict[str, float] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -222,7 +222,9 @@ class RedisBudget:
     def __repr__(self) -> str:  # the URL may hold a password
         return f"RedisBudget(prefix={self.prefix!r})"
 
-    async def _call(self, key: str, interval: float, burst: int, max_wait: float, reserve: bool):
+    async def _call(
+        self, key: str, interval: float, burst: int, max_wait: float, reserve: bool
+    ) -> tuple[int, float]:
         status, value = await self._script(
             keys=[f"{self.prefix}budget:{key}"],
             args=[repr(interval), burst, repr(max_wait), "1" if reserve else "0"],

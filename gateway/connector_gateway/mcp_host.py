@@ -102,10 +102,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _secret_strings(value: Any) -> list[str]:
@@ -360,7 +358,7 @@ class McpHost:
         hosted = _Hosted(
             server_id=record.id,
             account_id=account_id,
-            expires_at=_aware(record.expires_at),
+            expires_at=None if record.expires_at is None else _aware(record.expires_at),
             manager=manager,
             runner=runner,
             server=server,

@@ -488,7 +488,8 @@ class Store:
         """The active server this URL token opens, or None (unknown, revoked or expired)."""
         key = token_hash(token)
         await self._sweep_revocations()
-        hit, server = self._servers.get(key)
+        hit, cached = self._servers.get(key)
+        server: McpServer | None = cached
         if not hit:
             async with self._autocommit.connect() as conn:
                 row = (await conn.execute(_SERVER_BY_TOKEN, {"token_hash": key})).first()
@@ -569,7 +570,8 @@ class Store:
     async def api_token(self, token: str) -> ApiToken | None:
         """The live API token record for this bearer token, or None (unknown or revoked)."""
         key = token_hash(token)
-        hit, record = self._tokens.get(key)
+        hit, cached = self._tokens.get(key)
+        record: ApiToken | None = cached
         if not hit:
             async with self._autocommit.connect() as conn:
                 row = (await conn.execute(_API_TOKEN_BY_TOKEN, {"token_hash": key})).first()
