@@ -65,7 +65,8 @@ mcp_servers = sa.Table(
     sa.Column("read_only", sa.Boolean, nullable=False),
     sa.Column("require_api_token", sa.Boolean, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=True),
-    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    # the per-worker revocation sweep asks for servers revoked since a time (migration 0002)
+    sa.Column("revoked_at", UTCDateTime, nullable=True, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -305,6 +305,53 @@ async def test_upgrading_an_existing_database_keeps_its_data(tmp_path: Path) -> 
     assert (await store.server_for_token(token)) is not None
     assert [r["action"] for r in await store.query_audit()] == ["before upgrade"]
     await store.close()
+    assert await db.current_revision(url) == HEAD
+    assert "ix_mcp_servers_revoked_at" in await _indexes(url, "mcp_servers")
+
+
+HEAD = "0002"
+
+
+async def _indexes(url: str, table: str) -> dict[str, list[str]]:
+    """The table's indexes in the database: name -> column names."""
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes(table))
+    finally:
+        await engine.dispose()
+    return {i["name"]: list(i["column_names"]) for i in found}
+
+
+async def _revoked_server_rows(store: Store, account_id: str) -> tuple[str, str]:
+    """Creates one revoked and one live server (at revision 0001); returns (revoked id, live token)."""
+    revoked, _ = await store.create_server(account_id)
+    _, live_token = await store.create_server(account_id)
+    assert await store.revoke_server(revoked.id)
+    return revoked.id, live_token
+
+
+async def test_migration_0002_keeps_rows_and_indexes_revoked_at(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'at0001.db'}"
+    db.migrate(url, "0001")
+    assert "ix_mcp_servers_revoked_at" not in await _indexes(url, "mcp_servers")
+    settings = Settings(database_url=url, secret_key="k" * 40, cache_seconds=0)
+    store = await Store.open(settings)
+    account = await store.create_account("zendesk", {"api_token": "z"}, None, "z")
+    revoked_id, live_token = await _revoked_server_rows(store, account.id)
+    before = await store.list_servers()
+    await store.close()
+
+    db.migrate(url)
+    assert await db.current_revision(url) == HEAD
+    assert (await _indexes(url, "mcp_servers"))["ix_mcp_servers_revoked_at"] == ["revoked_at"]
+    store = await Store.open(settings)
+    try:
+        assert await store.list_servers() == before
+        assert [s.id for s in before if s.revoked_at is not None] == [revoked_id]
+        assert await store.server_for_token(live_token) is not None
+    finally:
+        await store.close()
 
 
 async def test_migration_matches_the_table_definitions(tmp_path: Path) -> None:
@@ -323,6 +370,9 @@ async def test_migration_matches_the_table_definitions(tmp_path: Path) -> None:
     assert set(db.metadata.tables) <= set(names)
     for table, definition in db.metadata.tables.items():
         assert columns[table] == [c.name for c in definition.columns]
+    for table, definition in db.metadata.tables.items():
+        declared = {i.name: [c.name for c in i.columns] for i in definition.indexes}
+        assert await _indexes(url, table) == declared, table
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
@@ -349,8 +399,11 @@ async def test_postgresql_migrations_store_and_encryption(postgres_database_url:
     await store.close()
 
     db.migrate(url)  # upgrade to head keeps the data
+    assert await db.current_revision(url) == HEAD
+    assert (await _indexes(url, "mcp_servers"))["ix_mcp_servers_revoked_at"] == ["revoked_at"]
     store = await Store.open(settings)
     try:
+        assert [s.id for s in await store.list_servers()] == [server.id]
         assert await store.account_credentials(account.id) == {"api_key": secret}
         found = await store.server_for_token(token)
         assert found is not None and found.tools == ("a",)
@@ -401,4 +454,4 @@ async def test_processes_migrating_postgresql_at_once_take_turns(
     ]
     results = [proc.communicate(timeout=60) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], results
-    assert await db.current_revision(postgres_database_url) == "0001"
+    assert await db.current_revision(postgres_database_url) == HEAD
