@@ -359,7 +359,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 def audited(action: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         state = request.app.state.gateway
-        caller = await require_admin(request)
+        caller = await require_admin(request, audit_action=action)
         context = Context()
         started = time.perf_counter()
         status = "ok"

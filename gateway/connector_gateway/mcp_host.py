@@ -45,7 +45,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from . import mcp_fast
-from .access import GatewayError, require_api_token
+from .access import GatewayError, record_refusal, require_api_token
 from .crypto import token_hash
 from .store import Caller
 
@@ -507,11 +507,36 @@ class McpHost:
                 server_id = self._by_token.pop(token_hash(token), None)
                 if server_id is not None:
                     self._evict(server_id)
-            raise GatewayError(404, "not_found", "Unknown, revoked or expired MCP server.")
+            refusal = GatewayError(404, "not_found", "Unknown, revoked or expired MCP server.")
+            await self._record_refused_server(token, refusal)
+            raise refusal
         self._by_token[token_hash(token)] = record.id
         if record.require_api_token:
-            await require_api_token(Request(scope, receive), record.account_id, "mcp")
+            await require_api_token(
+                Request(scope, receive),
+                record.account_id,
+                "mcp",
+                audit_action="mcp",
+                server_id=record.id,
+            )
         return record
+
+    async def _record_refused_server(self, token: str, refusal: GatewayError) -> None:
+        """Records a request refused because its server is revoked or expired. An unknown URL
+        token identifies nothing: logged only, never recorded (anyone could fill the table)."""
+        known = await self.state.store.find_server(token) if token else None
+        if known is None:
+            logger.info("refused an MCP request to an unknown server URL")
+            return
+        await record_refusal(
+            self.state,
+            refusal,
+            kind="mcp",
+            action="mcp",
+            reason="revoked_server" if known.revoked_at is not None else "expired_server",
+            account_id=known.account_id,
+            server_id=known.id,
+        )
 
 
 #: Names this worker process in the `X-Gateway-Worker` header of MCP answers (random, not the pid),

@@ -382,14 +382,18 @@ async def account_connector(state: Any, account_id: str) -> Any:
 async def proxy(request: Request) -> Response:
     state = request.app.state.gateway
     account_id = request.path_params["account_id"]
-    caller = await require_api_token(request, account_id, "proxy")
-    started = time.perf_counter()
     method = request.method.upper()
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     raw_path = raw_path.decode("latin-1").split("?", 1)[0]
     root = request.scope.get("root_path", "")
     if root and raw_path.startswith(root):
         raw_path = raw_path[len(root) :]
+    try:
+        refused_action = f"{method} {vendor_path(raw_path, f'/{account_id}/proxy')}"
+    except GatewayError:  # a malformed path is answered 400 after the token checks
+        refused_action = method
+    caller = await require_api_token(request, account_id, "proxy", audit_action=refused_action)
+    started = time.perf_counter()
     path = vendor_path(raw_path, f"/{account_id}/proxy")
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "normalize"]
     normalize = request.query_params.get("normalize", "").lower() in ("1", "true", "yes")

@@ -581,6 +581,22 @@ class Store:
             return None
         return record
 
+    async def find_api_token(self, token: str) -> ApiToken | None:
+        """The API token record for this bearer token, revoked or not (uncached; for recording
+        a refused call, never for admitting one)."""
+        async with self._autocommit.connect() as conn:
+            row = (
+                await conn.execute(_API_TOKEN_BY_TOKEN, {"token_hash": token_hash(token)})
+            ).first()
+        return _api_token(row) if row else None
+
+    async def find_server(self, token: str) -> McpServer | None:
+        """The server record this URL token names, revoked, expired or not (uncached; for
+        recording a refused request, never for admitting one)."""
+        async with self._autocommit.connect() as conn:
+            row = (await conn.execute(_SERVER_BY_TOKEN, {"token_hash": token_hash(token)})).first()
+        return _server(row) if row else None
+
     # --- OAuth states (single use) -------------------------------------------------------------
 
     async def create_oauth_state(

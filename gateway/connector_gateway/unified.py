@@ -151,11 +151,11 @@ async def unified(request: Request) -> Response:
     state = request.app.state.gateway
     params = request.path_params
     account_id = params["account_id"]
-    caller = await require_api_token(request, account_id, "unified")
-    started = time.perf_counter()
     category, resource, item_id = params["category"], params["resource"], params.get("id")
     method = request.method.upper()
     action = f"{method} {category}/{resource}" + ("/{id}" if item_id is not None else "")
+    caller = await require_api_token(request, account_id, "unified", audit_action=action)
+    started = time.perf_counter()
     arguments: dict[str, Any] | None = None
     status_text = "error"
     try:

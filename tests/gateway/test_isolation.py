@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,6 +169,7 @@ async def test_no_route_of_account_a_reaches_account_b(
         f"/admin/accounts/{accounts[1]['id']}/mcp-servers", headers=admin_headers, json={}
     )
     revoked_path = urlsplit(response.json()["url"]).path
+    revoked_id = response.json()["id"]
     revoked = await gateway.delete(
         f"/admin/mcp-servers/{response.json()['id']}", headers=admin_headers
     )
@@ -214,14 +216,48 @@ async def test_no_route_of_account_a_reaches_account_b(
     for _, handle in sandboxes:
         assert "401" not in handle.stats()["statuses"]
 
-    # --- the audit tells the same story: each account's records are its own --------------------
-    for account in accounts[:10]:
+    # --- the audit tells the same story: each account's records are its own, and every refused
+    # call on its routes is recorded (status "refused", the intruding token's id, no token text)
+    tokens = [acc["headers"]["Authorization"].split()[1] for acc in accounts]
+    for k, account in enumerate(accounts[:10]):
         response = await gateway.get(
             "/admin/audit", params={"account_id": account["id"]}, headers=admin_headers
         )
+        assert not [t for t in tokens if t in response.text]
         records = [r for r in response.json() if r["kind"] in ("proxy", "unified", "mcp")]
-        assert {r["kind"] for r in records} == {"proxy", "unified", "mcp"}
         assert all(r["account_id"] == account["id"] for r in records)
-        assert all(r["status"] == "ok" for r in records)
-        callers = {r["caller"]["id"] for r in records if r["kind"] != "mcp"}
+        done = [r for r in records if r["status"] == "ok"]
+        assert {r["kind"] for r in done} == {"proxy", "unified", "mcp"}
+        callers = {r["caller"]["id"] for r in done if r["kind"] != "mcp"}
         assert callers == {account["token_id"]}
+        refused = Counter(
+            (
+                r["kind"],
+                r["arguments"]["http_status"],
+                r["arguments"]["reason"],
+                r["caller"]["kind"],
+                r["caller"]["id"],
+            )
+            for r in records
+            if r["status"] != "ok"
+        )
+        assert all(r["status"] in ("ok", "refused") for r in records)
+        expected: Counter[tuple[str, int, str, str, str | None]] = Counter()
+        for i, a in enumerate(accounts):
+            for b in (accounts[(i + 1) % ACCOUNTS], accounts[(i + len(sandboxes)) % ACCOUNTS]):
+                if b is account:  # A's token on this account's routes
+                    intruder = ("api_token", a["token_id"])
+                    for kind, count in (("proxy", 3), ("unified", 2)):
+                        expected[(kind, 403, "account_not_allowed", *intruder)] += count
+                    if b["requires_token"]:
+                        expected[("mcp", 403, "account_not_allowed", *intruder)] += 1
+                if i == k and a["requires_token"]:  # this account's server URL, B's token
+                    key = ("mcp", 403, "account_not_allowed", "api_token", b["token_id"])
+                    expected[key] += 1
+        if k == 1:  # everyone tried the revoked server URL
+            expected[("mcp", 404, "revoked_server", "anonymous", None)] = ACCOUNTS
+        assert refused == expected
+        refused_mcp = [r for r in records if r["status"] == "refused" and r["kind"] == "mcp"]
+        assert {r["server_id"] for r in refused_mcp if r["arguments"]["http_status"] == 404} == (
+            {revoked_id} if k == 1 else set()
+        )
