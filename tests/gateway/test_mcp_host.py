@@ -345,6 +345,40 @@ async def test_require_api_token(
     open_server = await new_server(gw, admin_headers, account_a["id"], tools=[LIST_TICKETS])
     assert (await raw_list(gw, open_server["url"])).status_code == 200
 
+    # every refusal left a record: the server's account and id, the token's id when it is known
+    # (revoked too), anonymous otherwise; never the presented token
+    records = await app.state.gateway.store.query_audit(kind="mcp")
+    refused = [refusal_summary(r) for r in records if r["status"] == "refused"]
+    anonymous = ("anonymous", None)
+    a_id, s_id = account_a["id"], server["id"]
+    assert refused == [
+        ("mcp", 401, "missing_token", anonymous, a_id, s_id),
+        ("mcp", 401, "unknown_token", anonymous, a_id, s_id),
+        ("mcp", 403, "account_not_allowed", ("api_token", for_b["id"]), a_id, s_id),
+        ("mcp", 403, "scope_not_allowed", ("api_token", proxy_only["id"]), a_id, s_id),
+        ("mcp", 401, "missing_token", anonymous, a_id, s_id),  # the official client
+        ("mcp", 401, "revoked_token", ("api_token", good["id"]), a_id, s_id),
+    ]
+    assert all(r["action"] == "mcp" for r in records if r["status"] == "refused")
+    text = str(records)
+    for token in (good, for_b, proxy_only, every):
+        assert token["token"] not in text
+    assert server["url"].rsplit("/", 1)[1] not in text and "gwtok_" not in text
+
+
+def refusal_summary(record: dict[str, Any]) -> tuple[Any, ...]:
+    arguments = record["arguments"]
+    assert set(arguments) == {"http_status", "reason"}, arguments
+    caller = (record["caller"]["kind"], record["caller"]["id"])
+    return (
+        record["kind"],
+        arguments["http_status"],
+        arguments["reason"],
+        caller,
+        record["account_id"],
+        record["server_id"],
+    )
+
 
 async def test_revoked_expired_and_unknown_servers_are_refused(
     app: Any, gw: httpx.AsyncClient, admin_headers: dict[str, str], gorgias_sandbox: Any
@@ -387,9 +421,19 @@ async def test_revoked_expired_and_unknown_servers_are_refused(
         )
         assert response.status_code == 404 and response.json()["error"]["type"] == "not_found"
 
-    # nothing about refusals in the audit of calls, and no token in any record
-    records = await app.state.gateway.store.query_audit(account_id=account["id"])
+    # refusals of the known servers are recorded (unknown URL tokens identify nothing: logged
+    # only), and no token is in any record
+    records = await app.state.gateway.store.query_audit()
+    refused = [refusal_summary(r) for r in records if r["status"] == "refused"]
+    anonymous, account_id = ("anonymous", None), account["id"]
+    assert refused == [
+        # the open session's request, then the plain one
+        ("mcp", 404, "revoked_server", anonymous, account_id, revoked["id"]),
+        ("mcp", 404, "revoked_server", anonymous, account_id, revoked["id"]),
+        ("mcp", 404, "expired_server", anonymous, account_id, expiring["id"]),
+    ]
     assert all(revoked["url"].rsplit("/", 1)[1] not in str(r) for r in records)
+    assert all(expiring["url"].rsplit("/", 1)[1] not in str(r) for r in records)
 
 
 async def test_host_and_origin_are_checked_before_the_token(
