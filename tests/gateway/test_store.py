@@ -345,6 +345,12 @@ async def test_migration_0002_keeps_rows_and_indexes_revoked_at(tmp_path: Path) 
     db.migrate(url)
     assert await db.current_revision(url) == HEAD
     assert (await _indexes(url, "mcp_servers"))["ix_mcp_servers_revoked_at"] == ["revoked_at"]
+    # the revocation sweep's statement now searches the index instead of scanning the table
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM mcp_servers WHERE revoked_at >= ?", ("2026",)
+        ).fetchall()
+    assert "USING INDEX ix_mcp_servers_revoked_at" in str(plan), plan
     store = await Store.open(settings)
     try:
         assert await store.list_servers() == before
