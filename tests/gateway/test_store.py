@@ -346,10 +346,13 @@ async def test_migration_0002_keeps_rows_and_indexes_revoked_at(tmp_path: Path) 
     assert await db.current_revision(url) == HEAD
     assert (await _indexes(url, "mcp_servers"))["ix_mcp_servers_revoked_at"] == ["revoked_at"]
     # the revocation sweep's statement now searches the index instead of scanning the table
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT id FROM mcp_servers WHERE revoked_at >= ?", ("2026",)
         ).fetchall()
+    finally:
+        conn.close()
     assert "USING INDEX ix_mcp_servers_revoked_at" in str(plan), plan
     store = await Store.open(settings)
     try:
