@@ -109,9 +109,9 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 _TOKEN_IN_PATH = re.compile(r"(/mcp/)[^/?\s\"]+")
 _QUERY_VALUE = re.compile(r"([?&])([^=&#\s\"]+)=([^&#\s\"]*)")
-#: Query parameters whose values are secrets beyond the secret-looking names (OAuth callback,
-#: one-time connect links).
-_SECRET_PARAMS = frozenset({"code", "state", "link", "key", "sig"})
+#: Query parameters whose values are secrets beyond the secret-looking names (the OAuth callback's
+#: code/state and connect links are masked by `oauth.redact_query`).
+_SECRET_PARAMS = frozenset({"key", "sig"})
 
 
 def _query_value(match: re.Match[str]) -> str:
@@ -125,12 +125,13 @@ def _safe_path(path: str) -> str:
     """A path (with query) fit for logs: MCP URL tokens and secret query values masked."""
     path = _TOKEN_IN_PATH.sub(r"\1[redacted]", path)
     if "?" in path:
-        path = _QUERY_VALUE.sub(_query_value, path)
+        path = _QUERY_VALUE.sub(_query_value, oauth.redact_query(path))
     return mask_tokens(path)
 
 
 class _RedactTokens(logging.Filter):
-    """Masks tokens and secret query values in log records (uvicorn's access log shows paths)."""
+    """Masks tokens and secret query values in log records (uvicorn's access log shows paths with
+    their queries): MCP URL tokens, OAuth codes/states, connect links, secret-named values."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:

@@ -102,10 +102,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _secret_strings(value: Any) -> list[str]:
     """Every string in a credentials mapping (for redacting error texts)."""
     if isinstance(value, str):
@@ -358,7 +354,7 @@ class McpHost:
         hosted = _Hosted(
             server_id=record.id,
             account_id=account_id,
-            expires_at=None if record.expires_at is None else _aware(record.expires_at),
+            expires_at=record.expires_at,  # the store's datetimes are timezone-aware (UTC)
             manager=manager,
             runner=runner,
             server=server,
@@ -499,18 +495,17 @@ class McpHost:
     async def _admit(self, token: str, scope: Scope, receive: Receive) -> Any:
         """The active server record the token opens (and the API token check it asks for), or a
         GatewayError."""
+        # server_for_token answers only active servers (revocation and expiry both checked)
         record = await self.state.store.server_for_token(token) if token else None
-        if record is None or (
-            record.expires_at is not None and _aware(record.expires_at) <= _utcnow()
-        ):
-            if token:
-                server_id = self._by_token.pop(token_hash(token), None)
-                if server_id is not None:
-                    self._evict(server_id)
+        key = token_hash(token)
+        if record is None:
+            server_id = self._by_token.pop(key, None)
+            if server_id is not None:
+                self._evict(server_id)
             refusal = GatewayError(404, "not_found", "Unknown, revoked or expired MCP server.")
             await self._record_refused_server(token, refusal)
             raise refusal
-        self._by_token[token_hash(token)] = record.id
+        self._by_token[key] = record.id
         if record.require_api_token:
             await require_api_token(
                 Request(scope, receive),

@@ -724,27 +724,6 @@ def redact_query(text: str) -> str:
     return _SECRET_QUERY.sub(r"\1[redacted]", text) if "/connect/" in text else text
 
 
-class RedactConnectSecrets(logging.Filter):
-    """Masks authorization codes, states and connect-link tokens in log records (uvicorn's
-    access log shows every path with its query)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                redact_query(arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = redact_query(record.msg)
-        return True
-
-
-def install_log_redaction() -> None:
-    for name in ("uvicorn.access", "uvicorn.error", "connector_gateway"):
-        target = logging.getLogger(name)
-        if not any(isinstance(f, RedactConnectSecrets) for f in target.filters):
-            target.addFilter(RedactConnectSecrets())
-
-
 # --- routes ------------------------------------------------------------------------------------
 
 
@@ -752,7 +731,6 @@ def routes(state: Any) -> list[BaseRoute]:
     """The connect routes; installs the token refresher on the state's upstream transports."""
     from .admin import audited
 
-    install_log_redaction()
     refresher = TokenRefresher(state)
     state.token_refresher = refresher
     state.transport_wrappers.append(refresher.wrap)

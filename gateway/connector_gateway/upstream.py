@@ -2,8 +2,7 @@
 
 `Upstream.client(account_id)` answers the account's async client (the generated package's
 `Async<Connector>`), built once per worker and cached; it is rebuilt when the account's
-credentials change (a credentials version, update time, or a digest of the decrypted credentials,
-checked at most every `settings.cache_seconds`).
+credentials version changes (checked at most every `settings.cache_seconds`).
 
 Every client sends through one `httpx.AsyncClient` of its own, on a connection pool of its own
 (`POOL_LIMITS`; httpcore scans a pool's connections on every request and every release, so one
@@ -25,8 +24,6 @@ beneath the budget: a wrapper sees each request once it may go, and must not clo
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import math
 import time
@@ -150,11 +147,6 @@ class _Entry:
     pool: httpx.AsyncBaseTransport | None = None  # the account's own pool (closed with it)
 
 
-def _digest(credentials: Mapping[str, Any], base_url: str | None) -> str:
-    text = json.dumps([credentials, base_url], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 class Upstream:
     """The worker's cache of upstream clients, per account (see the module docstring)."""
 
@@ -222,21 +214,10 @@ class Upstream:
         if account is None:
             self.forget(account_id)
             raise UnknownAccount(account_id)
-        marker = getattr(account, "credentials_version", None) or getattr(
-            account, "updated_at", None
-        )
-        if marker is not None and entry is not None and f"v:{marker}" == entry.version:
+        if entry is not None and f"v:{account.credentials_version}" == entry.version:
             return account, None, entry.version
-        versioned = getattr(self.store, "account_credentials_versioned", None)
-        if versioned is not None:  # version and credentials read together
-            number, credentials = await versioned(account_id)
-            return account, credentials, f"v:{number}"
-        credentials = await self.store.account_credentials(account_id)
-        if marker is not None:
-            version = f"v:{marker}"
-        else:
-            version = "d:" + _digest(credentials, getattr(account, "base_url", None))
-        return account, credentials, version
+        number, credentials = await self.store.account_credentials_versioned(account_id)
+        return account, credentials, f"v:{number}"
 
     def _build(self, account: Any, credentials: Mapping[str, Any] | None, version: str) -> _Entry:
         assert credentials is not None
